@@ -1,0 +1,269 @@
+//! Kubernetes `networking.k8s.io/v1` NetworkPolicy (ENGINES.md section 2).
+//!
+//! Allow-only and unordered: a policy isolates its pods for the directions in `policyTypes`
+//! and the union of all selecting policies decides. Default-deny is a policy with no rules.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::networking::v1 as net;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::{Backend, Engine, Layer, Manifest, Problems, Rendered};
+use crate::error::{Diagnostic, Result};
+use crate::intent::{Intent, LabelSelector, Namespaces, Peer, Policy, PolicyRole, PortMatch, PortSel, Rule};
+
+pub struct Kubernetes;
+
+const API_VERSION: &str = "networking.k8s.io/v1";
+const KIND: &str = "NetworkPolicy";
+
+impl Backend for Kubernetes {
+    fn engine(&self) -> Engine {
+        Engine::Kubernetes
+    }
+
+    fn render(&self, intent: &Intent) -> Result<Rendered> {
+        let mut problems = Problems::default();
+        let mut rendered = Rendered::default();
+        for guardrail in &intent.guardrails {
+            let diagnostic = Diagnostic::unsupported(
+                "kubernetes",
+                "a guardrail (NetworkPolicy has no deny rules and no precedence, so a namespace policy could always re-open the traffic)",
+                &format!("guardrail `{}`", guardrail.name),
+                &["cilium", "calico", "clusterNetworkPolicy"],
+            )
+            .at(&guardrail.origin);
+            if intent.accept_weaker_guardrails {
+                let mut warning = diagnostic;
+                warning.severity = crate::error::Severity::Warning;
+                warning.message = format!(
+                    "guardrail `{}` is not enforced by the kubernetes engine; only its CIDR exclusions are applied to the allow rules",
+                    guardrail.name
+                );
+                rendered.warnings.push(warning);
+            } else {
+                problems.push(diagnostic.with_help(
+                    "engines that can enforce it: cilium, calico, clusterNetworkPolicy; pass --accept-weaker-guardrails to render the allow rules with the guardrail's CIDRs excluded and nothing else",
+                ));
+            }
+        }
+        for policy in &intent.policies {
+            if let Some(manifest) = render_policy(intent, policy, &mut problems)? {
+                rendered.manifests.push(manifest);
+            }
+        }
+        problems.finish(rendered)
+    }
+}
+
+fn render_policy(intent: &Intent, policy: &Policy, problems: &mut Problems) -> Result<Option<Manifest>> {
+    let context = format!("policy `{}` in namespace `{}`", policy.name, policy.namespace);
+    for (engine, raw) in [
+        ("cilium", &policy.passthrough.cilium),
+        ("calico", &policy.passthrough.calico),
+        ("clusterNetworkPolicy", &policy.passthrough.cluster_network_policy),
+    ] {
+        if !raw.is_empty() {
+            problems.push(
+                Diagnostic::unsupported("kubernetes", &format!("{engine} passthrough rules"), &context, &[engine])
+                    .at(&raw.origin)
+                    .with_help(format!(
+                        "these rules are written in {engine}'s own schema and only render with --engine {engine}; remove them or switch engine"
+                    )),
+            );
+        }
+    }
+    let mut policy_types = Vec::new();
+    let ingress = policy.ingress.as_ref().map(|rules| {
+        policy_types.push("Ingress".to_string());
+        rules.iter().filter_map(|r| ingress_rule(r, &context, problems)).collect::<Vec<_>>()
+    });
+    let egress = policy.egress.as_ref().map(|rules| {
+        policy_types.push("Egress".to_string());
+        rules.iter().filter_map(|r| egress_rule(r, &context, problems)).collect::<Vec<_>>()
+    });
+    if policy_types.is_empty() {
+        return Ok(None);
+    }
+    let object = net::NetworkPolicy {
+        metadata: meta::ObjectMeta {
+            name: Some(policy.name.clone()),
+            namespace: Some(policy.namespace.clone()),
+            labels: non_empty(&intent.labels),
+            annotations: non_empty(&intent.annotations),
+            ..Default::default()
+        },
+        spec: Some(net::NetworkPolicySpec {
+            // Always present, even when it selects every pod: required up to 1.33.
+            pod_selector: Some(selector(&policy.subject)),
+            policy_types: Some(policy_types),
+            // `None` for a default-deny: no rules at all means "deny everything" for the types.
+            ingress: ingress.filter(|r| !r.is_empty()),
+            egress: egress.filter(|r| !r.is_empty()),
+        }),
+    };
+    let _ = PolicyRole::Allow; // the role only matters to ordered engines
+    Ok(Some(Manifest::new(
+        API_VERSION,
+        KIND,
+        policy.name.clone(),
+        Some(policy.namespace.clone()),
+        Layer::Namespace,
+        &TypedNetworkPolicy::from(object),
+    )?))
+}
+
+/// k8s-openapi's `NetworkPolicy` serialises without apiVersion/kind when nested; wrap it so the
+/// emitted object is complete.
+#[derive(serde::Serialize)]
+struct TypedNetworkPolicy {
+    #[serde(rename = "apiVersion")]
+    api_version: &'static str,
+    kind: &'static str,
+    metadata: meta::ObjectMeta,
+    spec: Option<net::NetworkPolicySpec>,
+}
+
+impl From<net::NetworkPolicy> for TypedNetworkPolicy {
+    fn from(np: net::NetworkPolicy) -> Self {
+        TypedNetworkPolicy { api_version: API_VERSION, kind: KIND, metadata: np.metadata, spec: np.spec }
+    }
+}
+
+fn non_empty(map: &BTreeMap<String, String>) -> Option<BTreeMap<String, String>> {
+    (!map.is_empty()).then(|| map.clone())
+}
+
+fn ingress_rule(
+    rule: &Rule,
+    context: &str,
+    problems: &mut Problems,
+) -> Option<net::NetworkPolicyIngressRule> {
+    let peers = peers(rule, context, "ingress", problems)?;
+    Some(net::NetworkPolicyIngressRule { from: peers, ports: ports(&rule.ports) })
+}
+
+fn egress_rule(rule: &Rule, context: &str, problems: &mut Problems) -> Option<net::NetworkPolicyEgressRule> {
+    let peers = peers(rule, context, "egress", problems)?;
+    Some(net::NetworkPolicyEgressRule { to: peers, ports: ports(&rule.ports) })
+}
+
+/// `Ok(None)` = any peer. Reports and returns `None` (skip the rule) when a peer is
+/// inexpressible; the whole render then fails, so nothing is silently narrowed or dropped.
+fn peers(
+    rule: &Rule,
+    context: &str,
+    direction: &str,
+    problems: &mut Problems,
+) -> Option<Option<Vec<net::NetworkPolicyPeer>>> {
+    if rule.peers.is_empty() {
+        return Some(None);
+    }
+    let mut out = Vec::new();
+    let mut ok = true;
+    for peer in &rule.peers {
+        match peer {
+            Peer::Pods { namespaces, pods } => out.push(net::NetworkPolicyPeer {
+                namespace_selector: match namespaces {
+                    Namespaces::Own => None,
+                    Namespaces::Matching(ns) => Some(selector(ns)),
+                },
+                pod_selector: match namespaces {
+                    // A lone podSelector means "pods in the policy's namespace".
+                    Namespaces::Own => Some(selector(pods)),
+                    Namespaces::Matching(_) if pods.is_empty() => None,
+                    Namespaces::Matching(_) => Some(selector(pods)),
+                },
+                ip_block: None,
+            }),
+            Peer::Cidr { cidr, except } => out.push(ip_block(&cidr.to_string(), except)),
+            Peer::ApiServer { cidrs } if !cidrs.is_empty() => {
+                out.extend(cidrs.iter().map(|c| ip_block(&c.to_string(), &[])))
+            }
+            Peer::ApiServer { .. } => {
+                ok = false;
+                problems.push(
+                    Diagnostic::new(format!(
+                        "the kubernetes engine reaches the API server only by its endpoint addresses, and none are set ({context}, {direction} rule `{}`)",
+                        rule.name
+                    ))
+                    .at(&rule.origin)
+                    .with_help("set cluster.apiServer.cidrs to the output of `kubectl get endpoints kubernetes -n default -o jsonpath='{.subsets[*].addresses[*].ip}'` as /32s, or use --engine cilium (kube-apiserver entity)"),
+                );
+            }
+            Peer::Entity(entity) => {
+                ok = false;
+                problems.push(
+                    Diagnostic::unsupported(
+                        "kubernetes",
+                        &format!("the Cilium entity `{}`", entity.as_str()),
+                        &format!("{context}, {direction} rule `{}`", rule.name),
+                        &["cilium"],
+                    )
+                    .at(&rule.origin),
+                );
+            }
+            Peer::Fqdn(_) => {
+                ok = false;
+                problems.push(
+                    Diagnostic::unsupported(
+                        "kubernetes",
+                        "FQDN egress",
+                        &format!("{context}, {direction} rule `{}`", rule.name),
+                        &["cilium"],
+                    )
+                    .at(&rule.origin),
+                );
+            }
+        }
+    }
+    ok.then_some(Some(out))
+}
+
+fn ip_block(cidr: &str, except: &[ipnet::IpNet]) -> net::NetworkPolicyPeer {
+    net::NetworkPolicyPeer {
+        ip_block: Some(net::IPBlock {
+            cidr: cidr.to_string(),
+            except: (!except.is_empty()).then(|| except.iter().map(ToString::to_string).collect()),
+        }),
+        ..Default::default()
+    }
+}
+
+fn ports(ports: &[PortMatch]) -> Option<Vec<net::NetworkPolicyPort>> {
+    if ports.is_empty() {
+        return None;
+    }
+    Some(
+        ports
+            .iter()
+            .map(|p| {
+                let (port, end_port) = match &p.port {
+                    PortSel::Any => (None, None),
+                    PortSel::Number(n) => (Some(IntOrString::Int(i32::from(*n))), None),
+                    PortSel::Range(a, b) => (Some(IntOrString::Int(i32::from(*a))), Some(i32::from(*b))),
+                    PortSel::Named(name) => (Some(IntOrString::String(name.clone())), None),
+                };
+                net::NetworkPolicyPort { protocol: Some(p.protocol.as_str().to_string()), port, end_port }
+            })
+            .collect(),
+    )
+}
+
+/// A Kubernetes label selector; `{}` selects everything.
+pub fn selector(s: &LabelSelector) -> meta::LabelSelector {
+    meta::LabelSelector {
+        match_labels: (!s.match_labels.is_empty()).then(|| s.match_labels.clone()),
+        match_expressions: (!s.match_expressions.is_empty()).then(|| {
+            s.match_expressions
+                .iter()
+                .map(|e| meta::LabelSelectorRequirement {
+                    key: e.key.clone(),
+                    operator: e.operator.as_str().to_string(),
+                    values: (!e.values.is_empty()).then(|| e.values.clone()),
+                })
+                .collect()
+        }),
+    }
+}

@@ -1,0 +1,170 @@
+//! Engine backends: one module per engine behind one trait, turning the intent into typed
+//! objects. Each backend translates every construct it can express exactly and reports
+//! everything else as a diagnostic that names the engines that can.
+
+pub mod calico;
+pub mod cilium;
+pub mod cluster_network_policy;
+pub mod kubernetes;
+pub mod naming;
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+use crate::error::{Diagnostic, Error, Result};
+use crate::intent::Intent;
+
+/// The policy dialect to render. Named by the user, never sniffed from a cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Engine {
+    #[serde(rename = "kubernetes")]
+    Kubernetes,
+    #[serde(rename = "cilium")]
+    Cilium,
+    #[serde(rename = "calico")]
+    Calico,
+    #[serde(rename = "clusterNetworkPolicy")]
+    ClusterNetworkPolicy,
+}
+
+impl Engine {
+    pub const ALL: [Engine; 4] =
+        [Engine::Kubernetes, Engine::Cilium, Engine::Calico, Engine::ClusterNetworkPolicy];
+
+    /// The spelling used in values files and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Engine::Kubernetes => "kubernetes",
+            Engine::Cilium => "cilium",
+            Engine::Calico => "calico",
+            Engine::ClusterNetworkPolicy => "clusterNetworkPolicy",
+        }
+    }
+
+    pub fn backend(self) -> &'static dyn Backend {
+        match self {
+            Engine::Kubernetes => &kubernetes::Kubernetes,
+            Engine::Cilium => &cilium::Cilium,
+            Engine::Calico => &calico::Calico,
+            Engine::ClusterNetworkPolicy => &cluster_network_policy::ClusterNetworkPolicy,
+        }
+    }
+}
+
+impl fmt::Display for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Engine {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Engine::ALL.into_iter().find(|e| e.as_str() == s).ok_or_else(|| {
+            format!("unknown engine `{s}`; expected one of: {}", Engine::ALL.map(Engine::as_str).join(", "))
+        })
+    }
+}
+
+/// One rendered object, ready to be emitted.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Manifest {
+    pub api_version: &'static str,
+    pub kind: &'static str,
+    pub name: String,
+    /// `None` for cluster-scoped objects.
+    pub namespace: Option<String>,
+    /// Where the object sorts: tiers and guardrails first, then namespaced policies.
+    pub layer: Layer,
+    /// The whole object (apiVersion, kind, metadata, spec) as JSON; maps are sorted.
+    pub body: serde_json::Value,
+}
+
+/// Output order classes; objects sort by (layer, namespace, name, kind).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Layer {
+    /// Objects other objects refer to (Calico tiers).
+    Foundation,
+    /// Cluster-wide guardrails: the highest precedence the engine offers.
+    Guardrail,
+    /// Namespace default-denies and allowlists (cluster-scoped for ClusterNetworkPolicy).
+    Namespace,
+}
+
+impl Manifest {
+    /// Build a manifest from a typed object; `body` must serialise to a JSON object.
+    pub fn new<T: Serialize>(
+        api_version: &'static str,
+        kind: &'static str,
+        name: String,
+        namespace: Option<String>,
+        layer: Layer,
+        object: &T,
+    ) -> Result<Self> {
+        let body = serde_json::to_value(object)
+            .map_err(|e| Error::invalid(Diagnostic::new(format!("cannot serialise {kind} {name}: {e}"))))?;
+        Ok(Manifest { api_version, kind, name, namespace, layer, body })
+    }
+
+    pub fn sort_key(&self) -> (Layer, &str, &str, &str) {
+        (self.layer, self.namespace.as_deref().unwrap_or(""), &self.name, self.kind)
+    }
+}
+
+/// What a backend produced: objects in any order (the caller sorts) and warnings.
+#[derive(Clone, Debug, Default)]
+pub struct Rendered {
+    pub manifests: Vec<Manifest>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// One engine. Implementations translate exactly or report; they never drop or widen.
+pub trait Backend: Sync {
+    fn engine(&self) -> Engine;
+
+    /// Render the whole intent. Every inexpressible construct is reported, not just the first:
+    /// the error carries one diagnostic per problem.
+    fn render(&self, intent: &Intent) -> Result<Rendered>;
+}
+
+/// Collects diagnostics while a backend keeps going, so that one run reports every problem.
+#[derive(Default)]
+pub struct Problems(Vec<Diagnostic>);
+
+impl Problems {
+    pub fn push(&mut self, diagnostic: Diagnostic) {
+        self.0.push(diagnostic);
+    }
+
+    /// `Ok(value)` when nothing was reported.
+    pub fn finish<T>(self, value: T) -> Result<T> {
+        if self.0.is_empty() { Ok(value) } else { Err(Error::Invalid(self.0)) }
+    }
+}
+
+/// Standard object metadata shared by every backend's typed structs.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ObjectMeta {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub annotations: std::collections::BTreeMap<String, String>,
+}
+
+impl ObjectMeta {
+    /// Metadata carrying the intent's common labels and annotations.
+    pub fn new(intent: &Intent, name: &str, namespace: Option<&str>) -> Self {
+        ObjectMeta {
+            name: name.to_string(),
+            namespace: namespace.map(str::to_string),
+            labels: intent.labels.clone(),
+            annotations: intent.annotations.clone(),
+        }
+    }
+}

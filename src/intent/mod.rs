@@ -1,0 +1,442 @@
+//! The engine-agnostic intent (IR): what may talk to what, independent of any engine's syntax.
+//!
+//! Values are lowered into this model once (`lower`); every engine backend reads only this.
+//! Everything here is already validated: CIDRs are canonical, ports are in range, label keys and
+//! values are legal, names are DNS labels. Collections are sorted where users could reorder them.
+
+pub mod lower;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use ipnet::IpNet;
+
+/// Where a piece of intent came from, so that engine errors can point at the values.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct Origin {
+    /// The values file (or `--set`) the construct was written in.
+    pub file: String,
+    /// 1-based line; 0 when unknown (defaults, profiles).
+    pub line: u32,
+    /// 1-based column; 0 when unknown.
+    pub column: u32,
+    /// Dotted key path, e.g. `workloads.keycloak.ports.http.from[0]`.
+    pub path: String,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line > 0 {
+            write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.path)
+        } else if self.file.is_empty() {
+            write!(f, "{}", self.path)
+        } else {
+            write!(f, "{}: {}", self.file, self.path)
+        }
+    }
+}
+
+/// The whole policy set, ready for a backend.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Intent {
+    /// Release name: prefixes nothing by itself but is the `app.kubernetes.io/instance` label.
+    pub release: String,
+    /// Labels every emitted object carries (managed-by, instance, commonLabels), sorted.
+    pub labels: BTreeMap<String, String>,
+    /// Annotations every emitted object carries (commonAnnotations), sorted.
+    pub annotations: BTreeMap<String, String>,
+    /// Namespaced policies, sorted by (namespace, name).
+    pub policies: Vec<Policy>,
+    /// Cluster-wide, non-overridable deny rules (platform guardrails), sorted by name.
+    pub guardrails: Vec<Guardrail>,
+    /// Namespaces deliberately left without policies; listed in the output header.
+    pub unmanaged_namespaces: Vec<String>,
+    /// Accept guardrails that the engine can only approximate (kubernetes): warn instead of fail.
+    pub accept_weaker_guardrails: bool,
+}
+
+/// One namespaced policy: a set of pods and what they may send and receive.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Policy {
+    /// Object name, a DNS label (≤63), unique within the namespace.
+    pub name: String,
+    pub namespace: String,
+    /// What the policy is for; decides its precedence in ordered engines.
+    pub role: PolicyRole,
+    /// The pods this policy applies to, within `namespace`. Empty selector = every pod.
+    pub subject: LabelSelector,
+    /// `None`: the policy does not speak about ingress. `Some(rules)`: the subject is isolated
+    /// for ingress and exactly `rules` are allowed (an empty list allows nothing).
+    pub ingress: Option<Vec<Rule>>,
+    /// As `ingress`, for egress.
+    pub egress: Option<Vec<Rule>>,
+    /// Engine-specific rules the user asked to merge verbatim into this policy.
+    pub passthrough: Passthrough,
+    /// Human-readable purpose, used in descriptions and comments.
+    pub description: String,
+    pub origin: Origin,
+}
+
+/// Precedence class of a policy.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PolicyRole {
+    /// An allowlist: its rules are exceptions that must win over any default-deny.
+    Allow,
+    /// A namespace-wide default-deny, subordinate to every allowlist.
+    DefaultDeny(DenyOrder),
+}
+
+/// The precedence knob of a default-deny (`defaultDeny.order`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DenyOrder {
+    /// The value in effect (Calico order semantics: larger = later).
+    pub value: u32,
+    /// Where the user wrote it; `None` when the default (2000) applies untouched.
+    pub written_at: Option<Origin>,
+}
+
+/// The default `defaultDeny.order`, a Calico order.
+pub const DEFAULT_DENY_ORDER: u32 = 2000;
+/// The Calico order of allowlists: always before any default-deny.
+pub const ALLOWLIST_ORDER: u32 = 1000;
+
+/// One allow rule: traffic from/to any of `peers` on any of `ports`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rule {
+    /// Empty = any peer (in-cluster and external).
+    pub peers: Vec<Peer>,
+    /// Empty = every port of every protocol.
+    pub ports: Vec<PortMatch>,
+    /// Why the rule exists (`webhook`, `metrics`, `dns`, `additionalIngress[0]` …); a DNS label
+    /// usable as a rule name.
+    pub name: String,
+    /// The rule lets pods resolve names through cluster DNS (Cilium adds DNS visibility here).
+    pub purpose: RulePurpose,
+    pub origin: Origin,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RulePurpose {
+    #[default]
+    Plain,
+    /// Egress to cluster DNS: Cilium needs `rules.dns` on it when the policy has FQDN peers.
+    Dns,
+}
+
+/// Who is on the other end of a rule.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Peer {
+    /// Pods selected by labels in some namespaces.
+    Pods {
+        namespaces: Namespaces,
+        /// Empty selector = every pod of those namespaces.
+        pods: LabelSelector,
+    },
+    /// An IP range minus some sub-ranges (each strictly inside `cidr`, same family).
+    Cidr { cidr: IpNet, except: Vec<IpNet> },
+    /// A Cilium reserved identity.
+    Entity(Entity),
+    /// The Kubernetes API server, by its endpoint addresses where the engine needs addresses.
+    /// `cidrs` is empty when the user gave none (`cluster.apiServer.cidrs`).
+    ApiServer { cidrs: Vec<IpNet> },
+    /// A DNS name (egress only).
+    Fqdn(Fqdn),
+}
+
+/// Which namespaces a pod peer lives in.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Namespaces {
+    /// The policy's own namespace (a Kubernetes peer with only `podSelector`).
+    Own,
+    /// Namespaces matching the selector; an empty selector matches every namespace.
+    /// A namespace by name is `kubernetes.io/metadata.name: <name>`.
+    Matching(LabelSelector),
+}
+
+/// Cilium reserved identities that have no label (ENGINES.md 3.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Entity {
+    All,
+    World,
+    Cluster,
+    Host,
+    RemoteNode,
+    Ingress,
+    Health,
+    Init,
+    Unmanaged,
+}
+
+impl Entity {
+    /// The spelling used in values and in Cilium's `fromEntities`/`toEntities`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Entity::All => "all",
+            Entity::World => "world",
+            Entity::Cluster => "cluster",
+            Entity::Host => "host",
+            Entity::RemoteNode => "remote-node",
+            Entity::Ingress => "ingress",
+            Entity::Health => "health",
+            Entity::Init => "init",
+            Entity::Unmanaged => "unmanaged",
+        }
+    }
+
+    pub const ALL: [Entity; 9] = [
+        Entity::All,
+        Entity::World,
+        Entity::Cluster,
+        Entity::Host,
+        Entity::RemoteNode,
+        Entity::Ingress,
+        Entity::Health,
+        Entity::Init,
+        Entity::Unmanaged,
+    ];
+}
+
+/// An FQDN egress target.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Fqdn {
+    /// An exact name, e.g. `api.example.com`.
+    Name(String),
+    /// A Cilium `matchPattern`, e.g. `*.example.com`.
+    Pattern(String),
+}
+
+/// A Kubernetes label selector, normalised: maps sorted, expression values sorted and deduplicated.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LabelSelector {
+    pub match_labels: BTreeMap<String, String>,
+    pub match_expressions: Vec<LabelExpression>,
+}
+
+impl LabelSelector {
+    /// A selector that matches everything.
+    pub fn is_empty(&self) -> bool {
+        self.match_labels.is_empty() && self.match_expressions.is_empty()
+    }
+
+    pub fn from_labels<K: Into<String>, V: Into<String>>(labels: impl IntoIterator<Item = (K, V)>) -> Self {
+        LabelSelector {
+            match_labels: labels.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+            match_expressions: Vec::new(),
+        }
+    }
+
+    /// The selector of one namespace by name.
+    pub fn namespace_named(name: &str) -> Self {
+        Self::from_labels([(NAMESPACE_NAME_LABEL, name)])
+    }
+}
+
+/// The label the API server sets on every namespace to its own name.
+pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LabelExpression {
+    pub key: String,
+    pub operator: LabelOperator,
+    /// Sorted and deduplicated; empty for Exists / DoesNotExist.
+    pub values: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LabelOperator {
+    In,
+    NotIn,
+    Exists,
+    DoesNotExist,
+}
+
+impl LabelOperator {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LabelOperator::In => "In",
+            LabelOperator::NotIn => "NotIn",
+            LabelOperator::Exists => "Exists",
+            LabelOperator::DoesNotExist => "DoesNotExist",
+        }
+    }
+}
+
+/// One protocol/port match.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PortMatch {
+    pub protocol: Protocol,
+    pub port: PortSel,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+impl Protocol {
+    /// Upper-case spelling shared by Kubernetes, Cilium and Calico.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "TCP",
+            Protocol::Udp => "UDP",
+            Protocol::Sctp => "SCTP",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PortSel {
+    /// Every port of the protocol.
+    Any,
+    /// One port, 1..=65535.
+    Number(u16),
+    /// An inclusive range with `start < end` (a one-port range is normalised to `Number`).
+    Range(u16, u16),
+    /// A named container port (IANA service name), resolved on the destination pod.
+    Named(String),
+}
+
+/// Engine-specific rules merged verbatim into one engine's rendering of a policy.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Passthrough {
+    pub cilium: RawRules,
+    pub calico: RawRules,
+    pub cluster_network_policy: RawRules,
+}
+
+/// Raw rules in the engine's own schema, appended after the generated rules of that direction.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RawRules {
+    pub ingress: Vec<serde_json::Value>,
+    pub egress: Vec<serde_json::Value>,
+    pub origin: Origin,
+}
+
+impl RawRules {
+    pub fn is_empty(&self) -> bool {
+        self.ingress.is_empty() && self.egress.is_empty()
+    }
+}
+
+/// A platform guardrail: traffic that is denied cluster-wide and that no namespace or
+/// application policy may re-open.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Guardrail {
+    /// Object name (DNS label); cluster-scoped, so unique in the cluster.
+    pub name: String,
+    /// Namespaces whose pods the guardrail applies to; empty selector = every namespace.
+    pub namespaces: LabelSelector,
+    /// Pods within those namespaces; empty selector = every pod.
+    pub pods: LabelSelector,
+    /// Denied inbound traffic (peers and ports as in allow rules).
+    pub ingress_deny: Vec<Rule>,
+    /// Denied outbound traffic.
+    pub egress_deny: Vec<Rule>,
+    pub description: String,
+    pub origin: Origin,
+}
+
+/// Small constructors for tests of backends and evaluators.
+#[cfg(test)]
+pub mod testing {
+    use super::*;
+
+    pub fn origin(path: &str) -> Origin {
+        Origin { file: "test.yaml".into(), line: 1, column: 1, path: path.into() }
+    }
+
+    pub fn intent(policies: Vec<Policy>) -> Intent {
+        Intent {
+            release: "test".into(),
+            labels: BTreeMap::from([
+                ("app.kubernetes.io/instance".to_string(), "test".to_string()),
+                ("app.kubernetes.io/managed-by".to_string(), "netpol".to_string()),
+            ]),
+            policies,
+            ..Intent::default()
+        }
+    }
+
+    /// An allowlist for pods labelled `app=<name>` in `namespace`.
+    pub fn allowlist(
+        namespace: &str,
+        name: &str,
+        ingress: Option<Vec<Rule>>,
+        egress: Option<Vec<Rule>>,
+    ) -> Policy {
+        Policy {
+            name: name.into(),
+            namespace: namespace.into(),
+            role: PolicyRole::Allow,
+            subject: LabelSelector::from_labels([("app", name)]),
+            ingress,
+            egress,
+            passthrough: Passthrough::default(),
+            description: format!("allowlist of {name}"),
+            origin: origin(&format!("workloads.{name}")),
+        }
+    }
+
+    /// A namespace default-deny for both directions.
+    pub fn default_deny(namespace: &str, order: u32, written: bool) -> Policy {
+        Policy {
+            name: "default-deny".into(),
+            namespace: namespace.into(),
+            role: PolicyRole::DefaultDeny(DenyOrder {
+                value: order,
+                written_at: written.then(|| origin("namespaces.x.defaultDeny.order")),
+            }),
+            subject: LabelSelector::default(),
+            ingress: Some(Vec::new()),
+            egress: Some(Vec::new()),
+            passthrough: Passthrough::default(),
+            description: "default deny".into(),
+            origin: origin("namespaces.x.defaultDeny"),
+        }
+    }
+
+    pub fn rule(name: &str, peers: Vec<Peer>, ports: Vec<PortMatch>) -> Rule {
+        Rule { peers, ports, name: name.into(), purpose: RulePurpose::Plain, origin: origin(name) }
+    }
+
+    pub fn tcp(port: u16) -> PortMatch {
+        PortMatch { protocol: Protocol::Tcp, port: PortSel::Number(port) }
+    }
+
+    pub fn udp(port: u16) -> PortMatch {
+        PortMatch { protocol: Protocol::Udp, port: PortSel::Number(port) }
+    }
+
+    /// Pods with `labels` in the namespace named `namespace`.
+    pub fn pods_in(namespace: &str, labels: &[(&str, &str)]) -> Peer {
+        Peer::Pods {
+            namespaces: Namespaces::Matching(LabelSelector::namespace_named(namespace)),
+            pods: LabelSelector::from_labels(labels.iter().copied()),
+        }
+    }
+
+    /// Pods with `labels` in the policy's own namespace.
+    pub fn own_pods(labels: &[(&str, &str)]) -> Peer {
+        Peer::Pods { namespaces: Namespaces::Own, pods: LabelSelector::from_labels(labels.iter().copied()) }
+    }
+
+    pub fn cidr(cidr: &str, except: &[&str]) -> Peer {
+        Peer::Cidr {
+            cidr: cidr.parse().expect("test CIDR"),
+            except: except.iter().map(|e| e.parse().expect("test CIDR")).collect(),
+        }
+    }
+
+    /// The DNS egress rule every namespace gets: kube-dns in kube-system on UDP and TCP 53.
+    pub fn dns_rule() -> Rule {
+        Rule {
+            peers: vec![pods_in("kube-system", &[("k8s-app", "kube-dns")])],
+            ports: vec![udp(53), tcp(53)],
+            name: "dns".into(),
+            purpose: RulePurpose::Dns,
+            origin: origin("egress.dns"),
+        }
+    }
+}

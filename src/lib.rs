@@ -1,0 +1,9 @@
+//! netpol: one declarative values file in, deterministic network policies for Kubernetes,
+//! Cilium, Calico and ClusterNetworkPolicy out.
+//!
+//! Data flows one way: values files → [`values`] (typed, strict) → [`intent`] (engine-agnostic
+//! IR) → [`engine`] (typed objects per engine) → [`emit`] (canonical text).
+
+pub mod engine;
+pub mod error;
+pub mod intent;
