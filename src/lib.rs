@@ -2,9 +2,14 @@
 //! Cilium, Calico and ClusterNetworkPolicy out.
 //!
 //! Data flows one way: values files → [`values`] (typed, strict) → [`intent`] (engine-agnostic
-//! IR) → [`engine`] (typed objects per engine) → [`emit`] (canonical text).
+//! IR) → [`engine`] (typed objects per engine) → [`emit`] (canonical text). [`render`] runs the
+//! whole pipeline; [`cli`] is the command line and [`diag`] prints errors.
 
+pub mod cli;
+pub mod diag;
+pub mod emit;
 pub mod engine;
 pub mod error;
 pub mod intent;
+pub mod render;
 pub mod values;

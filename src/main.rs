@@ -1,3 +1,8 @@
+//! The `netpol` binary: parse arguments, run, exit with the library's exit code.
+
+use clap::Parser;
+
 fn main() {
-    println!("Hello, world!");
+    let cli = netpol::cli::Cli::parse();
+    std::process::exit(netpol::cli::run(cli));
 }

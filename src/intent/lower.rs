@@ -1,1 +1,620 @@
-pub fn todo() {}
+//! Lowering: typed values → intent. Resolves defaults, the chart shape and the general shape
+//! into one model, and checks the invariants that no single field can check.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ipnet::IpNet;
+
+use super::{
+    DEFAULT_DENY_ORDER, DenyOrder, Guardrail, Intent, LabelSelector, Namespaces, Origin, Passthrough, Peer,
+    Policy, PolicyRole, PortMatch, PortSel, Protocol, RawRules, Rule, RulePurpose,
+};
+use crate::engine::{Engine, naming};
+use crate::error::{Diagnostic, Error, Result};
+use crate::values::Loaded;
+use crate::values::checked::{PeerSpec, PortSpec, PortValue, check_dns_label, port_match};
+use crate::values::node::KeyPath;
+use crate::values::types::{
+    EgressRuleSpec, EgressValues, IngressRuleSpec, RawRulesValues, Values, Workload,
+};
+
+/// Command-line choices that shape the intent.
+#[derive(Clone, Debug, Default)]
+pub struct LowerOptions {
+    /// `--engine`: wins over the values.
+    pub engine: Option<Engine>,
+    /// `-n/--namespace`: the namespace of chart-shape values and of workloads without one.
+    pub namespace: Option<String>,
+    /// `--release` / positional release name: wins over `release:` in the values.
+    pub release: Option<String>,
+    /// `--accept-weaker-guardrails`.
+    pub accept_weaker_guardrails: bool,
+}
+
+/// The intent plus what the user should hear about it.
+#[derive(Debug)]
+pub struct Lowered {
+    pub intent: Intent,
+    pub engine: Engine,
+    pub warnings: Vec<Diagnostic>,
+    /// Set when the values switch rendering off (`networkPolicy.enabled: false`).
+    pub disabled_reason: Option<String>,
+}
+
+/// Release name when neither the command line nor the values give one (as `helm template`).
+pub const DEFAULT_RELEASE: &str = "release-name";
+/// Chart name of the 004 controller when `nameOverride` is not set.
+pub const DEFAULT_CHART_NAME: &str = "controller";
+/// The cloud metadata service, denied by the metadata guardrail.
+pub const METADATA_CIDRS: [&str; 2] = ["169.254.169.254/32", "fd00:ec2::254/128"];
+
+pub fn lower(loaded: &Loaded, options: &LowerOptions) -> Result<Lowered> {
+    let mut cx = Cx { loaded, problems: Vec::new(), warnings: Vec::new() };
+    let values = &loaded.values;
+    let engine = cx.engine(options);
+    let release = options
+        .release
+        .clone()
+        .or_else(|| values.release.as_ref().map(|r| r.0.clone()))
+        .unwrap_or_else(|| DEFAULT_RELEASE.to_string());
+    if let Err(e) = check_dns_label(&release) {
+        return Err(Error::Usage(format!("release name: {e}")));
+    }
+    let default_namespace = options.namespace.clone().unwrap_or_else(|| "default".to_string());
+    if let Err(e) = check_dns_label(&default_namespace) {
+        return Err(Error::Usage(format!("--namespace: {e}")));
+    }
+
+    let mut labels = values.common_labels.0.clone();
+    for (key, value) in [("app.kubernetes.io/managed-by", "netpol"), ("app.kubernetes.io/instance", release.as_str())] {
+        if labels.get(key).is_some_and(|v| v != value) {
+            let origin = cx.origin(&KeyPath::default().key("commonLabels").key(key));
+            cx.problems.push(
+                Diagnostic::new(format!("commonLabels may not set `{key}`: netpol sets it to `{value}`")).at(&origin),
+            );
+        }
+        labels.insert(key.to_string(), value.to_string());
+    }
+
+    let mut policies = Vec::new();
+    let mut disabled_reason = None;
+    if let Some(chart) = &values.network_policy {
+        if chart.enabled {
+            cx.chart(values, &release, &default_namespace, &mut policies);
+        } else {
+            disabled_reason = Some("networkPolicy.enabled is false: nothing to render".to_string());
+        }
+    }
+    for (name, workload) in &values.workloads {
+        cx.workload(name, workload, &default_namespace, &mut policies);
+    }
+    cx.namespaces(&mut policies);
+    let guardrails = cx.guardrails();
+    let unmanaged = cx.unmanaged(&mut policies);
+    cx.apply_guardrail_exclusions(&guardrails, &mut policies);
+    cx.check_unique_names(&policies);
+
+    if !cx.problems.is_empty() {
+        return Err(Error::Invalid(cx.problems));
+    }
+    policies.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    if disabled_reason.is_some() && (!policies.is_empty() || !guardrails.is_empty()) {
+        // The chart is off but the general shape still renders: say so, render the rest.
+        cx.warnings.push(Diagnostic::warning("networkPolicy.enabled is false: the controller chart renders nothing"));
+        disabled_reason = None;
+    }
+    Ok(Lowered {
+        intent: Intent {
+            release,
+            labels,
+            annotations: values.common_annotations.clone(),
+            policies,
+            guardrails,
+            unmanaged_namespaces: unmanaged,
+            accept_weaker_guardrails: options.accept_weaker_guardrails,
+        },
+        engine,
+        warnings: cx.warnings,
+        disabled_reason,
+    })
+}
+
+struct Cx<'a> {
+    loaded: &'a Loaded,
+    problems: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
+}
+
+impl Cx<'_> {
+    fn origin(&self, path: &KeyPath) -> Origin {
+        self.loaded.origin(path)
+    }
+
+    fn engine(&mut self, options: &LowerOptions) -> Engine {
+        let values = &self.loaded.values;
+        let top = values.engine;
+        let chart = values.network_policy.as_ref().and_then(|c| c.engine);
+        if let (Some(a), Some(b)) = (top, chart)
+            && a != b
+            && options.engine.is_none()
+        {
+            let origin = self.origin(&KeyPath::default().key("networkPolicy").key("engine"));
+            self.problems.push(
+                Diagnostic::new(format!("`engine: {a}` and `networkPolicy.engine: {b}` disagree"))
+                    .at(&origin)
+                    .with_help("set one of them, or pass --engine"),
+            );
+        }
+        options.engine.or(top).or(chart).unwrap_or(Engine::Kubernetes)
+    }
+
+    /// The controller chart of the 004 document, as one workload.
+    fn chart(&mut self, values: &Values, release: &str, namespace: &str, out: &mut Vec<Policy>) {
+        let Some(chart) = &values.network_policy else { return };
+        let np = KeyPath::default().key("networkPolicy");
+        let name = values.name_override.as_ref().map_or(DEFAULT_CHART_NAME, |n| n.0.as_str());
+        let fullname = match &values.fullname_override {
+            Some(f) => f.0.clone(),
+            None if release.contains(name) => release.to_string(),
+            None => format!("{release}-{name}"),
+        };
+        let fullname = naming::fit(&fullname);
+        let subject = match &values.selector_labels {
+            Some(labels) => LabelSelector { match_labels: labels.0.clone(), match_expressions: Vec::new() },
+            None => LabelSelector::from_labels([("app.kubernetes.io/name", name), ("app.kubernetes.io/instance", release)]),
+        };
+
+        let mut ingress = Vec::new();
+        let toggles = [
+            ("webhook", values.webhook.enabled.unwrap_or(true), &chart.webhook.from, &values.ports.webhook),
+            ("metrics", true, &chart.metrics.from, &values.ports.metrics),
+            ("gate", values.gate.enabled.unwrap_or(false), &chart.gate.from, &values.ports.gate),
+        ];
+        for (rule_name, enabled, from, port) in toggles {
+            let path = np.key(rule_name).key("from");
+            if !enabled {
+                if !from.is_empty() {
+                    let origin = self.origin(&path);
+                    self.warnings.push(
+                        Diagnostic::warning(format!(
+                            "`networkPolicy.{rule_name}.from` is set but `{rule_name}.enabled` is false: no {rule_name} rule is rendered"
+                        ))
+                        .at(&origin),
+                    );
+                }
+                continue;
+            }
+            let origin = self.origin(&if from.is_empty() { KeyPath::default().key("ports").key(rule_name) } else { path.clone() });
+            let ports = vec![port_of(port, Protocol::Tcp)];
+            ingress.push(self.rule(rule_name, from, ports, &path, origin, RulePurpose::Plain));
+        }
+        for (i, extra) in chart.additional_ingress.iter().enumerate() {
+            let path = np.key("additionalIngress").index(i);
+            ingress.push(self.ingress_rule(&format!("additional-ingress-{i}"), extra, &path));
+        }
+        let egress = self.egress(&chart.egress, &np.key("egress"), true);
+        let policy = Policy {
+            name: fullname.clone(),
+            namespace: namespace.to_string(),
+            role: PolicyRole::Allow,
+            subject,
+            ingress: Some(ingress),
+            egress,
+            passthrough: self.passthrough(
+                [&chart.cilium, &chart.calico, &chart.cluster_network_policy],
+                &np,
+            ),
+            description: format!("allowlist of the {name} pods of release {release}"),
+            origin: self.origin(&np),
+        };
+        let egress_locked = policy.egress.is_some();
+        out.push(policy);
+        if chart.default_deny.enabled {
+            let path = np.key("defaultDeny");
+            out.push(Policy {
+                name: naming::join(&[&fullname, "default-deny"]),
+                namespace: namespace.to_string(),
+                role: PolicyRole::DefaultDeny(self.deny_order(chart.default_deny.order, &path.key("order"))),
+                subject: LabelSelector::default(),
+                ingress: Some(Vec::new()),
+                // Egress joins the default-deny only when the controller's own egress is
+                // allowlisted; otherwise the deny would silently cut the controller off.
+                egress: egress_locked.then(Vec::new),
+                passthrough: Passthrough::default(),
+                description: format!("namespace default-deny owned by release {release}"),
+                origin: self.origin(&path),
+            });
+        }
+    }
+
+    fn deny_order(&self, order: Option<u32>, path: &KeyPath) -> DenyOrder {
+        match order {
+            Some(value) => DenyOrder { value, written_at: Some(self.origin(path)) },
+            None => DenyOrder { value: DEFAULT_DENY_ORDER, written_at: None },
+        }
+    }
+
+    fn workload(&mut self, name: &str, w: &Workload, default_namespace: &str, out: &mut Vec<Policy>) {
+        let path = KeyPath::default().key("workloads").key(name);
+        if let Err(e) = check_dns_label(name) {
+            let origin = self.origin(&path);
+            self.problems.push(Diagnostic::new(format!("workload name: {e}")).at(&origin));
+            return;
+        }
+        let namespace = w.namespace.as_ref().map_or(default_namespace, |n| n.0.as_str()).to_string();
+        if w.pod_labels.is_some() && w.pod_selector.is_some() {
+            let origin = self.origin(&path.key("podSelector"));
+            self.problems.push(Diagnostic::new("give either `podLabels` or `podSelector`, not both").at(&origin));
+        }
+        let subject = match (&w.pod_selector, &w.pod_labels) {
+            (Some(sel), _) => sel.0.clone(),
+            (None, Some(labels)) => LabelSelector { match_labels: labels.0.clone(), match_expressions: Vec::new() },
+            (None, None) => LabelSelector::from_labels([("app.kubernetes.io/name", name)]),
+        };
+        let mut ingress = Vec::new();
+        for (port_name, port) in &w.ports {
+            let port_path = path.key("ports").key(port_name);
+            if let Err(e) = check_dns_label(port_name) {
+                let origin = self.origin(&port_path);
+                self.problems.push(Diagnostic::new(format!("port key: {e}")).at(&origin));
+                continue;
+            }
+            if !port.enabled {
+                continue;
+            }
+            let protocol = port.protocol.unwrap_or(crate::values::checked::ProtocolName::Tcp);
+            let matched = match port_match(protocol, Some(port.port.clone()), port.end_port) {
+                Ok(m) => m,
+                Err(e) => {
+                    let origin = self.origin(&port_path);
+                    self.problems.push(Diagnostic::new(e).at(&origin));
+                    continue;
+                }
+            };
+            let from_path = port_path.key("from");
+            let origin = self.origin(&port_path);
+            ingress.push(self.rule(port_name, &port.from, vec![matched], &from_path, origin, RulePurpose::Plain));
+        }
+        for (i, extra) in w.ingress.iter().enumerate() {
+            ingress.push(self.ingress_rule(&format!("ingress-{i}"), extra, &path.key("ingress").index(i)));
+        }
+        let egress = self.egress(&w.egress, &path.key("egress"), false);
+        let speaks_ingress = !ingress.is_empty() || !w.cilium.ingress.is_empty() || !w.calico.ingress.is_empty()
+            || !w.cluster_network_policy.ingress.is_empty();
+        if !speaks_ingress && egress.is_none() && w.cilium.egress.is_empty() && w.calico.egress.is_empty()
+            && w.cluster_network_policy.egress.is_empty()
+        {
+            let origin = self.origin(&path);
+            self.warnings.push(
+                Diagnostic::warning(format!(
+                    "workload `{name}` has no ports, ingress rules or egress: it renders no policy"
+                ))
+                .at(&origin),
+            );
+        }
+        out.push(Policy {
+            name: name.to_string(),
+            namespace,
+            role: PolicyRole::Allow,
+            subject,
+            ingress: speaks_ingress.then_some(ingress),
+            egress,
+            passthrough: self.passthrough([&w.cilium, &w.calico, &w.cluster_network_policy], &path),
+            description: format!("allowlist of workload {name}"),
+            origin: self.origin(&path),
+        });
+    }
+
+    fn ingress_rule(&mut self, name: &str, spec: &IngressRuleSpec, path: &KeyPath) -> Rule {
+        let ports = spec.ports.iter().map(|p: &PortSpec| p.0.clone()).collect();
+        let origin = self.origin(path);
+        self.rule(name, &spec.from, ports, &path.key("from"), origin, RulePurpose::Plain)
+    }
+
+    fn egress_rule(&mut self, name: &str, spec: &EgressRuleSpec, path: &KeyPath) -> Rule {
+        let ports = spec.ports.iter().map(|p: &PortSpec| p.0.clone()).collect();
+        let origin = self.origin(path);
+        self.rule(name, &spec.to, ports, &path.key("to"), origin, RulePurpose::Plain)
+    }
+
+    fn rule(
+        &mut self,
+        name: &str,
+        peers: &[PeerSpec],
+        mut ports: Vec<PortMatch>,
+        peers_path: &KeyPath,
+        origin: Origin,
+        purpose: RulePurpose,
+    ) -> Rule {
+        let api = &self.loaded.values.cluster.api_server;
+        let api_cidrs: Vec<IpNet> = api.cidrs.iter().map(|c| c.0).collect();
+        let mut out: Vec<Peer> = peers
+            .iter()
+            .map(|p| match &p.0 {
+                // The user named the API server: fill in its addresses for the engines that need them.
+                Peer::ApiServer { cidrs } if cidrs.is_empty() => Peer::ApiServer { cidrs: api_cidrs.clone() },
+                // An ipBlock inside the API server's endpoint addresses is the API server: Cilium
+                // can only reach an in-cluster API server through its entity.
+                Peer::Cidr { cidr, except } if except.is_empty() && api_cidrs.iter().any(|a| a.contains(cidr)) => {
+                    Peer::ApiServer { cidrs: vec![*cidr] }
+                }
+                other => other.clone(),
+            })
+            .collect();
+        let _ = peers_path;
+        out.sort();
+        out.dedup();
+        ports.sort();
+        ports.dedup();
+        Rule { peers: out, ports, name: naming::fit(name), purpose, origin }
+    }
+
+    /// `egress:` of a workload or of the chart: `None` when not enabled.
+    fn egress(&mut self, e: &EgressValues, path: &KeyPath, needs_api_server: bool) -> Option<Vec<Rule>> {
+        if !e.enabled {
+            if !e.to.is_empty() || e.api_server {
+                let origin = self.origin(path);
+                self.warnings.push(
+                    Diagnostic::warning("egress rules are set but `egress.enabled` is false: egress is not restricted and the rules are not rendered").at(&origin),
+                );
+            }
+            return None;
+        }
+        let cluster = &self.loaded.values.cluster;
+        let mut rules = Vec::new();
+        if e.dns {
+            let namespace = e.dns_namespace.as_ref().unwrap_or(&cluster.dns.namespace);
+            let mut peers = vec![Peer::Pods {
+                namespaces: Namespaces::Matching(LabelSelector::namespace_named(&namespace.0)),
+                pods: LabelSelector { match_labels: cluster.dns.pod_labels.0.clone(), match_expressions: Vec::new() },
+            }];
+            peers.extend(cluster.dns.node_local_cache.iter().map(|c| Peer::Cidr { cidr: c.0, except: Vec::new() }));
+            rules.push(Rule {
+                peers,
+                ports: vec![
+                    PortMatch { protocol: Protocol::Udp, port: PortSel::Number(53) },
+                    PortMatch { protocol: Protocol::Tcp, port: PortSel::Number(53) },
+                ],
+                name: "dns".to_string(),
+                purpose: RulePurpose::Dns,
+                origin: self.origin(&path.key("dns")),
+            });
+        } else {
+            let origin = self.origin(&path.key("dns"));
+            self.warnings.push(
+                Diagnostic::warning("egress is restricted without DNS: every name lookup from these pods will fail")
+                    .at(&origin)
+                    .with_help("set `dns: true` unless the pods really resolve nothing"),
+            );
+        }
+        if e.api_server {
+            let ports = cluster.api_server.ports.iter().map(|p| port_of(p, Protocol::Tcp)).collect();
+            rules.push(Rule {
+                peers: vec![Peer::ApiServer { cidrs: cluster.api_server.cidrs.iter().map(|c| c.0).collect() }],
+                ports,
+                name: "api-server".to_string(),
+                purpose: RulePurpose::Plain,
+                origin: self.origin(&path.key("apiServer")),
+            });
+        }
+        for (i, spec) in e.to.iter().enumerate() {
+            rules.push(self.egress_rule(&format!("egress-{i}"), spec, &path.key("to").index(i)));
+        }
+        // Without `cluster.apiServer.cidrs` an ipBlock may well be the API server: only warn
+        // when no rule could possibly reach it.
+        let api_unknown = cluster.api_server.cidrs.is_empty();
+        let reaches_api = rules.iter().any(|r| {
+            r.peers.is_empty()
+                || r.peers.iter().any(|p| match p {
+                    Peer::ApiServer { .. } | Peer::Entity(super::Entity::All | super::Entity::Cluster) => true,
+                    Peer::Cidr { .. } => api_unknown,
+                    _ => false,
+                })
+        });
+        if needs_api_server && !reaches_api {
+            let origin = self.origin(path);
+            self.warnings.push(
+                Diagnostic::warning("egress is restricted but no rule reaches the API server: the controller will be cut off from the cluster")
+                    .at(&origin)
+                    .with_help("add the API server's endpoint CIDR to `egress.to` (and set cluster.apiServer.cidrs to it), or set `egress.apiServer: true`"),
+            );
+        }
+        Some(rules)
+    }
+
+    fn passthrough(&mut self, raw: [&RawRulesValues; 3], path: &KeyPath) -> Passthrough {
+        let [cilium, calico, cnp] = raw;
+        let convert = |cx: &Self, r: &RawRulesValues, key: &str| RawRules {
+            ingress: r.ingress.iter().map(|j| j.0.clone()).collect(),
+            egress: r.egress.iter().map(|j| j.0.clone()).collect(),
+            origin: cx.origin(&path.key(key)),
+        };
+        Passthrough {
+            cilium: convert(self, cilium, "cilium"),
+            calico: convert(self, calico, "calico"),
+            cluster_network_policy: convert(self, cnp, "clusterNetworkPolicy"),
+        }
+    }
+
+    /// Namespace-level policies (`namespaces:`).
+    fn namespaces(&mut self, out: &mut Vec<Policy>) {
+        let values = &self.loaded.values;
+        for (ns, nsv) in &values.namespaces {
+            let path = KeyPath::default().key("namespaces").key(ns);
+            if let Err(e) = check_dns_label(ns) {
+                let origin = self.origin(&path);
+                self.problems.push(Diagnostic::new(format!("namespace name: {e}")).at(&origin));
+                continue;
+            }
+            if nsv.unmanaged {
+                continue;
+            }
+            if let Some(dd) = &nsv.default_deny
+                && (dd.ingress || dd.egress)
+            {
+                let dd_path = path.key("defaultDeny");
+                out.push(Policy {
+                    name: "default-deny".to_string(),
+                    namespace: ns.clone(),
+                    role: PolicyRole::DefaultDeny(self.deny_order(dd.order, &dd_path.key("order"))),
+                    subject: LabelSelector::default(),
+                    ingress: dd.ingress.then(Vec::new),
+                    egress: dd.egress.then(Vec::new),
+                    passthrough: Passthrough::default(),
+                    description: format!("default-deny of namespace {ns}"),
+                    origin: self.origin(&dd_path),
+                });
+            }
+            if nsv.allow.dns {
+                let egress = self.egress(
+                    &EgressValues { enabled: true, dns: true, ..EgressValues::default() },
+                    &path.key("allow"),
+                    false,
+                );
+                out.push(Policy {
+                    name: "allow-dns".to_string(),
+                    namespace: ns.clone(),
+                    role: PolicyRole::Allow,
+                    subject: LabelSelector::default(),
+                    ingress: None,
+                    egress,
+                    passthrough: Passthrough::default(),
+                    description: format!("DNS egress of namespace {ns}"),
+                    origin: self.origin(&path.key("allow").key("dns")),
+                });
+            }
+            if nsv.allow.same_namespace {
+                let origin = self.origin(&path.key("allow").key("sameNamespace"));
+                let same = Rule {
+                    peers: vec![Peer::Pods { namespaces: Namespaces::Own, pods: LabelSelector::default() }],
+                    ports: Vec::new(),
+                    name: "same-namespace".to_string(),
+                    purpose: RulePurpose::Plain,
+                    origin: origin.clone(),
+                };
+                out.push(Policy {
+                    name: "allow-same-namespace".to_string(),
+                    namespace: ns.clone(),
+                    role: PolicyRole::Allow,
+                    subject: LabelSelector::default(),
+                    ingress: Some(vec![same.clone()]),
+                    egress: Some(vec![same]),
+                    passthrough: Passthrough::default(),
+                    description: format!("traffic inside namespace {ns}"),
+                    origin,
+                });
+            }
+        }
+    }
+
+    fn guardrails(&mut self) -> Vec<Guardrail> {
+        let g = &self.loaded.values.guardrails;
+        let path = KeyPath::default().key("guardrails");
+        let mut out = Vec::new();
+        if g.deny_metadata_service {
+            let origin = self.origin(&path.key("denyMetadataService"));
+            out.push(Guardrail {
+                name: "deny-metadata-service".to_string(),
+                namespaces: LabelSelector::default(),
+                pods: LabelSelector::default(),
+                ingress_deny: Vec::new(),
+                egress_deny: vec![Rule {
+                    peers: metadata_nets().into_iter().map(|cidr| Peer::Cidr { cidr, except: Vec::new() }).collect(),
+                    ports: Vec::new(),
+                    name: "metadata-service".to_string(),
+                    purpose: RulePurpose::Plain,
+                    origin: origin.clone(),
+                }],
+                description: "no pod may reach the cloud metadata service".to_string(),
+                origin,
+            });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    /// Namespaces left alone: no policy may land in them.
+    fn unmanaged(&mut self, policies: &mut Vec<Policy>) -> Vec<String> {
+        let values = &self.loaded.values;
+        let mut names: BTreeSet<String> = values.unmanaged_namespaces.iter().map(|n| n.0.clone()).collect();
+        names.extend(values.namespaces.iter().filter(|(_, v)| v.unmanaged).map(|(k, _)| k.clone()));
+        for p in policies.iter() {
+            if names.contains(&p.namespace) {
+                self.problems.push(
+                    Diagnostic::new(format!(
+                        "policy `{}` would land in namespace `{}`, which is declared unmanaged",
+                        p.name, p.namespace
+                    ))
+                    .at(&p.origin),
+                );
+            }
+        }
+        policies.retain(|p| !names.contains(&p.namespace));
+        names.into_iter().collect()
+    }
+
+    /// Every CIDR allow excludes what a guardrail denies, so no engine (not even one without
+    /// deny rules) renders an allow for a guarded address.
+    fn apply_guardrail_exclusions(&mut self, guardrails: &[Guardrail], policies: &mut [Policy]) {
+        let denied: Vec<IpNet> = guardrails
+            .iter()
+            .filter(|g| g.namespaces.is_empty() && g.pods.is_empty())
+            .flat_map(|g| g.egress_deny.iter())
+            .filter(|r| r.ports.is_empty())
+            .flat_map(|r| r.peers.iter())
+            .filter_map(|p| match p {
+                Peer::Cidr { cidr, except } if except.is_empty() => Some(*cidr),
+                _ => None,
+            })
+            .collect();
+        if denied.is_empty() {
+            return;
+        }
+        for policy in policies.iter_mut() {
+            for rule in policy.egress.iter_mut().flatten() {
+                for peer in rule.peers.iter_mut() {
+                    let Peer::Cidr { cidr, except } = peer else { continue };
+                    for d in &denied {
+                        if d.contains(&*cidr) {
+                            self.problems.push(
+                                Diagnostic::new(format!(
+                                    "egress rule `{}` of `{}/{}` allows {cidr}, which a guardrail denies ({d})",
+                                    rule.name, policy.namespace, policy.name
+                                ))
+                                .at(&rule.origin),
+                            );
+                        } else if cidr.contains(d) && !except.iter().any(|e| e.contains(d)) {
+                            except.push(*d);
+                        }
+                    }
+                    except.sort();
+                    except.dedup();
+                }
+            }
+        }
+    }
+
+    fn check_unique_names(&mut self, policies: &[Policy]) {
+        let mut seen: BTreeMap<(&str, &str), &Origin> = BTreeMap::new();
+        for p in policies {
+            if let Some(first) = seen.insert((&p.namespace, &p.name), &p.origin) {
+                self.problems.push(
+                    Diagnostic::new(format!("two policies are named `{}` in namespace `{}`", p.name, p.namespace))
+                        .at(&p.origin)
+                        .with_help(format!("the other one comes from {first}")),
+                );
+            }
+        }
+    }
+}
+
+fn metadata_nets() -> Vec<IpNet> {
+    METADATA_CIDRS.iter().filter_map(|c| c.parse().ok()).collect()
+}
+
+fn port_of(port: &PortValue, protocol: Protocol) -> PortMatch {
+    match port {
+        PortValue::Number(n) => PortMatch { protocol, port: PortSel::Number(*n) },
+        PortValue::Named(s) => PortMatch { protocol, port: PortSel::Named(s.clone()) },
+    }
+}

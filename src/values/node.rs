@@ -178,6 +178,11 @@ impl Sources {
         self.entries.get(id)
     }
 
+    /// The text of the source called `name`.
+    pub fn by_name(&self, name: &str) -> Option<&str> {
+        self.entries.iter().find(|s| s.name == name).map(|s| s.text.as_str())
+    }
+
     pub fn name(&self, id: SourceId) -> &str {
         self.entries.get(id).map_or("<unknown>", |s| s.name.as_str())
     }

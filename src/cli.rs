@@ -1,0 +1,177 @@
+//! The command line: clap definitions, and `run`, which maps a parsed command to the library.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::diag;
+use crate::emit;
+use crate::engine::Engine;
+use crate::error::{Diagnostic, Error};
+use crate::intent::lower::LowerOptions;
+use crate::render;
+use crate::values::Input;
+use crate::values::node::Sources;
+
+#[derive(Debug, Parser)]
+#[command(name = "netpol", version, about = "Render one values file into network policies for Kubernetes, Cilium, Calico or ClusterNetworkPolicy")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render values into manifests (YAML on stdout by default).
+    Render(RenderArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RenderArgs {
+    /// Release name, as in `helm template NAME` (same as --release).
+    #[arg(value_name = "RELEASE")]
+    pub release_positional: Option<String>,
+    /// Values file; repeat to merge (later files win, as in Helm). `-` reads standard input.
+    #[arg(short = 'f', long = "values", value_name = "FILE", required = true)]
+    pub values: Vec<String>,
+    /// Set a value: `a.b=c`, `list[0].x=1`, `a={x,y}`; typed like Helm (numbers, true/false, null).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Set a value, always as a string.
+    #[arg(long = "set-string", value_name = "KEY=VALUE")]
+    pub set_string: Vec<String>,
+    /// The engine to render for; overrides the values.
+    #[arg(long, value_parser = clap::value_parser!(EngineArg))]
+    pub engine: Option<EngineArg>,
+    /// Namespace of chart-shape values and of workloads without one (as `helm template -n`).
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    /// Release name; overrides `release:` in the values.
+    #[arg(long)]
+    pub release: Option<String>,
+    /// Output format on stdout.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Yaml)]
+    pub output: OutputFormat,
+    /// Write one file per object plus kustomization.yaml into DIR (replaced atomically).
+    #[arg(long, value_name = "DIR", conflicts_with = "output")]
+    pub output_dir: Option<PathBuf>,
+    /// Render guardrails an engine can only approximate (kubernetes) with a warning instead of failing.
+    #[arg(long)]
+    pub accept_weaker_guardrails: bool,
+    /// How errors and warnings are printed on stderr.
+    #[arg(long, value_enum, default_value_t = ErrorFormat::Human)]
+    pub error_format: ErrorFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Yaml,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ErrorFormat {
+    Human,
+    Json,
+}
+
+/// `--engine` values, spelled as in values files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EngineArg(pub Engine);
+
+impl ValueEnum for EngineArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[
+            EngineArg(Engine::Kubernetes),
+            EngineArg(Engine::Cilium),
+            EngineArg(Engine::Calico),
+            EngineArg(Engine::ClusterNetworkPolicy),
+        ]
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.0.as_str()))
+    }
+}
+
+/// Run a parsed command; returns the process exit code. Only this function writes to the
+/// standard streams, and stdout only after everything succeeded.
+pub fn run(cli: Cli) -> i32 {
+    match cli.command {
+        Command::Render(args) => run_render(args),
+    }
+}
+
+fn run_render(args: RenderArgs) -> i32 {
+    let color = std::io::stderr().is_terminal();
+    let format = args.error_format;
+    let mut sources = Sources::default();
+    let release = match (&args.release, &args.release_positional) {
+        (Some(a), Some(b)) if a != b => {
+            return report(&Error::Usage(format!("release given twice: `{b}` and --release `{a}`")), &sources, format, color);
+        }
+        (a, b) => a.clone().or_else(|| b.clone()),
+    };
+    let mut inputs: Vec<Input> = args.values.iter().cloned().map(Input::File).collect();
+    inputs.extend(args.set.iter().cloned().map(Input::Set));
+    inputs.extend(args.set_string.iter().cloned().map(Input::SetString));
+    let options = LowerOptions {
+        engine: args.engine.map(|e| e.0),
+        namespace: args.namespace.clone(),
+        release,
+        accept_weaker_guardrails: args.accept_weaker_guardrails,
+    };
+    let mut read_stdin = || {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).map(|_| text)
+    };
+    let output = match render::render(&inputs, &options, &mut sources, &mut read_stdin) {
+        Ok(output) => output,
+        Err(e) => return report(&e, &sources, format, color),
+    };
+    print_diagnostics(&output.warnings, &sources, format, color);
+    if let Some(reason) = &output.disabled_reason {
+        eprintln!("netpol: {reason}");
+        return 0;
+    }
+    let written = match &args.output_dir {
+        Some(dir) => emit::to_files(&output.manifests, &output.header).and_then(|files| emit::write_dir(dir, &files)),
+        None => {
+            let text = match args.output {
+                OutputFormat::Yaml => emit::to_yaml(&output.manifests, &output.header),
+                OutputFormat::Json => emit::to_json(&output.manifests),
+            };
+            text.and_then(|t| {
+                let mut stdout = std::io::stdout().lock();
+                stdout
+                    .write_all(t.as_bytes())
+                    .and_then(|()| stdout.flush())
+                    .map_err(|source| Error::Io { path: "<stdout>".into(), source })
+            })
+        }
+    };
+    match written {
+        Ok(()) => 0,
+        Err(e) => report(&e, &sources, format, color),
+    }
+}
+
+fn print_diagnostics(diagnostics: &[Diagnostic], sources: &Sources, format: ErrorFormat, color: bool) {
+    if diagnostics.is_empty() {
+        return;
+    }
+    match format {
+        ErrorFormat::Human => {
+            for d in diagnostics {
+                eprintln!("{}", diag::human(d, Some(sources), color));
+            }
+        }
+        ErrorFormat::Json => eprintln!("{}", diag::json(diagnostics)),
+    }
+}
+
+fn report(error: &Error, sources: &Sources, format: ErrorFormat, color: bool) -> i32 {
+    print_diagnostics(&error.diagnostics(), sources, format, color);
+    error.exit_code()
+}

@@ -1,0 +1,146 @@
+//! Emission: canonical text from sorted manifests. YAML documents, a JSON `List`, or a
+//! directory with one file per object and a `kustomization.yaml`.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::engine::Manifest;
+use crate::error::{Diagnostic, Error, Result};
+
+/// What the header comment of a YAML stream says. No version and no date: the same inputs give
+/// the same bytes.
+#[derive(Clone, Debug, Default)]
+pub struct Header {
+    pub engine: String,
+    pub sources: Vec<String>,
+    pub unmanaged_namespaces: Vec<String>,
+}
+
+impl Header {
+    fn lines(&self) -> String {
+        let mut out = format!("# Rendered by netpol for the {} engine", self.engine);
+        if !self.sources.is_empty() {
+            out.push_str(&format!(" from {}", self.sources.join(", ")));
+        }
+        out.push_str(".\n");
+        if !self.unmanaged_namespaces.is_empty() {
+            out.push_str(&format!(
+                "# Deliberately unmanaged (no policies rendered): {}.\n",
+                self.unmanaged_namespaces.join(", ")
+            ));
+        }
+        out
+    }
+}
+
+/// Sort manifests into the documented output order: layer (tiers, guardrails, namespaced),
+/// then namespace, name and kind.
+pub fn sort(manifests: &mut [Manifest]) {
+    manifests.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+}
+
+fn yaml_of<T: Serialize>(value: &T) -> Result<String> {
+    serde_saphyr::to_string(value)
+        .map_err(|e| Error::invalid(Diagnostic::new(format!("cannot serialise YAML: {e}"))))
+}
+
+/// Multi-document YAML, each object preceded by `---`.
+pub fn to_yaml(manifests: &[Manifest], header: &Header) -> Result<String> {
+    let mut out = header.lines();
+    for m in manifests {
+        out.push_str("---\n");
+        out.push_str(&yaml_of(&m.body)?);
+        if !out.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}
+
+/// A Kubernetes `List` in pretty JSON (what `kubectl get -o json` prints).
+pub fn to_json(manifests: &[Manifest]) -> Result<String> {
+    let list = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": manifests.iter().map(|m| m.body.clone()).collect::<Vec<_>>(),
+    });
+    let mut out = serde_json::to_string_pretty(&list)
+        .map_err(|e| Error::invalid(Diagnostic::new(format!("cannot serialise JSON: {e}"))))?;
+    out.push('\n');
+    Ok(out)
+}
+
+/// The file name of one object in an output directory: stable, unique, sorts in output order.
+pub fn file_name(index: usize, m: &Manifest) -> String {
+    let scope = m.namespace.as_deref().unwrap_or("cluster");
+    format!("{index:04}-{scope}-{}-{}.yaml", m.kind.to_lowercase(), m.name)
+}
+
+#[derive(Serialize)]
+struct Kustomization<'a> {
+    #[serde(rename = "apiVersion")]
+    api_version: &'static str,
+    kind: &'static str,
+    resources: &'a [String],
+}
+
+/// The files of an output directory, name → content, in output order.
+pub fn to_files(manifests: &[Manifest], header: &Header) -> Result<Vec<(String, String)>> {
+    let mut files = Vec::new();
+    for (i, m) in manifests.iter().enumerate() {
+        files.push((file_name(i + 1, m), format!("{}---\n{}", header.lines(), yaml_of(&m.body)?)));
+    }
+    let names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
+    let kustomization = Kustomization {
+        api_version: "kustomize.config.k8s.io/v1beta1",
+        kind: "Kustomization",
+        resources: &names,
+    };
+    files.push(("kustomization.yaml".to_string(), format!("{}{}", header.lines(), yaml_of(&kustomization)?)));
+    Ok(files)
+}
+
+/// Replace `dir` with exactly `files`, atomically as seen by readers of `dir`: everything is
+/// written to a sibling first and swapped in by rename, so a failed render leaves the old
+/// directory untouched.
+pub fn write_dir(dir: &Path, files: &[(String, String)]) -> Result<()> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Io { path, source }
+    };
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let base = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
+    let staging = parent.join(format!(".{base}.netpol-new-{}", std::process::id()));
+    let retired = parent.join(format!(".{base}.netpol-old-{}", std::process::id()));
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
+    }
+    std::fs::create_dir_all(&staging).map_err(io(&staging))?;
+    let written = files.iter().try_for_each(|(name, content)| {
+        let path: PathBuf = staging.join(name);
+        std::fs::write(&path, content).map_err(io(&path))
+    });
+    if let Err(e) = written {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(e);
+    }
+    if dir.exists() {
+        if !dir.is_dir() {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(Error::Usage(format!("--output-dir {}: exists and is not a directory", dir.display())));
+        }
+        std::fs::rename(dir, &retired).map_err(io(dir))?;
+    }
+    if let Err(source) = std::fs::rename(&staging, dir) {
+        if retired.exists() {
+            let _ = std::fs::rename(&retired, dir);
+        }
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(Error::Io { path: dir.to_path_buf(), source });
+    }
+    if retired.exists() {
+        std::fs::remove_dir_all(&retired).map_err(io(&retired))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,54 @@
+//! The main job: values in, manifests out, through every stage of the pipeline.
+
+use crate::emit::{self, Header};
+use crate::engine::{Engine, Manifest};
+use crate::error::{Diagnostic, Result};
+use crate::intent::lower::{self, LowerOptions};
+use crate::intent::Intent;
+use crate::values::node::Sources;
+use crate::values::{self, Input};
+
+/// Everything a render produced, before it is written anywhere.
+#[derive(Debug)]
+pub struct Output {
+    pub engine: Engine,
+    pub intent: Intent,
+    pub manifests: Vec<Manifest>,
+    pub warnings: Vec<Diagnostic>,
+    pub header: Header,
+    /// Why nothing was rendered, when the values switch rendering off.
+    pub disabled_reason: Option<String>,
+}
+
+/// Load, lower and render. Nothing is written: callers emit only after this succeeded.
+/// The texts read are left in `sources` either way, for quoting in error messages.
+pub fn render(
+    inputs: &[Input],
+    options: &LowerOptions,
+    sources: &mut Sources,
+    stdin: &mut dyn FnMut() -> std::io::Result<String>,
+) -> Result<Output> {
+    let loaded = values::load(inputs, sources, stdin)?;
+    let lowered = lower::lower(&loaded, options)?;
+    let mut warnings = lowered.warnings;
+    let mut manifests = Vec::new();
+    if lowered.disabled_reason.is_none() {
+        let rendered = lowered.engine.backend().render(&lowered.intent)?;
+        warnings.extend(rendered.warnings);
+        manifests = rendered.manifests;
+        emit::sort(&mut manifests);
+    }
+    let header = Header {
+        engine: lowered.engine.to_string(),
+        sources: loaded.sources.file_names().into_iter().map(str::to_string).collect(),
+        unmanaged_namespaces: lowered.intent.unmanaged_namespaces.clone(),
+    };
+    Ok(Output {
+        engine: lowered.engine,
+        intent: lowered.intent,
+        manifests,
+        warnings,
+        header,
+        disabled_reason: lowered.disabled_reason,
+    })
+}

@@ -1,0 +1,351 @@
+//! The typed values: strict (unknown keys are errors), still in the user's vocabulary.
+//!
+//! Two shapes share one struct: the controller chart of the 004 document (`networkPolicy`,
+//! `ports`, `webhook`, `gate`, …) and the general shape (`workloads`, `namespaces`, `cluster`, …).
+//! Both are lowered into the same intent.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer};
+
+use super::checked::{Cidr, DnsLabel, Labels, PeerSpec, PortSpec, PortValue, ProtocolName, RawJson, Selector};
+use crate::engine::Engine;
+
+impl<'de> Deserialize<'de> for Engine {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(|_| {
+            de::Error::custom(format!(
+                "unknown engine `{s}`; {}",
+                super::de::suggest(&s, &Engine::ALL.map(Engine::as_str))
+            ))
+        })
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Values {
+    /// The engine to render (general shape); `networkPolicy.engine` in the chart shape.
+    pub engine: Option<Engine>,
+    /// Release name (`helm template NAME`); the command line wins.
+    pub release: Option<DnsLabel>,
+    #[serde(default)]
+    pub common_labels: Labels,
+    #[serde(default)]
+    pub common_annotations: BTreeMap<String, String>,
+    #[serde(default)]
+    pub cluster: Cluster,
+    #[serde(default)]
+    pub guardrails: Guardrails,
+    #[serde(default)]
+    pub namespaces: BTreeMap<String, NamespaceValues>,
+    #[serde(default)]
+    pub workloads: BTreeMap<String, Workload>,
+    /// Namespaces netpol must never touch (002: kube-system), listed in the output header.
+    #[serde(default)]
+    pub unmanaged_namespaces: Vec<DnsLabel>,
+
+    // The controller chart of the 004 document.
+    pub network_policy: Option<ChartNetworkPolicy>,
+    #[serde(default)]
+    pub ports: ChartPorts,
+    /// `webhook.enabled` (default true): the webhook ingress rule renders only when enabled.
+    #[serde(default)]
+    pub webhook: ChartToggle,
+    /// `gate.enabled` (default false): the gate ingress rule renders only when enabled.
+    #[serde(default)]
+    pub gate: ChartToggle,
+    /// Chart name used in object names and default selector labels (Helm's nameOverride).
+    pub name_override: Option<DnsLabel>,
+    /// Full object-name prefix (Helm's fullnameOverride).
+    pub fullname_override: Option<DnsLabel>,
+    /// The controller pods' labels; default `app.kubernetes.io/name` + `app.kubernetes.io/instance`.
+    pub selector_labels: Option<Labels>,
+}
+
+/// Facts about the target cluster; never discovered, so renders are reproducible.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Cluster {
+    #[serde(rename = "podCIDR")]
+    pub pod_cidr: Option<Cidr>,
+    #[serde(rename = "serviceCIDR")]
+    pub service_cidr: Option<Cidr>,
+    /// Node addresses, excluded from internet egress like the pod and service ranges.
+    #[serde(default, rename = "nodeCIDRs")]
+    pub node_cidrs: Vec<Cidr>,
+    #[serde(default)]
+    pub api_server: ApiServerFacts,
+    #[serde(default)]
+    pub dns: DnsFacts,
+    /// Label that marks tenant namespaces (guardrails.crossTenant).
+    pub tenant_label: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ApiServerFacts {
+    /// Endpoint addresses of `default/kubernetes` (not the ClusterIP).
+    #[serde(default)]
+    pub cidrs: Vec<Cidr>,
+    /// Endpoint ports (443 on managed clusters, 6443 on kubeadm).
+    #[serde(default = "default_api_ports")]
+    pub ports: Vec<PortValue>,
+}
+
+impl Default for ApiServerFacts {
+    fn default() -> Self {
+        ApiServerFacts { cidrs: Vec::new(), ports: default_api_ports() }
+    }
+}
+
+fn default_api_ports() -> Vec<PortValue> {
+    vec![PortValue::Number(443), PortValue::Number(6443)]
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DnsFacts {
+    #[serde(default = "default_dns_namespace")]
+    pub namespace: DnsLabel,
+    #[serde(default = "default_dns_labels")]
+    pub pod_labels: Labels,
+    /// Node-local DNS cache address (169.254.20.10) where one runs.
+    #[serde(default)]
+    pub node_local_cache: Vec<Cidr>,
+}
+
+impl Default for DnsFacts {
+    fn default() -> Self {
+        DnsFacts { namespace: default_dns_namespace(), pod_labels: default_dns_labels(), node_local_cache: Vec::new() }
+    }
+}
+
+fn default_dns_namespace() -> DnsLabel {
+    DnsLabel("kube-system".to_string())
+}
+
+fn default_dns_labels() -> Labels {
+    Labels(BTreeMap::from([("k8s-app".to_string(), "kube-dns".to_string())]))
+}
+
+/// Platform guardrails (003 document): cluster-wide denies nothing below may override.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Guardrails {
+    /// Deny egress to 169.254.169.254/32 and fd00:ec2::254/128 from every pod.
+    #[serde(default)]
+    pub deny_metadata_service: bool,
+    /// System namespaces that tenant namespaces may not reach.
+    #[serde(default)]
+    pub system_namespaces: Vec<DnsLabel>,
+    /// Deny traffic between different tenant namespaces (those with `cluster.tenantLabel`).
+    #[serde(default)]
+    pub deny_cross_tenant: bool,
+}
+
+/// Namespace-level policy (issue #3 fills in the knobs).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NamespaceValues {
+    pub profile: Option<String>,
+    #[serde(default)]
+    pub labels: Labels,
+    pub default_deny: Option<NamespaceDefaultDeny>,
+    #[serde(default)]
+    pub allow: NamespaceAllow,
+    /// Leave this namespace alone entirely.
+    #[serde(default)]
+    pub unmanaged: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NamespaceDefaultDeny {
+    #[serde(default)]
+    pub ingress: bool,
+    #[serde(default)]
+    pub egress: bool,
+    pub order: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NamespaceAllow {
+    #[serde(default)]
+    pub dns: bool,
+    #[serde(default)]
+    pub same_namespace: bool,
+}
+
+/// One workload of the general shape: pods, their ports and who may use them, their egress.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Workload {
+    /// Default: `-n/--namespace`, else `default`.
+    pub namespace: Option<DnsLabel>,
+    /// The pods' labels (matchLabels). Default: `app.kubernetes.io/name: <workload>`.
+    pub pod_labels: Option<Labels>,
+    /// Full selector instead of `podLabels`.
+    pub pod_selector: Option<Selector>,
+    /// Named ports, each open to its `from` list (absent or empty: open to everyone).
+    #[serde(default)]
+    pub ports: BTreeMap<String, WorkloadPort>,
+    /// Further ingress rules, Kubernetes-shaped (`from`, `ports`).
+    #[serde(default)]
+    pub ingress: Vec<IngressRuleSpec>,
+    /// Opt-in egress lockdown.
+    #[serde(default)]
+    pub egress: EgressValues,
+    #[serde(default)]
+    pub cilium: RawRulesValues,
+    #[serde(default)]
+    pub calico: RawRulesValues,
+    #[serde(default)]
+    pub cluster_network_policy: RawRulesValues,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct WorkloadPort {
+    pub port: PortValue,
+    pub protocol: Option<ProtocolName>,
+    pub end_port: Option<i64>,
+    #[serde(default)]
+    pub from: Vec<PeerSpec>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct IngressRuleSpec {
+    #[serde(default)]
+    pub from: Vec<PeerSpec>,
+    #[serde(default)]
+    pub ports: Vec<PortSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EgressRuleSpec {
+    #[serde(default)]
+    pub to: Vec<PeerSpec>,
+    #[serde(default)]
+    pub ports: Vec<PortSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EgressValues {
+    #[serde(default)]
+    pub enabled: bool,
+    /// DNS to the cluster DNS pods on UDP and TCP 53.
+    #[serde(default = "yes")]
+    pub dns: bool,
+    /// The DNS namespace (default `cluster.dns.namespace`).
+    pub dns_namespace: Option<DnsLabel>,
+    /// Egress to the API server (by `cluster.apiServer`; Cilium: the kube-apiserver entity).
+    #[serde(default)]
+    pub api_server: bool,
+    #[serde(default)]
+    pub to: Vec<EgressRuleSpec>,
+}
+
+impl Default for EgressValues {
+    fn default() -> Self {
+        EgressValues { enabled: false, dns: true, dns_namespace: None, api_server: false, to: Vec::new() }
+    }
+}
+
+/// `<engine>.ingress` / `<engine>.egress`: rules in that engine's own schema, merged verbatim.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawRulesValues {
+    #[serde(default)]
+    pub ingress: Vec<RawJson>,
+    #[serde(default)]
+    pub egress: Vec<RawJson>,
+}
+
+/// `networkPolicy:` of the 004 controller chart.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ChartNetworkPolicy {
+    #[serde(default)]
+    pub enabled: bool,
+    pub engine: Option<Engine>,
+    #[serde(default)]
+    pub default_deny: ChartDefaultDeny,
+    #[serde(default)]
+    pub webhook: ChartPortFrom,
+    #[serde(default)]
+    pub metrics: ChartPortFrom,
+    #[serde(default)]
+    pub gate: ChartPortFrom,
+    #[serde(default)]
+    pub additional_ingress: Vec<IngressRuleSpec>,
+    #[serde(default)]
+    pub egress: EgressValues,
+    #[serde(default)]
+    pub cilium: RawRulesValues,
+    #[serde(default)]
+    pub calico: RawRulesValues,
+    #[serde(default)]
+    pub cluster_network_policy: RawRulesValues,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ChartDefaultDeny {
+    #[serde(default)]
+    pub enabled: bool,
+    pub order: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ChartPortFrom {
+    #[serde(default)]
+    pub from: Vec<PeerSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ChartPorts {
+    #[serde(default = "webhook_port")]
+    pub webhook: PortValue,
+    #[serde(default = "metrics_port")]
+    pub metrics: PortValue,
+    #[serde(default = "gate_port")]
+    pub gate: PortValue,
+}
+
+impl Default for ChartPorts {
+    fn default() -> Self {
+        ChartPorts { webhook: webhook_port(), metrics: metrics_port(), gate: gate_port() }
+    }
+}
+
+fn webhook_port() -> PortValue {
+    PortValue::Number(9443)
+}
+fn metrics_port() -> PortValue {
+    PortValue::Number(8080)
+}
+fn gate_port() -> PortValue {
+    PortValue::Number(8082)
+}
+
+/// `webhook:` / `gate:` of the chart; only `enabled` matters to network policy.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ChartToggle {
+    pub enabled: Option<bool>,
+}
