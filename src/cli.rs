@@ -15,7 +15,11 @@ use crate::values::Input;
 use crate::values::node::Sources;
 
 #[derive(Debug, Parser)]
-#[command(name = "netpol", version, about = "Render one values file into network policies for Kubernetes, Cilium, Calico or ClusterNetworkPolicy")]
+#[command(
+    name = "netpol",
+    version,
+    about = "Render one values file into network policies for Kubernetes, Cilium, Calico or ClusterNetworkPolicy"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -109,7 +113,12 @@ fn run_render(args: RenderArgs) -> i32 {
     let mut sources = Sources::default();
     let release = match (&args.release, &args.release_positional) {
         (Some(a), Some(b)) if a != b => {
-            return report(&Error::Usage(format!("release given twice: `{b}` and --release `{a}`")), &sources, format, color);
+            return report(
+                &Error::Usage(format!("release given twice: `{b}` and --release `{a}`")),
+                &sources,
+                format,
+                color,
+            );
         }
         (a, b) => a.clone().or_else(|| b.clone()),
     };
@@ -136,7 +145,9 @@ fn run_render(args: RenderArgs) -> i32 {
         return 0;
     }
     let written = match &args.output_dir {
-        Some(dir) => emit::to_files(&output.manifests, &output.header).and_then(|files| emit::write_dir(dir, &files)),
+        Some(dir) => {
+            emit::to_files(&output.manifests, &output.header).and_then(|files| emit::write_dir(dir, &files))
+        }
         None => {
             let text = match args.output {
                 OutputFormat::Yaml => emit::to_yaml(&output.manifests, &output.header),

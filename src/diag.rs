@@ -37,11 +37,8 @@ pub fn human(d: &Diagnostic, sources: Option<&Sources>, color: bool) -> String {
                 title = title.element(snippet);
             }
             None => {
-                let position = if o.line > 0 {
-                    format!("{}:{}:{}", o.file, o.line, o.column)
-                } else {
-                    o.file.clone()
-                };
+                let position =
+                    if o.line > 0 { format!("{}:{}:{}", o.file, o.line, o.column) } else { o.file.clone() };
                 if !position.is_empty() {
                     title = title.element(Level::NOTE.message(format!("in {position}")));
                 }
@@ -74,7 +71,12 @@ mod tests {
         let mut sources = Sources::default();
         sources.add("values.yaml", "networkPolicy:\n  enabeld: true\n");
         let d = Diagnostic::new("unknown key `enabeld`")
-            .at(&Origin { file: "values.yaml".into(), line: 2, column: 3, path: "networkPolicy.enabeld".into() })
+            .at(&Origin {
+                file: "values.yaml".into(),
+                line: 2,
+                column: 3,
+                path: "networkPolicy.enabeld".into(),
+            })
             .with_help("did you mean `enabled`?");
         let text = human(&d, Some(&sources), false);
         assert!(text.contains("error: unknown key `enabeld`"), "{text}");

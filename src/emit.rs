@@ -71,10 +71,12 @@ pub fn to_json(manifests: &[Manifest]) -> Result<String> {
     Ok(out)
 }
 
-/// The file name of one object in an output directory: stable, unique, sorts in output order.
-pub fn file_name(index: usize, m: &Manifest) -> String {
+/// The file name of one object in an output directory: `<namespace|cluster>_<kind>_<name>.yaml`.
+/// It depends only on the object, so adding an object never renames the others (`_` occurs in
+/// no namespace, kind or name, so names cannot collide).
+pub fn file_name(m: &Manifest) -> String {
     let scope = m.namespace.as_deref().unwrap_or("cluster");
-    format!("{index:04}-{scope}-{}-{}.yaml", m.kind.to_lowercase(), m.name)
+    format!("{scope}_{}_{}.yaml", m.kind.to_lowercase(), m.name)
 }
 
 #[derive(Serialize)]
@@ -88,8 +90,8 @@ struct Kustomization<'a> {
 /// The files of an output directory, name → content, in output order.
 pub fn to_files(manifests: &[Manifest], header: &Header) -> Result<Vec<(String, String)>> {
     let mut files = Vec::new();
-    for (i, m) in manifests.iter().enumerate() {
-        files.push((file_name(i + 1, m), format!("{}---\n{}", header.lines(), yaml_of(&m.body)?)));
+    for m in manifests {
+        files.push((file_name(m), format!("{}---\n{}", header.lines(), yaml_of(&m.body)?)));
     }
     let names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
     let kustomization = Kustomization {
@@ -128,7 +130,10 @@ pub fn write_dir(dir: &Path, files: &[(String, String)]) -> Result<()> {
     if dir.exists() {
         if !dir.is_dir() {
             let _ = std::fs::remove_dir_all(&staging);
-            return Err(Error::Usage(format!("--output-dir {}: exists and is not a directory", dir.display())));
+            return Err(Error::Usage(format!(
+                "--output-dir {}: exists and is not a directory",
+                dir.display()
+            )));
         }
         std::fs::rename(dir, &retired).map_err(io(dir))?;
     }

@@ -3,8 +3,8 @@
 use crate::emit::{self, Header};
 use crate::engine::{Engine, Manifest};
 use crate::error::{Diagnostic, Result};
-use crate::intent::lower::{self, LowerOptions};
 use crate::intent::Intent;
+use crate::intent::lower::{self, LowerOptions};
 use crate::values::node::Sources;
 use crate::values::{self, Input};
 

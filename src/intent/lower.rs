@@ -14,9 +14,7 @@ use crate::error::{Diagnostic, Error, Result};
 use crate::values::Loaded;
 use crate::values::checked::{PeerSpec, PortSpec, PortValue, check_dns_label, port_match};
 use crate::values::node::KeyPath;
-use crate::values::types::{
-    EgressRuleSpec, EgressValues, IngressRuleSpec, RawRulesValues, Values, Workload,
-};
+use crate::values::types::{EgressRuleSpec, EgressValues, IngressRuleSpec, RawRulesValues, Values, Workload};
 
 /// Command-line choices that shape the intent.
 #[derive(Clone, Debug, Default)]
@@ -66,11 +64,14 @@ pub fn lower(loaded: &Loaded, options: &LowerOptions) -> Result<Lowered> {
     }
 
     let mut labels = values.common_labels.0.clone();
-    for (key, value) in [("app.kubernetes.io/managed-by", "netpol"), ("app.kubernetes.io/instance", release.as_str())] {
+    for (key, value) in
+        [("app.kubernetes.io/managed-by", "netpol"), ("app.kubernetes.io/instance", release.as_str())]
+    {
         if labels.get(key).is_some_and(|v| v != value) {
             let origin = cx.origin(&KeyPath::default().key("commonLabels").key(key));
             cx.problems.push(
-                Diagnostic::new(format!("commonLabels may not set `{key}`: netpol sets it to `{value}`")).at(&origin),
+                Diagnostic::new(format!("commonLabels may not set `{key}`: netpol sets it to `{value}`"))
+                    .at(&origin),
             );
         }
         labels.insert(key.to_string(), value.to_string());
@@ -93,6 +94,7 @@ pub fn lower(loaded: &Loaded, options: &LowerOptions) -> Result<Lowered> {
     let unmanaged = cx.unmanaged(&mut policies);
     cx.apply_guardrail_exclusions(&guardrails, &mut policies);
     cx.check_unique_names(&policies);
+    cx.keep_passthrough_of(engine, &mut policies);
 
     if !cx.problems.is_empty() {
         return Err(Error::Invalid(cx.problems));
@@ -100,7 +102,9 @@ pub fn lower(loaded: &Loaded, options: &LowerOptions) -> Result<Lowered> {
     policies.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
     if disabled_reason.is_some() && (!policies.is_empty() || !guardrails.is_empty()) {
         // The chart is off but the general shape still renders: say so, render the rest.
-        cx.warnings.push(Diagnostic::warning("networkPolicy.enabled is false: the controller chart renders nothing"));
+        cx.warnings.push(Diagnostic::warning(
+            "networkPolicy.enabled is false: the controller chart renders nothing",
+        ));
         disabled_reason = None;
     }
     Ok(Lowered {
@@ -161,7 +165,10 @@ impl Cx<'_> {
         let fullname = naming::fit(&fullname);
         let subject = match &values.selector_labels {
             Some(labels) => LabelSelector { match_labels: labels.0.clone(), match_expressions: Vec::new() },
-            None => LabelSelector::from_labels([("app.kubernetes.io/name", name), ("app.kubernetes.io/instance", release)]),
+            None => LabelSelector::from_labels([
+                ("app.kubernetes.io/name", name),
+                ("app.kubernetes.io/instance", release),
+            ]),
         };
 
         let mut ingress = Vec::new();
@@ -184,7 +191,11 @@ impl Cx<'_> {
                 }
                 continue;
             }
-            let origin = self.origin(&if from.is_empty() { KeyPath::default().key("ports").key(rule_name) } else { path.clone() });
+            let origin = self.origin(&if from.is_empty() {
+                KeyPath::default().key("ports").key(rule_name)
+            } else {
+                path.clone()
+            });
             let ports = vec![port_of(port, Protocol::Tcp)];
             ingress.push(self.rule(rule_name, from, ports, &path, origin, RulePurpose::Plain));
         }
@@ -200,10 +211,7 @@ impl Cx<'_> {
             subject,
             ingress: Some(ingress),
             egress,
-            passthrough: self.passthrough(
-                [&chart.cilium, &chart.calico, &chart.cluster_network_policy],
-                &np,
-            ),
+            passthrough: self.passthrough([&chart.cilium, &chart.calico, &chart.cluster_network_policy], &np),
             description: format!("allowlist of the {name} pods of release {release}"),
             origin: self.origin(&np),
         };
@@ -244,11 +252,14 @@ impl Cx<'_> {
         let namespace = w.namespace.as_ref().map_or(default_namespace, |n| n.0.as_str()).to_string();
         if w.pod_labels.is_some() && w.pod_selector.is_some() {
             let origin = self.origin(&path.key("podSelector"));
-            self.problems.push(Diagnostic::new("give either `podLabels` or `podSelector`, not both").at(&origin));
+            self.problems
+                .push(Diagnostic::new("give either `podLabels` or `podSelector`, not both").at(&origin));
         }
         let subject = match (&w.pod_selector, &w.pod_labels) {
             (Some(sel), _) => sel.0.clone(),
-            (None, Some(labels)) => LabelSelector { match_labels: labels.0.clone(), match_expressions: Vec::new() },
+            (None, Some(labels)) => {
+                LabelSelector { match_labels: labels.0.clone(), match_expressions: Vec::new() }
+            }
             (None, None) => LabelSelector::from_labels([("app.kubernetes.io/name", name)]),
         };
         let mut ingress = Vec::new();
@@ -273,15 +284,27 @@ impl Cx<'_> {
             };
             let from_path = port_path.key("from");
             let origin = self.origin(&port_path);
-            ingress.push(self.rule(port_name, &port.from, vec![matched], &from_path, origin, RulePurpose::Plain));
+            ingress.push(self.rule(
+                port_name,
+                &port.from,
+                vec![matched],
+                &from_path,
+                origin,
+                RulePurpose::Plain,
+            ));
         }
         for (i, extra) in w.ingress.iter().enumerate() {
             ingress.push(self.ingress_rule(&format!("ingress-{i}"), extra, &path.key("ingress").index(i)));
         }
         let egress = self.egress(&w.egress, &path.key("egress"), false);
-        let speaks_ingress = !ingress.is_empty() || !w.cilium.ingress.is_empty() || !w.calico.ingress.is_empty()
+        let speaks_ingress = !ingress.is_empty()
+            || !w.cilium.ingress.is_empty()
+            || !w.calico.ingress.is_empty()
             || !w.cluster_network_policy.ingress.is_empty();
-        if !speaks_ingress && egress.is_none() && w.cilium.egress.is_empty() && w.calico.egress.is_empty()
+        if !speaks_ingress
+            && egress.is_none()
+            && w.cilium.egress.is_empty()
+            && w.calico.egress.is_empty()
             && w.cluster_network_policy.egress.is_empty()
         {
             let origin = self.origin(&path);
@@ -335,7 +358,9 @@ impl Cx<'_> {
                 Peer::ApiServer { cidrs } if cidrs.is_empty() => Peer::ApiServer { cidrs: api_cidrs.clone() },
                 // An ipBlock inside the API server's endpoint addresses is the API server: Cilium
                 // can only reach an in-cluster API server through its entity.
-                Peer::Cidr { cidr, except } if except.is_empty() && api_cidrs.iter().any(|a| a.contains(cidr)) => {
+                Peer::Cidr { cidr, except }
+                    if except.is_empty() && api_cidrs.iter().any(|a| a.contains(cidr)) =>
+                {
                     Peer::ApiServer { cidrs: vec![*cidr] }
                 }
                 other => other.clone(),
@@ -366,9 +391,14 @@ impl Cx<'_> {
             let namespace = e.dns_namespace.as_ref().unwrap_or(&cluster.dns.namespace);
             let mut peers = vec![Peer::Pods {
                 namespaces: Namespaces::Matching(LabelSelector::namespace_named(&namespace.0)),
-                pods: LabelSelector { match_labels: cluster.dns.pod_labels.0.clone(), match_expressions: Vec::new() },
+                pods: LabelSelector {
+                    match_labels: cluster.dns.pod_labels.0.clone(),
+                    match_expressions: Vec::new(),
+                },
             }];
-            peers.extend(cluster.dns.node_local_cache.iter().map(|c| Peer::Cidr { cidr: c.0, except: Vec::new() }));
+            peers.extend(
+                cluster.dns.node_local_cache.iter().map(|c| Peer::Cidr { cidr: c.0, except: Vec::new() }),
+            );
             rules.push(Rule {
                 peers,
                 ports: vec![
@@ -382,15 +412,19 @@ impl Cx<'_> {
         } else {
             let origin = self.origin(&path.key("dns"));
             self.warnings.push(
-                Diagnostic::warning("egress is restricted without DNS: every name lookup from these pods will fail")
-                    .at(&origin)
-                    .with_help("set `dns: true` unless the pods really resolve nothing"),
+                Diagnostic::warning(
+                    "egress is restricted without DNS: every name lookup from these pods will fail",
+                )
+                .at(&origin)
+                .with_help("set `dns: true` unless the pods really resolve nothing"),
             );
         }
         if e.api_server {
             let ports = cluster.api_server.ports.iter().map(|p| port_of(p, Protocol::Tcp)).collect();
             rules.push(Rule {
-                peers: vec![Peer::ApiServer { cidrs: cluster.api_server.cidrs.iter().map(|c| c.0).collect() }],
+                peers: vec![Peer::ApiServer {
+                    cidrs: cluster.api_server.cidrs.iter().map(|c| c.0).collect(),
+                }],
                 ports,
                 name: "api-server".to_string(),
                 purpose: RulePurpose::Plain,
@@ -406,7 +440,9 @@ impl Cx<'_> {
         let reaches_api = rules.iter().any(|r| {
             r.peers.is_empty()
                 || r.peers.iter().any(|p| match p {
-                    Peer::ApiServer { .. } | Peer::Entity(super::Entity::All | super::Entity::Cluster) => true,
+                    Peer::ApiServer { .. } | Peer::Entity(super::Entity::All | super::Entity::Cluster) => {
+                        true
+                    }
                     Peer::Cidr { .. } => api_unknown,
                     _ => false,
                 })
@@ -519,7 +555,10 @@ impl Cx<'_> {
                 pods: LabelSelector::default(),
                 ingress_deny: Vec::new(),
                 egress_deny: vec![Rule {
-                    peers: metadata_nets().into_iter().map(|cidr| Peer::Cidr { cidr, except: Vec::new() }).collect(),
+                    peers: metadata_nets()
+                        .into_iter()
+                        .map(|cidr| Peer::Cidr { cidr, except: Vec::new() })
+                        .collect(),
                     ports: Vec::new(),
                     name: "metadata-service".to_string(),
                     purpose: RulePurpose::Plain,
@@ -594,14 +633,41 @@ impl Cx<'_> {
         }
     }
 
+    /// Passthrough rules are written in one engine's schema: a values file may carry them for
+    /// several engines, and only the selected engine's are rendered. The others are reported.
+    fn keep_passthrough_of(&mut self, engine: Engine, policies: &mut [Policy]) {
+        for policy in policies.iter_mut() {
+            let p = &mut policy.passthrough;
+            for (name, raw) in [
+                (Engine::Cilium, &mut p.cilium),
+                (Engine::Calico, &mut p.calico),
+                (Engine::ClusterNetworkPolicy, &mut p.cluster_network_policy),
+            ] {
+                if name != engine && !raw.is_empty() {
+                    self.warnings.push(
+                        Diagnostic::warning(format!(
+                            "{} passthrough rules of `{}/{}` apply only to the {name} engine and are not rendered for {engine}",
+                            name, policy.namespace, policy.name
+                        ))
+                        .at(&raw.origin),
+                    );
+                    *raw = RawRules::default();
+                }
+            }
+        }
+    }
+
     fn check_unique_names(&mut self, policies: &[Policy]) {
         let mut seen: BTreeMap<(&str, &str), &Origin> = BTreeMap::new();
         for p in policies {
             if let Some(first) = seen.insert((&p.namespace, &p.name), &p.origin) {
                 self.problems.push(
-                    Diagnostic::new(format!("two policies are named `{}` in namespace `{}`", p.name, p.namespace))
-                        .at(&p.origin)
-                        .with_help(format!("the other one comes from {first}")),
+                    Diagnostic::new(format!(
+                        "two policies are named `{}` in namespace `{}`",
+                        p.name, p.namespace
+                    ))
+                    .at(&p.origin)
+                    .with_help(format!("the other one comes from {first}")),
                 );
             }
         }

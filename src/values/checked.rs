@@ -9,7 +9,8 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use crate::intent::{
-    Entity, Fqdn, LabelExpression, LabelOperator, LabelSelector, Namespaces, Peer, PortMatch, PortSel, Protocol,
+    Entity, Fqdn, LabelExpression, LabelOperator, LabelSelector, Namespaces, Peer, PortMatch, PortSel,
+    Protocol,
 };
 
 /// A canonical CIDR (host bits zero), e.g. `10.0.0.0/8`.
@@ -358,7 +359,11 @@ impl<'de> Deserialize<'de> for PortSpec {
     }
 }
 
-pub fn port_match(protocol: ProtocolName, port: Option<PortValue>, end_port: Option<i64>) -> Result<PortMatch, String> {
+pub fn port_match(
+    protocol: ProtocolName,
+    port: Option<PortValue>,
+    end_port: Option<i64>,
+) -> Result<PortMatch, String> {
     let port = match (port, end_port) {
         (None, None) => PortSel::Any,
         (None, Some(_)) => return Err("endPort needs a numeric port".to_string()),
@@ -406,8 +411,18 @@ struct RawIpBlock {
 }
 
 /// Entities as written in values: Cilium's names, plus `kube-apiserver`.
-pub const ENTITY_NAMES: [&str; 10] =
-    ["all", "world", "cluster", "host", "remote-node", "ingress", "health", "init", "unmanaged", "kube-apiserver"];
+pub const ENTITY_NAMES: [&str; 10] = [
+    "all",
+    "world",
+    "cluster",
+    "host",
+    "remote-node",
+    "ingress",
+    "health",
+    "init",
+    "unmanaged",
+    "kube-apiserver",
+];
 
 impl<'de> Deserialize<'de> for PeerSpec {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -473,11 +488,9 @@ impl RawPeer {
             if entity == "kube-apiserver" {
                 return Ok(Peer::ApiServer { cidrs: Vec::new() });
             }
-            return Entity::ALL
-                .into_iter()
-                .find(|e| e.as_str() == entity)
-                .map(Peer::Entity)
-                .ok_or_else(|| format!("unknown entity `{entity}`; {}", super::de::suggest(&entity, &ENTITY_NAMES)));
+            return Entity::ALL.into_iter().find(|e| e.as_str() == entity).map(Peer::Entity).ok_or_else(
+                || format!("unknown entity `{entity}`; {}", super::de::suggest(&entity, &ENTITY_NAMES)),
+            );
         }
         if let Some(name) = self.fqdn {
             check_fqdn(&name, false)?;
@@ -506,7 +519,9 @@ fn check_fqdn(name: &str, pattern: bool) -> Result<(), String> {
         && trimmed.split('.').all(|label| {
             !label.is_empty()
                 && label.len() <= 63
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || (pattern && b == b'*'))
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || (pattern && b == b'*'))
         });
     if ok {
         Ok(())
@@ -525,7 +540,9 @@ impl<'de> Deserialize<'de> for RawJson {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
         if !v.is_object() {
-            return Err(de::Error::custom("a passthrough rule must be a map in the engine's own rule schema"));
+            return Err(de::Error::custom(
+                "a passthrough rule must be a map in the engine's own rule schema",
+            ));
         }
         Ok(RawJson(v))
     }

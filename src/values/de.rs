@@ -50,11 +50,7 @@ impl de::Error for DeError {
     }
 
     fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
-        DeError {
-            message: format!("unknown key `{field}`"),
-            help: Some(suggest(field, expected)),
-            at: None,
-        }
+        DeError { message: format!("unknown key `{field}`"), help: Some(suggest(field, expected)), at: None }
     }
 
     fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
@@ -109,7 +105,9 @@ impl<'de> Deserializer<'de> for NodeDe<'de> {
             Value::Int(i) => visitor.visit_i64(*i),
             Value::Float(f) => visitor.visit_f64(*f),
             Value::Str(s) => visitor.visit_borrowed_str(s),
-            Value::Seq(items) => visitor.visit_seq(SeqDe { items: items.iter().enumerate(), path: &self.path }),
+            Value::Seq(items) => {
+                visitor.visit_seq(SeqDe { items: items.iter().enumerate(), path: &self.path })
+            }
             Value::Map(entries) => {
                 visitor.visit_map(MapDe { entries: entries.iter(), value: None, path: &self.path })
             }
@@ -198,7 +196,9 @@ impl<'de, I: Iterator<Item = &'de (Key, Node)>> MapAccess<'de> for MapDe<'_, 'de
                 let path = self.path.key(&key.name);
                 self.value = Some((node, path.clone()));
                 let name: &'de str = &key.name;
-                seed.deserialize(name.into_deserializer()).map(Some).map_err(|e: DeError| e.locate(key.loc, &path))
+                seed.deserialize(name.into_deserializer())
+                    .map(Some)
+                    .map_err(|e: DeError| e.locate(key.loc, &path))
             }
         }
     }
@@ -243,7 +243,8 @@ mod tests {
 
     #[test]
     fn typed_values_deserialise() {
-        let top = load("networkPolicy:\n  enabled: true\n  ports: [80, 443]\nlabels: {a: b}\n").expect("valid");
+        let top =
+            load("networkPolicy:\n  enabled: true\n  ports: [80, 443]\nlabels: {a: b}\n").expect("valid");
         assert_eq!(top.network_policy, Some(Inner { enabled: true, ports: vec![80, 443] }));
     }
 
@@ -253,7 +254,10 @@ mod tests {
         assert_eq!(d.message, "unknown key `prots`");
         assert_eq!(d.help.as_deref(), Some("did you mean `ports`?"));
         let o = d.origin.expect("located");
-        assert_eq!((o.file.as_str(), o.line, o.column, o.path.as_str()), ("values.yaml", 3, 3, "networkPolicy.prots"));
+        assert_eq!(
+            (o.file.as_str(), o.line, o.column, o.path.as_str()),
+            ("values.yaml", 3, 3, "networkPolicy.prots")
+        );
     }
 
     #[test]

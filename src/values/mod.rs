@@ -68,7 +68,8 @@ pub fn load(
                 node::parse(&text, id, sources).map_err(Error::invalid)?
             }
             Input::Set(arg) | Input::SetString(arg) => {
-                let typing = if matches!(input, Input::Set(_)) { set::Typing::Infer } else { set::Typing::String };
+                let typing =
+                    if matches!(input, Input::Set(_)) { set::Typing::Infer } else { set::Typing::String };
                 let flag = if typing == set::Typing::Infer { "--set" } else { "--set-string" };
                 let id = sources.add(format!("{flag} {arg}"), arg.clone());
                 set::parse_set(arg, typing, Loc { source: id, line: 0, column: 0 })
@@ -80,13 +81,15 @@ pub fn load(
             Some(base) => merge::merge(base, overlay),
         }
     }
-    let root = root.ok_or_else(|| Error::Usage("no values given: pass -f FILE (or -f - for stdin)".into()))?;
+    let root =
+        root.ok_or_else(|| Error::Usage("no values given: pass -f FILE (or -f - for stdin)".into()))?;
     if !matches!(root.value, Value::Map(_)) {
         let origin = sources.origin(root.loc, &KeyPath::default());
         return Err(Error::invalid(
             Diagnostic::new(format!("the values must be a map, found {}", root.kind())).at(&origin),
         ));
     }
-    let values = de::from_node(&root, &KeyPath::default()).map_err(|e| Error::invalid(e.into_diagnostic(sources)))?;
+    let values =
+        de::from_node(&root, &KeyPath::default()).map_err(|e| Error::invalid(e.into_diagnostic(sources)))?;
     Ok(Loaded { root, sources: sources.clone(), values })
 }

@@ -56,7 +56,8 @@ fn parse_path(path: &str) -> Result<Vec<PathSeg>, String> {
         while let Some(after) = rest.strip_prefix('[') {
             let close = after.find(']').ok_or_else(|| format!("unclosed `[` in `{path}`"))?;
             let digits = after.get(..close).unwrap_or("");
-            let index: usize = digits.parse().map_err(|_| format!("`{digits}` is not a list index in `{path}`"))?;
+            let index: usize =
+                digits.parse().map_err(|_| format!("`{digits}` is not a list index in `{path}`"))?;
             if index > MAX_SET_INDEX {
                 return Err(format!("list index {index} in `{path}` is larger than {MAX_SET_INDEX}"));
             }

@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
 
-use super::checked::{Cidr, DnsLabel, Labels, PeerSpec, PortSpec, PortValue, ProtocolName, RawJson, Selector};
+use super::checked::{
+    Cidr, DnsLabel, Labels, PeerSpec, PortSpec, PortValue, ProtocolName, RawJson, Selector,
+};
 use crate::engine::Engine;
 
 impl<'de> Deserialize<'de> for Engine {
@@ -119,7 +121,11 @@ pub struct DnsFacts {
 
 impl Default for DnsFacts {
     fn default() -> Self {
-        DnsFacts { namespace: default_dns_namespace(), pod_labels: default_dns_labels(), node_local_cache: Vec::new() }
+        DnsFacts {
+            namespace: default_dns_namespace(),
+            pod_labels: default_dns_labels(),
+            node_local_cache: Vec::new(),
+        }
     }
 }
 
