@@ -1,1 +1,56 @@
-fn main() {}
+//! Render generated values with 100, 1,000 and 10,000 workloads for each engine: parse,
+//! merge, lower, render and emit YAML, as `netpol render` does.
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+
+use netpol::engine::Engine;
+use netpol::intent::lower::LowerOptions;
+use netpol::render::render;
+use netpol::values::Input;
+use netpol::values::node::Sources;
+
+/// Values with `n` workloads over 50 namespaces, each with two ports, peers of every
+/// expressible kind and egress with DNS, the API server and an external CIDR.
+fn generated_values(n: usize) -> String {
+    let mut text =
+        String::from("release: bench\ncluster:\n  apiServer:\n    cidrs: [10.0.0.1/32]\nworkloads:\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "  app-{i}:\n    namespace: ns-{ns}\n    ports:\n      http:\n        port: 8080\n        from:\n          - namespace: ingress-nginx\n          - podLabels: {{app: app-{prev}}}\n      metrics:\n        port: 9090\n        from:\n          - namespace: monitoring\n            podLabels: {{app.kubernetes.io/name: prometheus}}\n    egress:\n      enabled: true\n      apiServer: true\n      to:\n        - to:\n            - namespace: ns-{ns}\n              podLabels: {{app: app-{next}}}\n          ports: [5432]\n        - to:\n            - cidr: 198.51.100.0/24\n          ports: [443]\n",
+            ns = i % 50,
+            prev = i.saturating_sub(1),
+            next = i + 1,
+        ));
+    }
+    text
+}
+
+fn bench_render(c: &mut Criterion) {
+    let dir = std::env::temp_dir().join(format!("netpol-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let mut group = c.benchmark_group("render");
+    group.sample_size(10);
+    for n in [100usize, 1_000, 10_000] {
+        let path = dir.join(format!("values-{n}.yaml"));
+        let text = generated_values(n);
+        std::fs::write(&path, &text).expect("write values");
+        group.throughput(Throughput::Elements(n as u64));
+        for engine in Engine::ALL {
+            let inputs = [Input::File(path.to_string_lossy().into_owned())];
+            let options = LowerOptions { engine: Some(engine), ..LowerOptions::default() };
+            group.bench_with_input(BenchmarkId::new(engine.as_str(), n), &inputs, |b, inputs| {
+                b.iter(|| {
+                    let mut sources = Sources::default();
+                    let mut no_stdin = || Ok(String::new());
+                    let out = render(inputs, &options, &mut sources, &mut no_stdin).expect("renders");
+                    netpol::emit::to_yaml(&out.manifests, &out.header).expect("YAML").len()
+                })
+            });
+        }
+    }
+    group.finish();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+criterion_group!(benches, bench_render);
+criterion_main!(benches);
