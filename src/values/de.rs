@@ -28,9 +28,9 @@ impl DeError {
         d
     }
 
-    fn locate(mut self, loc: Loc, path: &KeyPath) -> Self {
+    fn locate(mut self, loc: Loc, path: &Path<'_>) -> Self {
         if self.at.is_none() {
-            self.at = Some((loc, path.clone()));
+            self.at = Some((loc, path.to_key_path()));
         }
         self
     }
@@ -81,21 +81,40 @@ pub fn suggest(got: &str, expected: &[&str]) -> String {
 
 /// Deserialise `T` from `node`, whose key path is `path`.
 pub fn from_node<'a, T: de::Deserialize<'a>>(node: &'a Node, path: &KeyPath) -> Result<T, DeError> {
-    T::deserialize(NodeDe { node, path: path.clone() }).map_err(|e| e.locate(node.loc, path))
+    let root = Path::Root(path);
+    T::deserialize(NodeDe { node, path: &root }).map_err(|e| e.locate(node.loc, &root))
 }
 
-struct NodeDe<'a> {
-    node: &'a Node,
-    path: KeyPath,
+/// The key path of the node being deserialised, as a chain on the stack: it is turned into a
+/// [`KeyPath`] only when an error needs it, so large inputs do not pay for it.
+enum Path<'p> {
+    Root(&'p KeyPath),
+    Key(&'p Path<'p>, &'p str),
+    Index(&'p Path<'p>, usize),
 }
 
-impl<'a> NodeDe<'a> {
-    fn wrap<T>(&self, r: Result<T, DeError>) -> Result<T, DeError> {
-        r.map_err(|e| e.locate(self.node.loc, &self.path))
+impl Path<'_> {
+    fn to_key_path(&self) -> KeyPath {
+        match self {
+            Path::Root(p) => (*p).clone(),
+            Path::Key(parent, k) => parent.to_key_path().key(k),
+            Path::Index(parent, i) => parent.to_key_path().index(*i),
+        }
     }
 }
 
-impl<'de> Deserializer<'de> for NodeDe<'de> {
+struct NodeDe<'de, 'p> {
+    node: &'de Node,
+    path: &'p Path<'p>,
+}
+
+impl NodeDe<'_, '_> {
+    fn wrap<T>(&self, r: Result<T, DeError>) -> Result<T, DeError> {
+        r.map_err(|e| e.locate(self.node.loc, self.path))
+    }
+}
+
+impl<'de> Deserializer<'de> for NodeDe<'de, '_> {
     type Error = DeError;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
@@ -119,8 +138,8 @@ impl<'de> Deserializer<'de> for NodeDe<'de> {
         match self.node.value {
             Value::Null => self.wrap(visitor.visit_none()),
             _ => {
-                let (loc, path) = (self.node.loc, self.path.clone());
-                visitor.visit_some(self).map_err(|e| e.locate(loc, &path))
+                let (loc, path) = (self.node.loc, self.path);
+                visitor.visit_some(self).map_err(|e| e.locate(loc, path))
             }
         }
     }
@@ -130,8 +149,8 @@ impl<'de> Deserializer<'de> for NodeDe<'de> {
         _name: &'static str,
         visitor: V,
     ) -> Result<V::Value, DeError> {
-        let (loc, path) = (self.node.loc, self.path.clone());
-        visitor.visit_newtype_struct(self).map_err(|e| e.locate(loc, &path))
+        let (loc, path) = (self.node.loc, self.path);
+        visitor.visit_newtype_struct(self).map_err(|e| e.locate(loc, path))
     }
 
     fn deserialize_enum<V: Visitor<'de>>(
@@ -159,9 +178,9 @@ impl<'de> Deserializer<'de> for NodeDe<'de> {
     }
 }
 
-struct SeqDe<'a, I> {
+struct SeqDe<'p, I> {
     items: I,
-    path: &'a KeyPath,
+    path: &'p Path<'p>,
 }
 
 impl<'de, I: Iterator<Item = (usize, &'de Node)>> SeqAccess<'de> for SeqDe<'_, I> {
@@ -171,19 +190,17 @@ impl<'de, I: Iterator<Item = (usize, &'de Node)>> SeqAccess<'de> for SeqDe<'_, I
         match self.items.next() {
             None => Ok(None),
             Some((i, node)) => {
-                let path = self.path.index(i);
-                seed.deserialize(NodeDe { node, path: path.clone() })
-                    .map(Some)
-                    .map_err(|e| e.locate(node.loc, &path))
+                let path = Path::Index(self.path, i);
+                seed.deserialize(NodeDe { node, path: &path }).map(Some).map_err(|e| e.locate(node.loc, &path))
             }
         }
     }
 }
 
-struct MapDe<'a, 'de, I> {
+struct MapDe<'p, 'de, I> {
     entries: I,
-    value: Option<(&'de Node, KeyPath)>,
-    path: &'a KeyPath,
+    value: Option<(&'de Node, &'de str)>,
+    path: &'p Path<'p>,
 }
 
 impl<'de, I: Iterator<Item = &'de (Key, Node)>> MapAccess<'de> for MapDe<'_, 'de, I> {
@@ -193,19 +210,19 @@ impl<'de, I: Iterator<Item = &'de (Key, Node)>> MapAccess<'de> for MapDe<'_, 'de
         match self.entries.next() {
             None => Ok(None),
             Some((key, node)) => {
-                let path = self.path.key(&key.name);
-                self.value = Some((node, path.clone()));
                 let name: &'de str = &key.name;
+                self.value = Some((node, name));
                 seed.deserialize(name.into_deserializer())
                     .map(Some)
-                    .map_err(|e: DeError| e.locate(key.loc, &path))
+                    .map_err(|e: DeError| e.locate(key.loc, &Path::Key(self.path, name)))
             }
         }
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
-        let (node, path) = self.value.take().ok_or_else(|| de::Error::custom("value without a key"))?;
-        seed.deserialize(NodeDe { node, path: path.clone() }).map_err(|e| e.locate(node.loc, &path))
+        let (node, name) = self.value.take().ok_or_else(|| de::Error::custom("value without a key"))?;
+        let path = Path::Key(self.path, name);
+        seed.deserialize(NodeDe { node, path: &path }).map_err(|e| e.locate(node.loc, &path))
     }
 }
 

@@ -1,26 +1,25 @@
 //! Helm's rules for combining values: maps deep-merge, the later source wins, lists and
 //! scalars replace, and `null` removes a key.
 
-use super::node::{Node, Value};
+use super::node::{Node, Value, map_index};
 
 /// Merge `overlay` onto `base` in place.
 pub fn merge(base: &mut Node, overlay: Node) {
     match (&mut base.value, overlay.value) {
         (Value::Map(base_entries), Value::Map(overlay_entries)) => {
             for (key, value) in overlay_entries {
-                let existing = base_entries.iter().position(|(k, _)| k.name == key.name);
-                match (existing, &value.value) {
-                    (Some(i), Value::Null) => {
+                match (map_index(base_entries, &key.name), &value.value) {
+                    (Ok(i), Value::Null) => {
                         base_entries.remove(i);
                     }
-                    (None, Value::Null) => {}
-                    (Some(i), _) => {
+                    (Err(_), Value::Null) => {}
+                    (Ok(i), _) => {
                         if let Some((k, v)) = base_entries.get_mut(i) {
                             k.loc = key.loc;
                             merge(v, value);
                         }
                     }
-                    (None, _) => base_entries.push((key, strip_nulls(value))),
+                    (Err(i), _) => base_entries.insert(i, (key, strip_nulls(value))),
                 }
             }
             base.loc = overlay.loc;

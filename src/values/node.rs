@@ -4,11 +4,9 @@
 //! values are deserialised from it (see `de`), so every error can name file, line, column and
 //! key path.
 
-use std::collections::BTreeSet;
 use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_saphyr::Spanned;
+use serde_saphyr::granit_parser::{self, Event, ScalarStyle, Tag};
 
 use crate::error::Diagnostic;
 use crate::intent::Origin;
@@ -39,7 +37,8 @@ pub enum Value {
     Float(f64),
     Str(String),
     Seq(Vec<Node>),
-    /// Entries in the order written; keys are unique (duplicates are rejected by the parser).
+    /// Entries sorted by key name, so lookups are binary searches even in maps of 10,000
+    /// workloads; keys are unique (duplicates are rejected by the parser).
     Map(Vec<(Key, Node)>),
 }
 
@@ -56,7 +55,7 @@ impl Node {
 
     pub fn get(&self, key: &str) -> Option<&Node> {
         match &self.value {
-            Value::Map(entries) => entries.iter().find(|(k, _)| k.name == key).map(|(_, v)| v),
+            Value::Map(entries) => map_index(entries, key).ok().and_then(|i| entries.get(i)).map(|(_, v)| v),
             _ => None,
         }
     }
@@ -81,7 +80,7 @@ impl Node {
         for seg in path {
             let next = match (seg, &node.value) {
                 (Seg::Key(k), Value::Map(entries)) => {
-                    entries.iter().find(|(key, _)| &key.name == k).map(|(key, v)| (key.loc, v))
+                    map_index(entries, k).ok().and_then(|i| entries.get(i)).map(|(key, v)| (key.loc, v))
                 }
                 (Seg::Index(i), Value::Seq(items)) => items.get(*i).map(|v| (v.loc, v)),
                 _ => None,
@@ -111,6 +110,11 @@ impl Node {
             ),
         }
     }
+}
+
+/// Position of `key` in sorted map entries (`Err`: where it would be inserted).
+pub fn map_index(entries: &[(Key, Node)], key: &str) -> Result<usize, usize> {
+    entries.binary_search_by(|(k, _)| k.name.as_str().cmp(key))
 }
 
 /// One step of a key path.
@@ -205,46 +209,42 @@ impl Sources {
 /// Largest values file accepted (bytes); generous for generated inputs with 10,000 workloads.
 pub const MAX_INPUT_BYTES: usize = 64 * 1024 * 1024;
 
+/// Most nodes one input may expand to, aliases included: stops "billion laughs" inputs.
+pub const MAX_NODES: usize = 5_000_000;
+/// Deepest nesting accepted.
+pub const MAX_DEPTH: usize = 200;
+
 /// Parse one YAML text into a node tree. An empty document is an empty map.
+///
+/// Built directly from the parser's events (not through serde), which keeps a 10,000-workload
+/// file fast and gives every node its line and column.
 pub fn parse(text: &str, source: SourceId, sources: &Sources) -> Result<Node, Diagnostic> {
+    let name = sources.name(source).to_string();
     if text.len() > MAX_INPUT_BYTES {
-        return Err(Diagnostic::new(format!(
-            "{} is {} bytes; the limit is {MAX_INPUT_BYTES}",
-            sources.name(source),
-            text.len()
-        )));
+        return Err(Diagnostic::new(format!("{name} is {} bytes; the limit is {MAX_INPUT_BYTES}", text.len())));
     }
-    if text.trim().is_empty() || text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
-    {
-        return Ok(Node::new(Value::Map(Vec::new()), Loc { source, line: 1, column: 1 }));
+    let located = |message: String, line: usize, column: usize| {
+        Diagnostic::new(message).at(&Origin {
+            file: name.clone(),
+            line: u32::try_from(line).unwrap_or(u32::MAX),
+            column: u32::try_from(column).unwrap_or(u32::MAX),
+            path: String::new(),
+        })
+    };
+    let mut builder = TreeBuilder { stack: Vec::new(), anchors: Vec::new(), nodes: 0, documents: 0, root: None };
+    for event in granit_parser::Parser::new_from_str(text) {
+        let (event, span) = event.map_err(|e| {
+            let m = e.marker();
+            located(format!("{name}: invalid YAML: {}", e.info()), m.line(), m.col() + 1)
+        })?;
+        let loc = Loc {
+            source,
+            line: u32::try_from(span.start.line()).unwrap_or(u32::MAX),
+            column: u32::try_from(span.start.col() + 1).unwrap_or(u32::MAX),
+        };
+        builder.event(event, loc).map_err(|message| located(format!("{name}: {message}"), loc.line as usize, loc.column as usize))?;
     }
-    let mut options = serde_saphyr::Options::default();
-    let mut budget = serde_saphyr::Budget::default();
-    budget.max_events = budget.max_events.max(50_000_000);
-    budget.max_nodes = budget.max_nodes.max(50_000_000);
-    budget.max_total_scalar_bytes = budget.max_total_scalar_bytes.max(MAX_INPUT_BYTES);
-    options.budget = Some(budget);
-    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
-    // Only `true`/`false` are booleans: `no`, `on`, `y` stay strings (YAML 1.2), so a country
-    // code or a label value is never flipped into a boolean behind the user's back.
-    options.strict_booleans = true;
-    let raw: Spanned<Raw> = serde_saphyr::from_str_with_options(text, options).map_err(|e| {
-        let mut d = Diagnostic::new(format!(
-            "{}: invalid YAML: {}",
-            sources.name(source),
-            first_line(&e.to_string())
-        ));
-        if let Some(loc) = e.location() {
-            d.origin = Some(Origin {
-                file: sources.name(source).to_string(),
-                line: u32::try_from(loc.line()).unwrap_or(u32::MAX),
-                column: u32::try_from(loc.column()).unwrap_or(u32::MAX),
-                path: String::new(),
-            });
-        }
-        d
-    })?;
-    let mut node = into_node(raw, source);
+    let mut node = builder.root.unwrap_or_else(|| Node::new(Value::Null, Loc { source, line: 1, column: 1 }));
     if matches!(node.value, Value::Null) {
         node.value = Value::Map(Vec::new());
     }
@@ -252,23 +252,236 @@ pub fn parse(text: &str, source: SourceId, sources: &Sources) -> Result<Node, Di
     Ok(node)
 }
 
-fn first_line(s: &str) -> &str {
-    s.lines().next().unwrap_or(s)
+/// Collections under construction while events stream in.
+enum Frame {
+    Seq { node: Node, anchor: usize },
+    Map { node: Node, anchor: usize, key: Option<Key> },
+}
+
+struct TreeBuilder {
+    stack: Vec<Frame>,
+    /// Anchored nodes by the parser's anchor id (ids start at 1).
+    anchors: Vec<Option<(Node, usize)>>,
+    nodes: usize,
+    documents: usize,
+    root: Option<Node>,
+}
+
+impl TreeBuilder {
+    fn event(&mut self, event: Event<'_>, loc: Loc) -> Result<(), String> {
+        match event {
+            Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => Ok(()),
+            Event::DocumentStart(..) => {
+                self.documents += 1;
+                if self.documents > 1 {
+                    return Err("a values file holds one YAML document; found a second `---` document".into());
+                }
+                Ok(())
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                let value = scalar(&text, style, tag.as_deref())?;
+                self.finish(Node::new(value, loc), anchor)
+            }
+            Event::SequenceStart(_, anchor, _) => self.open(Frame::Seq { node: Node::new(Value::Seq(Vec::new()), loc), anchor }),
+            Event::MappingStart(_, anchor, _) => {
+                self.open(Frame::Map { node: Node::new(Value::Map(Vec::new()), loc), anchor, key: None })
+            }
+            Event::SequenceEnd | Event::MappingEnd => match self.stack.pop() {
+                Some(Frame::Seq { node, anchor }) => self.finish(node, anchor),
+                Some(Frame::Map { mut node, anchor, key: _ }) => {
+                    if let Value::Map(entries) = &mut node.value {
+                        apply_merge_keys(entries)?;
+                        entries.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+                    }
+                    self.finish(node, anchor)
+                }
+                None => Err("unbalanced collection end".into()),
+            },
+            Event::Alias(id) => {
+                let (anchored, size) =
+                    self.anchors.get(id).and_then(Option::as_ref).ok_or_else(|| "alias to an unknown anchor".to_string())?;
+                // Count before copying, so an alias bomb is stopped before it allocates.
+                self.nodes = self.nodes.saturating_add(*size);
+                if self.nodes > MAX_NODES {
+                    return Err(format!("more than {MAX_NODES} nodes after expanding aliases"));
+                }
+                let mut node = anchored.clone();
+                relocate(&mut node, loc);
+                self.nodes -= 1;
+                self.finish(node, 0)
+            }
+            Event::UnresolvedAlias(name) => Err(format!("alias `*{name}` has no anchor")),
+            // Comments and anchor metadata carry nothing for values.
+            _ => Ok(()),
+        }
+    }
+
+    fn open(&mut self, frame: Frame) -> Result<(), String> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(format!("nesting deeper than {MAX_DEPTH} levels"));
+        }
+        self.stack.push(frame);
+        Ok(())
+    }
+
+    /// A complete node: remember its anchor, then attach it to its parent.
+    fn finish(&mut self, node: Node, anchor: usize) -> Result<(), String> {
+        self.nodes += 1;
+        if self.nodes > MAX_NODES {
+            return Err(format!("more than {MAX_NODES} nodes"));
+        }
+        if anchor > 0 {
+            if self.anchors.len() <= anchor {
+                self.anchors.resize(anchor + 1, None);
+            }
+            if let Some(slot) = self.anchors.get_mut(anchor) {
+                *slot = Some((node.clone(), count_nodes(&node)));
+            }
+        }
+        match self.stack.last_mut() {
+            None => {
+                self.root = Some(node);
+                Ok(())
+            }
+            Some(Frame::Seq { node: parent, .. }) => {
+                if let Value::Seq(items) = &mut parent.value {
+                    items.push(node);
+                }
+                Ok(())
+            }
+            Some(Frame::Map { node: parent, key, .. }) => match key.take() {
+                None => {
+                    let name = match node.value {
+                        Value::Str(s) => s,
+                        Value::Int(i) => i.to_string(),
+                        Value::Bool(b) => b.to_string(),
+                        Value::Float(f) => f.to_string(),
+                        Value::Null => "null".to_string(),
+                        Value::Seq(_) | Value::Map(_) => return Err("map keys must be scalars".into()),
+                    };
+                    *key = Some(Key { name, loc: node.loc });
+                    Ok(())
+                }
+                Some(k) => {
+                    if let Value::Map(entries) = &mut parent.value {
+                        entries.push((k, node));
+                    }
+                    Ok(())
+                }
+            },
+        }
+    }
+}
+
+/// YAML merge keys (`<<: *base`): entries of the merged maps that the map does not set itself.
+fn apply_merge_keys(entries: &mut Vec<(Key, Node)>) -> Result<(), String> {
+    let Some(pos) = entries.iter().position(|(k, _)| k.name == "<<") else { return Ok(()) };
+    let (_, merged) = entries.remove(pos);
+    let sources = match merged.value {
+        Value::Map(_) => vec![merged],
+        Value::Seq(items) => items,
+        _ => return Err("`<<` must merge a map or a list of maps".into()),
+    };
+    for source in sources {
+        let Value::Map(extra) = source.value else { return Err("`<<` must merge a map or a list of maps".into()) };
+        for (k, v) in extra {
+            if !entries.iter().any(|(existing, _)| existing.name == k.name) {
+                entries.push((k, v));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn count_nodes(node: &Node) -> usize {
+    1 + match &node.value {
+        Value::Seq(items) => items.iter().map(count_nodes).sum(),
+        Value::Map(entries) => entries.iter().map(|(_, v)| count_nodes(v)).sum(),
+        _ => 0,
+    }
+}
+
+/// An alias expands where it is used: errors inside it point at the alias.
+fn relocate(node: &mut Node, loc: Loc) {
+    node.loc = loc;
+}
+
+/// Resolve a scalar with the YAML 1.2 core schema, strictly: only `true`/`false` are booleans
+/// (`no`, `on`, `y` stay strings, so nothing is flipped behind the user's back), and numbers
+/// with leading zeros stay strings (`007` is not 7).
+fn scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Value, String> {
+    if let Some(tag) = tag {
+        return match tag.suffix() {
+            "str" => Ok(Value::Str(text.to_string())),
+            "null" => Ok(Value::Null),
+            "bool" | "int" | "float" => match plain(text) {
+                v @ (Value::Bool(_) | Value::Int(_) | Value::Float(_)) => Ok(v),
+                _ => Err(format!("`{text}` is not a valid !!{}", tag.suffix())),
+            },
+            other => Err(format!("unsupported YAML tag `!{other}`")),
+        };
+    }
+    if style != ScalarStyle::Plain {
+        return Ok(Value::Str(text.to_string()));
+    }
+    Ok(plain(text))
+}
+
+fn plain(text: &str) -> Value {
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Value::Float(f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
+        _ => {}
+    }
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        if digits.len() > 1 && digits.starts_with('0') {
+            return Value::Str(text.to_string());
+        }
+        return text.parse::<i64>().map(Value::Int).unwrap_or_else(|_| Value::Str(text.to_string()));
+    }
+    if let Some(hex) = text.strip_prefix("0x") {
+        if let Ok(i) = i64::from_str_radix(hex, 16) {
+            return Value::Int(i);
+        }
+    }
+    if let Some(oct) = text.strip_prefix("0o") {
+        if let Ok(i) = i64::from_str_radix(oct, 8) {
+            return Value::Int(i);
+        }
+    }
+    let looks_numeric = text.bytes().next().is_some_and(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.'))
+        && text.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'))
+        && text.bytes().any(|b| b.is_ascii_digit());
+    if looks_numeric && !digits.starts_with("0") || looks_numeric && digits.starts_with("0.") {
+        if let Ok(f) = text.parse::<f64>() {
+            return Value::Float(f);
+        }
+    }
+    Value::Str(text.to_string())
 }
 
 /// Belt and braces: a map with a repeated key would make the later entry win silently.
 fn check_unique_keys(node: &Node, sources: &Sources, path: &KeyPath) -> Result<(), Diagnostic> {
     match &node.value {
         Value::Map(entries) => {
-            let mut seen = BTreeSet::new();
-            for (k, v) in entries {
-                let p = path.key(&k.name);
-                if !seen.insert(k.name.as_str()) {
-                    return Err(
-                        Diagnostic::new(format!("duplicate key `{}`", k.name)).at(&sources.origin(k.loc, &p))
-                    );
+            for pair in entries.windows(2) {
+                if let [(a, _), (b, _)] = pair
+                    && a.name == b.name
+                {
+                    let p = path.key(&b.name);
+                    let (first, second) = if (a.loc.line, a.loc.column) < (b.loc.line, b.loc.column) { (a, b) } else { (b, a) };
+                    return Err(Diagnostic::new(format!("duplicate key `{}`", second.name))
+                        .at(&sources.origin(second.loc, &p))
+                        .with_help(format!("it is first set at line {}", first.loc.line)));
                 }
-                check_unique_keys(v, sources, &p)?;
+            }
+            for (k, v) in entries {
+                check_unique_keys(v, sources, &path.key(&k.name))?;
             }
         }
         Value::Seq(items) => {
@@ -279,143 +492,6 @@ fn check_unique_keys(node: &Node, sources: &Sources, path: &KeyPath) -> Result<(
         _ => {}
     }
     Ok(())
-}
-
-fn loc_of(l: &serde_saphyr::Location, source: SourceId) -> Loc {
-    Loc {
-        source,
-        line: u32::try_from(l.line()).unwrap_or(u32::MAX),
-        column: u32::try_from(l.column()).unwrap_or(u32::MAX),
-    }
-}
-
-/// What the YAML parser hands us, before locations are attached to our own tree.
-enum Raw {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Str(String),
-    Seq(Vec<Spanned<Raw>>),
-    Map(Vec<(Spanned<RawKey>, Spanned<Raw>)>),
-}
-
-/// Map keys: YAML allows any scalar; we keep its text.
-struct RawKey(String);
-
-fn into_node(raw: Spanned<Raw>, source: SourceId) -> Node {
-    {
-        let this = raw;
-        let loc = loc_of(&this.referenced, source);
-        let value = match this.value {
-            Raw::Null => Value::Null,
-            Raw::Bool(b) => Value::Bool(b),
-            Raw::Int(i) => Value::Int(i),
-            Raw::Float(f) => Value::Float(f),
-            Raw::Str(s) => Value::Str(s),
-            Raw::Seq(items) => Value::Seq(items.into_iter().map(|i| into_node(i, source)).collect()),
-            Raw::Map(entries) => Value::Map(
-                entries
-                    .into_iter()
-                    .map(|(k, v)| {
-                        (Key { name: k.value.0, loc: loc_of(&k.referenced, source) }, into_node(v, source))
-                    })
-                    .collect(),
-            ),
-        };
-        Node { value, loc }
-    }
-}
-
-impl<'de> Deserialize<'de> for Raw {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct RawVisitor;
-        impl<'de> Visitor<'de> for RawVisitor {
-            type Value = Raw;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any YAML value")
-            }
-            fn visit_unit<E>(self) -> Result<Raw, E> {
-                Ok(Raw::Null)
-            }
-            fn visit_none<E>(self) -> Result<Raw, E> {
-                Ok(Raw::Null)
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Raw, D::Error> {
-                Raw::deserialize(d)
-            }
-            fn visit_bool<E>(self, v: bool) -> Result<Raw, E> {
-                Ok(Raw::Bool(v))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<Raw, E> {
-                Ok(Raw::Int(v))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Raw, E> {
-                i64::try_from(v).map(Raw::Int).or(Ok(Raw::Float(v as f64)))
-            }
-            fn visit_i128<E: de::Error>(self, v: i128) -> Result<Raw, E> {
-                i64::try_from(v).map(Raw::Int).or(Ok(Raw::Float(v as f64)))
-            }
-            fn visit_u128<E: de::Error>(self, v: u128) -> Result<Raw, E> {
-                i64::try_from(v).map(Raw::Int).or(Ok(Raw::Float(v as f64)))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<Raw, E> {
-                Ok(Raw::Float(v))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Raw, E> {
-                Ok(Raw::Str(v.to_string()))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Raw, E> {
-                Ok(Raw::Str(v))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Raw, A::Error> {
-                let mut items = Vec::new();
-                while let Some(item) = seq.next_element::<Spanned<Raw>>()? {
-                    items.push(item);
-                }
-                Ok(Raw::Seq(items))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Raw, A::Error> {
-                let mut entries = Vec::new();
-                while let Some(entry) = map.next_entry::<Spanned<RawKey>, Spanned<Raw>>()? {
-                    entries.push(entry);
-                }
-                Ok(Raw::Map(entries))
-            }
-        }
-        d.deserialize_any(RawVisitor)
-    }
-}
-
-impl<'de> Deserialize<'de> for RawKey {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl Visitor<'_> for KeyVisitor {
-            type Value = RawKey;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a scalar map key")
-            }
-            fn visit_str<E>(self, v: &str) -> Result<RawKey, E> {
-                Ok(RawKey(v.to_string()))
-            }
-            fn visit_bool<E>(self, v: bool) -> Result<RawKey, E> {
-                Ok(RawKey(v.to_string()))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<RawKey, E> {
-                Ok(RawKey(v.to_string()))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<RawKey, E> {
-                Ok(RawKey(v.to_string()))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<RawKey, E> {
-                Ok(RawKey(v.to_string()))
-            }
-            fn visit_unit<E>(self) -> Result<RawKey, E> {
-                Ok(RawKey("null".to_string()))
-            }
-        }
-        d.deserialize_any(KeyVisitor)
-    }
 }
 
 #[cfg(test)]
@@ -460,6 +536,42 @@ mod tests {
     fn yaml11_words_stay_strings() {
         let node = parse_str("a: no\nb: on\n").expect("parses");
         assert_eq!(node.get("a").map(|n| &n.value), Some(&Value::Str("no".into())));
+    }
+
+    #[test]
+    fn anchors_aliases_and_merge_keys() {
+        let node = parse_str("base: &b {port: 80, from: []}\nweb:\n  <<: *b\n  port: 8080\ncopy: *b\n").expect("parses");
+        assert_eq!(node.get("web").map(Node::to_json), Some(serde_json::json!({"port": 8080, "from": []})));
+        assert_eq!(node.get("copy").map(Node::to_json), Some(serde_json::json!({"port": 80, "from": []})));
+    }
+
+    #[test]
+    fn alias_bombs_are_stopped() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let p = i - 1;
+            text.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"));
+        }
+        let err = parse_str(&text).expect_err("bomb");
+        assert!(err.message.contains("nodes"), "{}", err.message);
+    }
+
+    #[test]
+    fn one_document_per_file() {
+        assert!(parse_str("a: 1\n---\nb: 2\n").is_err());
+    }
+
+    #[test]
+    fn scalars_resolve_strictly() {
+        let node = parse_str("a: 007\nb: '80'\nc: 1.5\nd: ~\ne: -3\nf: 1e3\ng: 10.0.0.1/8\n").expect("parses");
+        let get = |k: &str| node.get(k).map(|n| n.value.clone());
+        assert_eq!(get("a"), Some(Value::Str("007".into())));
+        assert_eq!(get("b"), Some(Value::Str("80".into())));
+        assert_eq!(get("c"), Some(Value::Float(1.5)));
+        assert_eq!(get("d"), Some(Value::Null));
+        assert_eq!(get("e"), Some(Value::Int(-3)));
+        assert_eq!(get("f"), Some(Value::Float(1000.0)));
+        assert_eq!(get("g"), Some(Value::Str("10.0.0.1/8".into())));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `--set` and `--set-string` with Helm's path syntax: `a.b=c`, `list[0].name=x`,
 //! `a\.b=c` for a key with a dot, `k={x,y}` for a list, several pairs separated by commas.
 
-use super::node::{Key, Loc, Node, Value};
+use super::node::{Key, Loc, Node, Value, map_index};
 
 /// How the right-hand side of `--set` is typed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,11 +111,11 @@ fn insert(node: &mut Node, path: &[PathSeg], value: Node, loc: Loc) -> Result<()
                 node.value = Value::Map(Vec::new());
             }
             let Value::Map(entries) = &mut node.value else { return Err("internal: not a map".into()) };
-            let i = match entries.iter().position(|(key, _)| &key.name == k) {
-                Some(i) => i,
-                None => {
-                    entries.push((Key { name: k.clone(), loc }, Node::new(Value::Null, loc)));
-                    entries.len() - 1
+            let i = match map_index(entries, k) {
+                Ok(i) => i,
+                Err(i) => {
+                    entries.insert(i, (Key { name: k.clone(), loc }, Node::new(Value::Null, loc)));
+                    i
                 }
             };
             let (_, child) = entries.get_mut(i).ok_or("internal: missing entry")?;
