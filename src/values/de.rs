@@ -125,10 +125,10 @@ impl<'de> Deserializer<'de> for NodeDe<'de, '_> {
             Value::Float(f) => visitor.visit_f64(*f),
             Value::Str(s) => visitor.visit_borrowed_str(s),
             Value::Seq(items) => {
-                visitor.visit_seq(SeqDe { items: items.iter().enumerate(), path: &self.path })
+                visitor.visit_seq(SeqDe { items: items.iter().enumerate(), path: self.path })
             }
             Value::Map(entries) => {
-                visitor.visit_map(MapDe { entries: entries.iter(), value: None, path: &self.path })
+                visitor.visit_map(MapDe { entries: entries.iter(), value: None, path: self.path })
             }
         };
         self.wrap(r)
@@ -191,7 +191,9 @@ impl<'de, I: Iterator<Item = (usize, &'de Node)>> SeqAccess<'de> for SeqDe<'_, I
             None => Ok(None),
             Some((i, node)) => {
                 let path = Path::Index(self.path, i);
-                seed.deserialize(NodeDe { node, path: &path }).map(Some).map_err(|e| e.locate(node.loc, &path))
+                seed.deserialize(NodeDe { node, path: &path })
+                    .map(Some)
+                    .map_err(|e| e.locate(node.loc, &path))
             }
         }
     }

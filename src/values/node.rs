@@ -221,7 +221,10 @@ pub const MAX_DEPTH: usize = 200;
 pub fn parse(text: &str, source: SourceId, sources: &Sources) -> Result<Node, Diagnostic> {
     let name = sources.name(source).to_string();
     if text.len() > MAX_INPUT_BYTES {
-        return Err(Diagnostic::new(format!("{name} is {} bytes; the limit is {MAX_INPUT_BYTES}", text.len())));
+        return Err(Diagnostic::new(format!(
+            "{name} is {} bytes; the limit is {MAX_INPUT_BYTES}",
+            text.len()
+        )));
     }
     let located = |message: String, line: usize, column: usize| {
         Diagnostic::new(message).at(&Origin {
@@ -231,7 +234,8 @@ pub fn parse(text: &str, source: SourceId, sources: &Sources) -> Result<Node, Di
             path: String::new(),
         })
     };
-    let mut builder = TreeBuilder { stack: Vec::new(), anchors: Vec::new(), nodes: 0, documents: 0, root: None };
+    let mut builder =
+        TreeBuilder { stack: Vec::new(), anchors: Vec::new(), nodes: 0, documents: 0, root: None };
     for event in granit_parser::Parser::new_from_str(text) {
         let (event, span) = event.map_err(|e| {
             let m = e.marker();
@@ -242,7 +246,9 @@ pub fn parse(text: &str, source: SourceId, sources: &Sources) -> Result<Node, Di
             line: u32::try_from(span.start.line()).unwrap_or(u32::MAX),
             column: u32::try_from(span.start.col() + 1).unwrap_or(u32::MAX),
         };
-        builder.event(event, loc).map_err(|message| located(format!("{name}: {message}"), loc.line as usize, loc.column as usize))?;
+        builder.event(event, loc).map_err(|message| {
+            located(format!("{name}: {message}"), loc.line as usize, loc.column as usize)
+        })?;
     }
     let mut node = builder.root.unwrap_or_else(|| Node::new(Value::Null, Loc { source, line: 1, column: 1 }));
     if matches!(node.value, Value::Null) {
@@ -282,7 +288,9 @@ impl TreeBuilder {
                 let value = scalar(&text, style, tag.as_deref())?;
                 self.finish(Node::new(value, loc), anchor)
             }
-            Event::SequenceStart(_, anchor, _) => self.open(Frame::Seq { node: Node::new(Value::Seq(Vec::new()), loc), anchor }),
+            Event::SequenceStart(_, anchor, _) => {
+                self.open(Frame::Seq { node: Node::new(Value::Seq(Vec::new()), loc), anchor })
+            }
             Event::MappingStart(_, anchor, _) => {
                 self.open(Frame::Map { node: Node::new(Value::Map(Vec::new()), loc), anchor, key: None })
             }
@@ -298,8 +306,11 @@ impl TreeBuilder {
                 None => Err("unbalanced collection end".into()),
             },
             Event::Alias(id) => {
-                let (anchored, size) =
-                    self.anchors.get(id).and_then(Option::as_ref).ok_or_else(|| "alias to an unknown anchor".to_string())?;
+                let (anchored, size) = self
+                    .anchors
+                    .get(id)
+                    .and_then(Option::as_ref)
+                    .ok_or_else(|| "alias to an unknown anchor".to_string())?;
                 // Count before copying, so an alias bomb is stopped before it allocates.
                 self.nodes = self.nodes.saturating_add(*size);
                 if self.nodes > MAX_NODES {
@@ -383,7 +394,9 @@ fn apply_merge_keys(entries: &mut Vec<(Key, Node)>) -> Result<(), String> {
         _ => return Err("`<<` must merge a map or a list of maps".into()),
     };
     for source in sources {
-        let Value::Map(extra) = source.value else { return Err("`<<` must merge a map or a list of maps".into()) };
+        let Value::Map(extra) = source.value else {
+            return Err("`<<` must merge a map or a list of maps".into());
+        };
         for (k, v) in extra {
             if !entries.iter().any(|(existing, _)| existing.name == k.name) {
                 entries.push((k, v));
@@ -444,23 +457,21 @@ fn plain(text: &str) -> Value {
         }
         return text.parse::<i64>().map(Value::Int).unwrap_or_else(|_| Value::Str(text.to_string()));
     }
-    if let Some(hex) = text.strip_prefix("0x") {
-        if let Ok(i) = i64::from_str_radix(hex, 16) {
-            return Value::Int(i);
-        }
+    if let Some(Ok(i)) = text.strip_prefix("0x").map(|h| i64::from_str_radix(h, 16)) {
+        return Value::Int(i);
     }
-    if let Some(oct) = text.strip_prefix("0o") {
-        if let Ok(i) = i64::from_str_radix(oct, 8) {
-            return Value::Int(i);
-        }
+    if let Some(Ok(i)) = text.strip_prefix("0o").map(|o| i64::from_str_radix(o, 8)) {
+        return Value::Int(i);
     }
-    let looks_numeric = text.bytes().next().is_some_and(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.'))
-        && text.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'))
-        && text.bytes().any(|b| b.is_ascii_digit());
-    if looks_numeric && !digits.starts_with("0") || looks_numeric && digits.starts_with("0.") {
-        if let Ok(f) = text.parse::<f64>() {
-            return Value::Float(f);
-        }
+    let looks_numeric =
+        text.bytes().next().is_some_and(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.'))
+            && text.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'))
+            && text.bytes().any(|b| b.is_ascii_digit());
+    if looks_numeric
+        && (!digits.starts_with('0') || digits.starts_with("0."))
+        && let Ok(f) = text.parse::<f64>()
+    {
+        return Value::Float(f);
     }
     Value::Str(text.to_string())
 }
@@ -474,7 +485,8 @@ fn check_unique_keys(node: &Node, sources: &Sources, path: &KeyPath) -> Result<(
                     && a.name == b.name
                 {
                     let p = path.key(&b.name);
-                    let (first, second) = if (a.loc.line, a.loc.column) < (b.loc.line, b.loc.column) { (a, b) } else { (b, a) };
+                    let (first, second) =
+                        if (a.loc.line, a.loc.column) < (b.loc.line, b.loc.column) { (a, b) } else { (b, a) };
                     return Err(Diagnostic::new(format!("duplicate key `{}`", second.name))
                         .at(&sources.origin(second.loc, &p))
                         .with_help(format!("it is first set at line {}", first.loc.line)));
@@ -540,7 +552,8 @@ mod tests {
 
     #[test]
     fn anchors_aliases_and_merge_keys() {
-        let node = parse_str("base: &b {port: 80, from: []}\nweb:\n  <<: *b\n  port: 8080\ncopy: *b\n").expect("parses");
+        let node = parse_str("base: &b {port: 80, from: []}\nweb:\n  <<: *b\n  port: 8080\ncopy: *b\n")
+            .expect("parses");
         assert_eq!(node.get("web").map(Node::to_json), Some(serde_json::json!({"port": 8080, "from": []})));
         assert_eq!(node.get("copy").map(Node::to_json), Some(serde_json::json!({"port": 80, "from": []})));
     }
@@ -550,7 +563,9 @@ mod tests {
         let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 1..12 {
             let p = i - 1;
-            text.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"));
+            text.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
         }
         let err = parse_str(&text).expect_err("bomb");
         assert!(err.message.contains("nodes"), "{}", err.message);
@@ -563,7 +578,8 @@ mod tests {
 
     #[test]
     fn scalars_resolve_strictly() {
-        let node = parse_str("a: 007\nb: '80'\nc: 1.5\nd: ~\ne: -3\nf: 1e3\ng: 10.0.0.1/8\n").expect("parses");
+        let node =
+            parse_str("a: 007\nb: '80'\nc: 1.5\nd: ~\ne: -3\nf: 1e3\ng: 10.0.0.1/8\n").expect("parses");
         let get = |k: &str| node.get(k).map(|n| n.value.clone());
         assert_eq!(get("a"), Some(Value::Str("007".into())));
         assert_eq!(get("b"), Some(Value::Str("80".into())));

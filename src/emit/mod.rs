@@ -40,9 +40,12 @@ pub fn sort(manifests: &mut [Manifest]) {
     manifests.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
 }
 
+pub mod yaml;
+
 fn yaml_of<T: Serialize>(value: &T) -> Result<String> {
-    serde_saphyr::to_string(value)
-        .map_err(|e| Error::invalid(Diagnostic::new(format!("cannot serialise YAML: {e}"))))
+    let value = serde_json::to_value(value)
+        .map_err(|e| Error::invalid(Diagnostic::new(format!("cannot serialise YAML: {e}"))))?;
+    Ok(yaml::to_string(&value))
 }
 
 /// Multi-document YAML, each object preceded by `---`.
@@ -50,7 +53,7 @@ pub fn to_yaml(manifests: &[Manifest], header: &Header) -> Result<String> {
     let mut out = header.lines();
     for m in manifests {
         out.push_str("---\n");
-        out.push_str(&yaml_of(&m.body)?);
+        out.push_str(&yaml::to_string(&m.body));
         if !out.ends_with('\n') {
             out.push('\n');
         }
@@ -91,7 +94,7 @@ struct Kustomization<'a> {
 pub fn to_files(manifests: &[Manifest], header: &Header) -> Result<Vec<(String, String)>> {
     let mut files = Vec::new();
     for m in manifests {
-        files.push((file_name(m), format!("{}---\n{}", header.lines(), yaml_of(&m.body)?)));
+        files.push((file_name(m), format!("{}---\n{}", header.lines(), yaml::to_string(&m.body))));
     }
     let names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
     let kustomization = Kustomization {
