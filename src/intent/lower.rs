@@ -6,15 +6,19 @@ use std::collections::{BTreeMap, BTreeSet};
 use ipnet::IpNet;
 
 use super::{
-    DEFAULT_DENY_ORDER, DenyOrder, Guardrail, Intent, LabelSelector, Namespaces, Origin, Passthrough, Peer,
-    Policy, PolicyRole, PortMatch, PortSel, Protocol, RawRules, Rule, RulePurpose,
+    DEFAULT_DENY_ORDER, DenyOrder, Guardrail, Intent, LabelExpression, LabelOperator, LabelSelector,
+    Namespaces, Origin, Passthrough, Peer, Policy, PolicyRole, PortMatch, PortSel, Protocol, RawRules, Rule,
+    RulePurpose,
 };
 use crate::engine::{Engine, naming};
 use crate::error::{Diagnostic, Error, Result};
 use crate::values::Loaded;
 use crate::values::checked::{PeerSpec, PortSpec, PortValue, check_dns_label, port_match};
 use crate::values::node::KeyPath;
-use crate::values::types::{EgressRuleSpec, EgressValues, IngressRuleSpec, RawRulesValues, Values, Workload};
+use crate::values::types::{
+    EgressRuleSpec, EgressValues, Endpoint, IngressRuleSpec, InternetValues, PodsRef, PortsOnly,
+    RawRulesValues, Switch, Values, Workload,
+};
 
 /// Command-line choices that shape the intent.
 #[derive(Clone, Debug, Default)]
@@ -89,7 +93,8 @@ pub fn lower(loaded: &Loaded, options: &LowerOptions) -> Result<Lowered> {
     for (name, workload) in &values.workloads {
         cx.workload(name, workload, &default_namespace, &mut policies);
     }
-    cx.namespaces(&mut policies);
+    cx.namespaces(engine, &mut policies);
+    cx.connections(&mut policies);
     let guardrails = cx.guardrails();
     let unmanaged = cx.unmanaged(&mut policies);
     cx.apply_guardrail_exclusions(&guardrails, &mut policies);
@@ -244,6 +249,18 @@ impl Cx<'_> {
 
     fn workload(&mut self, name: &str, w: &Workload, default_namespace: &str, out: &mut Vec<Policy>) {
         let path = KeyPath::default().key("workloads").key(name);
+        self.workload_at(name, w, default_namespace, &path, out);
+    }
+
+    fn workload_at(
+        &mut self,
+        name: &str,
+        w: &Workload,
+        default_namespace: &str,
+        path: &KeyPath,
+        out: &mut Vec<Policy>,
+    ) {
+        let path = path.clone();
         if let Err(e) = check_dns_label(name) {
             let origin = self.origin(&path);
             self.problems.push(Diagnostic::new(format!("workload name: {e}")).at(&origin));
@@ -255,14 +272,29 @@ impl Cx<'_> {
             self.problems
                 .push(Diagnostic::new("give either `podLabels` or `podSelector`, not both").at(&origin));
         }
-        let subject = match (&w.pod_selector, &w.pod_labels) {
-            (Some(sel), _) => sel.0.clone(),
-            (None, Some(labels)) => {
-                LabelSelector { match_labels: labels.0.clone(), match_expressions: Vec::new() }
-            }
-            (None, None) => LabelSelector::from_labels([("app.kubernetes.io/name", name)]),
-        };
+        let subject = workload_subject(name, w);
         let mut ingress = Vec::new();
+        if w.allow_same_release {
+            let origin = self.origin(&path.key("allowSameRelease"));
+            match subject.match_labels.get(RELEASE_LABEL) {
+                Some(release) => ingress.push(Rule {
+                    peers: vec![Peer::Pods {
+                        namespaces: Namespaces::Own,
+                        pods: LabelSelector::from_labels([(RELEASE_LABEL, release.as_str())]),
+                    }],
+                    ports: Vec::new(),
+                    name: "same-release".to_string(),
+                    purpose: RulePurpose::Plain,
+                    origin,
+                }),
+                None => self.problems.push(
+                    Diagnostic::new(format!(
+                        "allowSameRelease needs the workload's podLabels to include `{RELEASE_LABEL}`"
+                    ))
+                    .at(&origin),
+                ),
+            }
+        }
         for (port_name, port) in &w.ports {
             let port_path = path.key("ports").key(port_name);
             if let Err(e) = check_dns_label(port_name) {
@@ -472,8 +504,8 @@ impl Cx<'_> {
         }
     }
 
-    /// Namespace-level policies (`namespaces:`).
-    fn namespaces(&mut self, out: &mut Vec<Policy>) {
+    /// Namespace-level policies (`namespaces:`) and the workloads declared inside namespaces.
+    fn namespaces(&mut self, engine: Engine, out: &mut Vec<Policy>) {
         let values = &self.loaded.values;
         for (ns, nsv) in &values.namespaces {
             let path = KeyPath::default().key("namespaces").key(ns);
@@ -485,6 +517,22 @@ impl Cx<'_> {
             if nsv.unmanaged {
                 continue;
             }
+            for (name, workload) in &nsv.workloads {
+                let wpath = path.key("workloads").key(name);
+                if let Some(other) = workload.namespace.as_ref().filter(|n| n.0 != *ns) {
+                    let origin = self.origin(&wpath.key("namespace"));
+                    self.problems.push(
+                        Diagnostic::new(format!(
+                            "workload `{name}` is declared under namespace `{ns}` but sets namespace `{}`",
+                            other.0
+                        ))
+                        .at(&origin),
+                    );
+                    continue;
+                }
+                self.workload_at(name, workload, ns, &wpath, out);
+            }
+            let deny_out = nsv.default_deny.as_ref().is_some_and(|dd| dd.egress);
             if let Some(dd) = &nsv.default_deny
                 && (dd.ingress || dd.egress)
             {
@@ -501,72 +549,448 @@ impl Cx<'_> {
                     origin: self.origin(&dd_path),
                 });
             }
-            if nsv.allow.dns {
+            let allow = &nsv.allow;
+            let allow_path = path.key("allow");
+            let namespace_policy = |cx: &Self,
+                                    name: &str,
+                                    key: &str,
+                                    ingress: Option<Vec<Rule>>,
+                                    egress: Option<Vec<Rule>>,
+                                    what: &str| Policy {
+                name: name.to_string(),
+                namespace: ns.clone(),
+                role: PolicyRole::Allow,
+                subject: LabelSelector::default(),
+                ingress,
+                egress,
+                passthrough: Passthrough::default(),
+                description: format!("{what} for every pod of namespace {ns}"),
+                origin: cx.origin(&allow_path.key(key)),
+            };
+            if allow.dns {
                 let egress = self.egress(
-                    &EgressValues { enabled: true, dns: true, ..EgressValues::default() },
-                    &path.key("allow"),
+                    &EgressValues { enabled: true, ..EgressValues::default() },
+                    &allow_path,
                     false,
                 );
-                out.push(Policy {
-                    name: "allow-dns".to_string(),
-                    namespace: ns.clone(),
-                    role: PolicyRole::Allow,
-                    subject: LabelSelector::default(),
-                    ingress: None,
-                    egress,
-                    passthrough: Passthrough::default(),
-                    description: format!("DNS egress of namespace {ns}"),
-                    origin: self.origin(&path.key("allow").key("dns")),
-                });
+                out.push(namespace_policy(self, "allow-dns", "dns", None, egress, "DNS egress"));
             }
-            if nsv.allow.same_namespace {
-                let origin = self.origin(&path.key("allow").key("sameNamespace"));
+            if allow.same_namespace {
+                let origin = self.origin(&allow_path.key("sameNamespace"));
                 let same = Rule {
                     peers: vec![Peer::Pods { namespaces: Namespaces::Own, pods: LabelSelector::default() }],
                     ports: Vec::new(),
                     name: "same-namespace".to_string(),
                     purpose: RulePurpose::Plain,
-                    origin: origin.clone(),
+                    origin,
                 };
+                // Egress to the namespace is only worth a rule where egress is denied; a rule
+                // there would otherwise restrict the namespace's egress to itself.
+                let egress = deny_out.then(|| vec![same.clone()]);
+                out.push(namespace_policy(
+                    self,
+                    "allow-same-namespace",
+                    "sameNamespace",
+                    Some(vec![same]),
+                    egress,
+                    "traffic inside the namespace",
+                ));
+            }
+            let facts = &values.cluster;
+            let sources: [(&str, &str, &Switch<PortsOnly>, Option<Peer>); 3] = [
+                (
+                    "allow-from-ingress-controller",
+                    "fromIngressController",
+                    &allow.from_ingress_controller,
+                    Some(pods_of(
+                        facts.ingress_controller.clone().unwrap_or_else(PodsRef::ingress_controller),
+                    )),
+                ),
+                (
+                    "allow-from-gateway",
+                    "fromGateway",
+                    &allow.from_gateway,
+                    if engine == Engine::Cilium {
+                        Some(Peer::Entity(super::Entity::Ingress))
+                    } else {
+                        facts.gateway.clone().map(pods_of)
+                    },
+                ),
+                (
+                    "allow-from-monitoring",
+                    "fromMonitoring",
+                    &allow.from_monitoring,
+                    Some(pods_of(facts.monitoring.clone().unwrap_or_else(PodsRef::monitoring))),
+                ),
+            ];
+            for (name, key, switch, peer) in sources {
+                let Switch::On(options) = switch else { continue };
+                let origin = self.origin(&allow_path.key(key));
+                let Some(peer) = peer else {
+                    self.problems.push(
+                        Diagnostic::new(format!(
+                            "`allow.fromGateway` needs to know where the gateway's pods run for the {engine} engine"
+                        ))
+                        .at(&origin)
+                        .with_help("set cluster.gateway.namespace (and podLabels); the cilium engine uses its reserved `ingress` entity instead"),
+                    );
+                    continue;
+                };
+                let mut ports: Vec<PortMatch> = options.ports.iter().map(|p| p.0.clone()).collect();
+                ports.sort();
+                let rule_name = key_to_name(key);
+                let rule = Rule {
+                    peers: vec![peer],
+                    ports,
+                    name: format!("from-{rule_name}"),
+                    purpose: RulePurpose::Plain,
+                    origin,
+                };
+                out.push(namespace_policy(
+                    self,
+                    name,
+                    key,
+                    Some(vec![rule]),
+                    None,
+                    &format!("ingress from the {rule_name}"),
+                ));
+            }
+            if !allow.from_namespaces.is_empty() {
+                let origin = self.origin(&allow_path.key("fromNamespaces"));
+                let peers = allow
+                    .from_namespaces
+                    .iter()
+                    .map(|n| Peer::Pods {
+                        namespaces: Namespaces::Matching(LabelSelector::namespace_named(&n.0)),
+                        pods: LabelSelector::default(),
+                    })
+                    .collect();
+                let rule = Rule {
+                    peers,
+                    ports: Vec::new(),
+                    name: "from-namespaces".into(),
+                    purpose: RulePurpose::Plain,
+                    origin,
+                };
+                out.push(namespace_policy(
+                    self,
+                    "allow-from-namespaces",
+                    "fromNamespaces",
+                    Some(vec![rule]),
+                    None,
+                    "ingress from other namespaces",
+                ));
+            }
+            if let Switch::On(internet) = &allow.internet
+                && let Some(rule) = self.internet_rule(internet, &allow_path.key("internet"))
+            {
+                out.push(namespace_policy(
+                    self,
+                    "allow-internet",
+                    "internet",
+                    None,
+                    Some(vec![rule]),
+                    "internet egress",
+                ));
+            }
+            if allow.api_server {
+                let egress = self.egress(
+                    &EgressValues { enabled: true, dns: false, api_server: true, ..EgressValues::default() },
+                    &allow_path,
+                    false,
+                );
+                // DNS is an allow of its own here: the "no DNS" warning of `egress` does not apply.
+                self.warnings.retain(|w| !w.message.starts_with("egress is restricted without DNS"));
+                out.push(namespace_policy(
+                    self,
+                    "allow-api-server",
+                    "apiServer",
+                    None,
+                    egress,
+                    "API server egress",
+                ));
+            }
+            let ingress: Vec<Rule> = nsv
+                .ingress
+                .iter()
+                .enumerate()
+                .map(|(i, r)| self.ingress_rule(&format!("ingress-{i}"), r, &path.key("ingress").index(i)))
+                .collect();
+            let egress: Vec<Rule> = nsv
+                .egress
+                .iter()
+                .enumerate()
+                .map(|(i, r)| self.egress_rule(&format!("egress-{i}"), r, &path.key("egress").index(i)))
+                .collect();
+            if !ingress.is_empty() || !egress.is_empty() {
                 out.push(Policy {
-                    name: "allow-same-namespace".to_string(),
+                    name: "allow-namespace-rules".to_string(),
                     namespace: ns.clone(),
                     role: PolicyRole::Allow,
                     subject: LabelSelector::default(),
-                    ingress: Some(vec![same.clone()]),
-                    egress: Some(vec![same]),
+                    ingress: (!ingress.is_empty()).then_some(ingress),
+                    egress: (!egress.is_empty()).then_some(egress),
                     passthrough: Passthrough::default(),
-                    description: format!("traffic inside namespace {ns}"),
-                    origin,
+                    description: format!("namespace-wide rules of {ns}"),
+                    origin: self.origin(&path),
                 });
             }
         }
     }
 
+    /// Internet egress: each CIDR minus the cluster's own ranges and the metadata service.
+    fn internet_rule(&mut self, internet: &InternetValues, path: &KeyPath) -> Option<Rule> {
+        let facts = &self.loaded.values.cluster;
+        let origin = self.origin(path);
+        let (Some(pod), Some(service)) = (facts.pod_cidr, facts.service_cidr) else {
+            self.problems.push(
+                Diagnostic::new(
+                    "internet egress must exclude the cluster's own ranges, and they are not set",
+                )
+                .at(&origin)
+                .with_help("set cluster.podCIDR and cluster.serviceCIDR (and cluster.nodeCIDRs)"),
+            );
+            return None;
+        };
+        let mut cluster: Vec<IpNet> = vec![pod.0, service.0];
+        cluster.extend(facts.node_cidrs.iter().map(|c| c.0));
+        cluster.extend(metadata_nets());
+        let cidrs: Vec<IpNet> = if internet.cidrs.is_empty() {
+            vec![IpNet::V4(ipnet::Ipv4Net::default())]
+        } else {
+            internet.cidrs.iter().map(|c| c.0).collect()
+        };
+        let mut peers = Vec::new();
+        for cidr in cidrs {
+            if let Some(inside) = cluster.iter().find(|c| c.contains(&cidr)) {
+                self.problems.push(
+                    Diagnostic::new(format!("internet CIDR {cidr} lies inside the cluster range {inside}"))
+                        .at(&origin),
+                );
+                continue;
+            }
+            let except: Vec<IpNet> = cluster.iter().filter(|c| cidr.contains(*c)).copied().collect();
+            // Only the outermost exclusions: an exclusion inside another one is redundant.
+            let mut outer: Vec<IpNet> = except
+                .iter()
+                .filter(|e| !except.iter().any(|o| o != *e && o.contains(*e)))
+                .copied()
+                .collect();
+            outer.sort();
+            outer.dedup();
+            peers.push(Peer::Cidr { cidr, except: outer });
+        }
+        let mut ports: Vec<PortMatch> = internet.ports.iter().map(|p| p.0.clone()).collect();
+        ports.sort();
+        Some(Rule { peers, ports, name: "internet".into(), purpose: RulePurpose::Plain, origin })
+    }
+
+    /// Cross-namespace connections: an egress policy at the source, an ingress policy at the
+    /// destination, each selecting only the pods of its side.
+    fn connections(&mut self, out: &mut Vec<Policy>) {
+        let values = &self.loaded.values;
+        for (i, c) in values.connections.iter().enumerate() {
+            let path = KeyPath::default().key("connections").index(i);
+            let name = c.name.as_ref().map_or_else(|| format!("connection-{i}"), |n| n.0.clone());
+            let from = self.endpoint_selector(&c.from, &path.key("from"));
+            let to = self.endpoint_selector(&c.to, &path.key("to"));
+            let (Some(from), Some(to)) = (from, to) else { continue };
+            if let Some(diagnostic) = self.crosses_tenants(&c.from.namespace.0, &c.to.namespace.0, &path) {
+                self.problems.push(diagnostic);
+                continue;
+            }
+            let mut ports: Vec<PortMatch> = c.ports.iter().map(|p| p.0.clone()).collect();
+            ports.sort();
+            ports.dedup();
+            let origin = self.origin(&path);
+            let side = |ns: &str, pods: &LabelSelector, rule_name: String| Rule {
+                peers: vec![Peer::Pods {
+                    namespaces: Namespaces::Matching(LabelSelector::namespace_named(ns)),
+                    pods: pods.clone(),
+                }],
+                ports: ports.clone(),
+                name: naming::fit(&rule_name),
+                purpose: RulePurpose::Plain,
+                origin: origin.clone(),
+            };
+            let egress = side(&c.to.namespace.0, &to, format!("to-{}", c.to.namespace.0));
+            let ingress = side(&c.from.namespace.0, &from, format!("from-{}", c.from.namespace.0));
+            out.push(Policy {
+                name: naming::join(&[&name, "to", &c.to.namespace.0]),
+                namespace: c.from.namespace.0.clone(),
+                role: PolicyRole::Allow,
+                subject: from,
+                ingress: None,
+                egress: Some(vec![egress]),
+                passthrough: Passthrough::default(),
+                description: format!("connection {name}: egress side"),
+                origin: origin.clone(),
+            });
+            out.push(Policy {
+                name: naming::join(&[&name, "from", &c.from.namespace.0]),
+                namespace: c.to.namespace.0.clone(),
+                role: PolicyRole::Allow,
+                subject: to,
+                ingress: Some(vec![ingress]),
+                egress: None,
+                passthrough: Passthrough::default(),
+                description: format!("connection {name}: ingress side"),
+                origin,
+            });
+        }
+    }
+
+    fn endpoint_selector(&mut self, e: &Endpoint, path: &KeyPath) -> Option<LabelSelector> {
+        let values = &self.loaded.values;
+        match (&e.workload, &e.pod_labels) {
+            (Some(_), Some(_)) => {
+                let origin = self.origin(path);
+                self.problems
+                    .push(Diagnostic::new("give either `workload` or `podLabels`, not both").at(&origin));
+                None
+            }
+            (None, Some(labels)) => {
+                Some(LabelSelector { match_labels: labels.0.clone(), match_expressions: Vec::new() })
+            }
+            (None, None) => Some(LabelSelector::default()),
+            (Some(name), None) => {
+                let in_namespace = values.namespaces.get(&e.namespace.0).and_then(|n| n.workloads.get(name));
+                let top = values
+                    .workloads
+                    .get(name)
+                    .filter(|w| w.namespace.as_ref().is_some_and(|n| n.0 == e.namespace.0));
+                match in_namespace.or(top) {
+                    Some(w) => Some(workload_subject(name, w)),
+                    None => {
+                        let origin = self.origin(&path.key("workload"));
+                        self.problems.push(
+                            Diagnostic::new(format!("no workload `{name}` in namespace `{}`", e.namespace.0))
+                                .at(&origin),
+                        );
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    /// The tenant of a namespace: the value of `cluster.tenantLabel` among its labels.
+    fn tenant_of(&self, ns: &str) -> Option<String> {
+        let values = &self.loaded.values;
+        let label = values.cluster.tenant_label.as_ref()?;
+        values.namespaces.get(ns)?.labels.0.get(label).cloned()
+    }
+
+    fn crosses_tenants(&self, from: &str, to: &str, path: &KeyPath) -> Option<Diagnostic> {
+        if !self.loaded.values.guardrails.deny_cross_tenant {
+            return None;
+        }
+        match (self.tenant_of(from), self.tenant_of(to)) {
+            (Some(a), Some(b)) if a != b => Some(
+                Diagnostic::new(format!(
+                    "this connection crosses from tenant `{a}` to tenant `{b}`, which guardrails.denyCrossTenant forbids"
+                ))
+                .at(&self.origin(path))
+                .with_help("guardrails cannot be overridden by namespace or application policy"),
+            ),
+            _ => None,
+        }
+    }
+
     fn guardrails(&mut self) -> Vec<Guardrail> {
-        let g = &self.loaded.values.guardrails;
+        let values = &self.loaded.values;
+        let g = &values.guardrails;
         let path = KeyPath::default().key("guardrails");
         let mut out = Vec::new();
         if g.deny_metadata_service {
             let origin = self.origin(&path.key("denyMetadataService"));
+            let peers =
+                metadata_nets().into_iter().map(|cidr| Peer::Cidr { cidr, except: Vec::new() }).collect();
             out.push(Guardrail {
                 name: "deny-metadata-service".to_string(),
                 namespaces: LabelSelector::default(),
                 pods: LabelSelector::default(),
                 ingress_deny: Vec::new(),
-                egress_deny: vec![Rule {
-                    peers: metadata_nets()
-                        .into_iter()
-                        .map(|cidr| Peer::Cidr { cidr, except: Vec::new() })
-                        .collect(),
-                    ports: Vec::new(),
-                    name: "metadata-service".to_string(),
-                    purpose: RulePurpose::Plain,
-                    origin: origin.clone(),
-                }],
+                egress_deny: vec![deny_rule("metadata-service", peers, &origin)],
                 description: "no pod may reach the cloud metadata service".to_string(),
                 origin,
             });
+        }
+        let needs_tenants = !g.system_namespaces.is_empty() || g.deny_cross_tenant;
+        let label = match (&values.cluster.tenant_label, needs_tenants) {
+            (_, false) => return out,
+            (None, true) => {
+                let origin = self.origin(&path);
+                self.problems.push(
+                    Diagnostic::new("tenant guardrails need to know which namespaces are tenants")
+                        .at(&origin)
+                        .with_help("set cluster.tenantLabel (e.g. `netpol.io/tenant`) and give tenant namespaces that label under namespaces.<name>.labels"),
+                );
+                return out;
+            }
+            (Some(label), true) => label.clone(),
+        };
+        if let Err(e) = crate::values::checked::check_label_key(&label) {
+            let origin = self.origin(&KeyPath::default().key("cluster").key("tenantLabel"));
+            self.problems.push(Diagnostic::new(e).at(&origin));
+            return out;
+        }
+        let tenants = selector_of(vec![expression(&label, LabelOperator::Exists, &[])]);
+        if !g.system_namespaces.is_empty() {
+            let origin = self.origin(&path.key("systemNamespaces"));
+            let names: Vec<&str> = g.system_namespaces.iter().map(|n| n.0.as_str()).collect();
+            let system =
+                selector_of(vec![expression(super::NAMESPACE_NAME_LABEL, LabelOperator::In, &names)]);
+            out.push(Guardrail {
+                name: "system-namespaces-deny-tenants".to_string(),
+                namespaces: system.clone(),
+                pods: LabelSelector::default(),
+                ingress_deny: vec![deny_rule("from-tenants", vec![all_pods_of(tenants.clone())], &origin)],
+                egress_deny: Vec::new(),
+                description: "system namespaces accept nothing from tenant namespaces".to_string(),
+                origin: origin.clone(),
+            });
+            out.push(Guardrail {
+                name: "tenants-deny-system-namespaces".to_string(),
+                namespaces: tenants,
+                pods: LabelSelector::default(),
+                ingress_deny: Vec::new(),
+                egress_deny: vec![deny_rule("to-system-namespaces", vec![all_pods_of(system)], &origin)],
+                description: "tenant namespaces may not reach system namespaces".to_string(),
+                origin,
+            });
+        }
+        if g.deny_cross_tenant {
+            let origin = self.origin(&path.key("denyCrossTenant"));
+            let tenant_values: BTreeSet<String> =
+                values.namespaces.values().filter_map(|n| n.labels.0.get(&label).cloned()).collect();
+            if tenant_values.is_empty() {
+                self.warnings.push(
+                    Diagnostic::warning(format!(
+                        "guardrails.denyCrossTenant is on but no namespace carries the tenant label `{label}`"
+                    ))
+                    .at(&origin),
+                );
+            }
+            for tenant in tenant_values {
+                let others = selector_of(vec![
+                    expression(&label, LabelOperator::Exists, &[]),
+                    expression(&label, LabelOperator::NotIn, &[tenant.as_str()]),
+                ]);
+                out.push(Guardrail {
+                    name: naming::join(&["isolate-tenant", &tenant]),
+                    namespaces: LabelSelector::from_labels([(label.as_str(), tenant.as_str())]),
+                    pods: LabelSelector::default(),
+                    ingress_deny: vec![deny_rule(
+                        "from-other-tenants",
+                        vec![all_pods_of(others.clone())],
+                        &origin,
+                    )],
+                    egress_deny: vec![deny_rule("to-other-tenants", vec![all_pods_of(others)], &origin)],
+                    description: format!("tenant {tenant} is isolated from every other tenant"),
+                    origin: origin.clone(),
+                });
+            }
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         out
@@ -671,6 +1095,64 @@ impl Cx<'_> {
                 );
             }
         }
+    }
+}
+
+/// The label Helm charts put on every pod of a release (000: platform services accept their own
+/// release only).
+pub const RELEASE_LABEL: &str = "app.kubernetes.io/instance";
+
+/// The pods a workload selects: `podSelector`, else `podLabels`, else its name.
+fn workload_subject(name: &str, w: &Workload) -> LabelSelector {
+    match (&w.pod_selector, &w.pod_labels) {
+        (Some(sel), _) => sel.0.clone(),
+        (None, Some(labels)) => {
+            LabelSelector { match_labels: labels.0.clone(), match_expressions: Vec::new() }
+        }
+        (None, None) => LabelSelector::from_labels([("app.kubernetes.io/name", name)]),
+    }
+}
+
+fn pods_of(p: PodsRef) -> Peer {
+    Peer::Pods {
+        namespaces: Namespaces::Matching(LabelSelector::namespace_named(&p.namespace.0)),
+        pods: LabelSelector { match_labels: p.pod_labels.0, match_expressions: Vec::new() },
+    }
+}
+
+fn all_pods_of(namespaces: LabelSelector) -> Peer {
+    Peer::Pods { namespaces: Namespaces::Matching(namespaces), pods: LabelSelector::default() }
+}
+
+fn selector_of(mut expressions: Vec<LabelExpression>) -> LabelSelector {
+    expressions.sort();
+    LabelSelector { match_labels: BTreeMap::new(), match_expressions: expressions }
+}
+
+fn expression(key: &str, operator: LabelOperator, values: &[&str]) -> LabelExpression {
+    let mut values: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+    values.sort();
+    values.dedup();
+    LabelExpression { key: key.to_string(), operator, values }
+}
+
+fn deny_rule(name: &str, peers: Vec<Peer>, origin: &Origin) -> Rule {
+    Rule {
+        peers,
+        ports: Vec::new(),
+        name: name.to_string(),
+        purpose: RulePurpose::Plain,
+        origin: origin.clone(),
+    }
+}
+
+/// `fromIngressController` → `ingress-controller`, for rule names and descriptions.
+fn key_to_name(key: &str) -> &'static str {
+    match key {
+        "fromIngressController" => "ingress-controller",
+        "fromGateway" => "gateway",
+        "fromMonitoring" => "monitoring",
+        _ => "rule",
     }
 }
 

@@ -45,6 +45,9 @@ pub struct Values {
     pub namespaces: BTreeMap<String, NamespaceValues>,
     #[serde(default)]
     pub workloads: BTreeMap<String, Workload>,
+    /// Cross-namespace connections, each rendered on both sides.
+    #[serde(default)]
+    pub connections: Vec<Connection>,
     /// Namespaces netpol must never touch (002: kube-system), listed in the output header.
     #[serde(default)]
     pub unmanaged_namespaces: Vec<DnsLabel>,
@@ -82,8 +85,41 @@ pub struct Cluster {
     pub api_server: ApiServerFacts,
     #[serde(default)]
     pub dns: DnsFacts,
-    /// Label that marks tenant namespaces (guardrails.crossTenant).
+    /// Label that marks tenant namespaces; its value names the tenant (guardrails).
     pub tenant_label: Option<String>,
+    /// Where the ingress controller's pods run (`allow.fromIngressController`).
+    /// Default: every pod of namespace `ingress-nginx`.
+    pub ingress_controller: Option<PodsRef>,
+    /// Where Gateway API data-plane pods run, for engines other than cilium
+    /// (`allow.fromGateway`; cilium uses its reserved `ingress` entity).
+    pub gateway: Option<PodsRef>,
+    /// Where Prometheus runs (`allow.fromMonitoring`).
+    /// Default: `app.kubernetes.io/name: prometheus` pods in namespace `monitoring`.
+    pub monitoring: Option<PodsRef>,
+}
+
+/// Pods by namespace and labels, as cluster facts.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PodsRef {
+    pub namespace: DnsLabel,
+    #[serde(default)]
+    pub pod_labels: Labels,
+}
+
+impl PodsRef {
+    pub fn ingress_controller() -> Self {
+        PodsRef { namespace: DnsLabel("ingress-nginx".into()), pod_labels: Labels::default() }
+    }
+    pub fn monitoring() -> Self {
+        PodsRef {
+            namespace: DnsLabel("monitoring".into()),
+            pod_labels: Labels(BTreeMap::from([(
+                "app.kubernetes.io/name".to_string(),
+                "prometheus".to_string(),
+            )])),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -152,19 +188,32 @@ pub struct Guardrails {
     pub deny_cross_tenant: bool,
 }
 
-/// Namespace-level policy (issue #3 fills in the knobs).
+/// Namespace-level policy: a default-deny, namespace-wide allows, and the namespace's workloads.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NamespaceValues {
+    /// A preset from profiles/, merged under what this namespace sets (applied while loading).
     pub profile: Option<String>,
+    /// Labels the namespace carries (e.g. the tenant label); used by guardrails.
     #[serde(default)]
     pub labels: Labels,
     pub default_deny: Option<NamespaceDefaultDeny>,
     #[serde(default)]
     pub allow: NamespaceAllow,
+    /// Further ingress rules for every pod of the namespace.
+    #[serde(default)]
+    pub ingress: Vec<IngressRuleSpec>,
+    /// Further egress rules for every pod of the namespace.
+    #[serde(default)]
+    pub egress: Vec<EgressRuleSpec>,
+    /// Workloads of this namespace (their `namespace` defaults to this one).
+    #[serde(default)]
+    pub workloads: BTreeMap<String, Workload>,
     /// Leave this namespace alone entirely.
     #[serde(default)]
     pub unmanaged: bool,
+    /// Free text for generated documentation.
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -180,10 +229,101 @@ pub struct NamespaceDefaultDeny {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NamespaceAllow {
+    /// Egress to cluster DNS (UDP and TCP 53).
     #[serde(default)]
     pub dns: bool,
+    /// Traffic between the namespace's own pods (ingress, and egress where egress is denied).
     #[serde(default)]
     pub same_namespace: bool,
+    /// Ingress from the ingress controller (`cluster.ingressController`), optionally on ports.
+    #[serde(default)]
+    pub from_ingress_controller: Switch<PortsOnly>,
+    /// Ingress from Gateway API data planes: cilium's `ingress` entity, else `cluster.gateway`.
+    #[serde(default)]
+    pub from_gateway: Switch<PortsOnly>,
+    /// Ingress from Prometheus (`cluster.monitoring`), optionally on (named) ports.
+    #[serde(default)]
+    pub from_monitoring: Switch<PortsOnly>,
+    /// Ingress from every pod of these namespaces.
+    #[serde(default)]
+    pub from_namespaces: Vec<DnsLabel>,
+    /// Egress to the internet: the CIDRs (default 0.0.0.0/0) minus pod, service and node CIDRs
+    /// and the metadata service, optionally restricted to ports.
+    #[serde(default)]
+    pub internet: Switch<InternetValues>,
+    /// Egress to the API server.
+    #[serde(default)]
+    pub api_server: bool,
+}
+
+/// `true`, `false`, or a map of options (which means `true`).
+#[derive(Debug, Default)]
+pub enum Switch<T> {
+    #[default]
+    Off,
+    On(T),
+}
+
+impl<'de, T: Deserialize<'de> + Default> Deserialize<'de> for Switch<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de> + Default> de::Visitor<'de> for V<T> {
+            type Value = Switch<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("true, false or a map of options")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Switch<T>, E> {
+                Ok(if v { Switch::On(T::default()) } else { Switch::Off })
+            }
+            fn visit_unit<E>(self) -> Result<Switch<T>, E> {
+                Ok(Switch::Off)
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Switch<T>, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Switch::On)
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PortsOnly {
+    #[serde(default)]
+    pub ports: Vec<PortSpec>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct InternetValues {
+    /// Default `[0.0.0.0/0]`; the external-API pattern names the narrowest CIDRs here.
+    #[serde(default)]
+    pub cidrs: Vec<Cidr>,
+    #[serde(default)]
+    pub ports: Vec<PortSpec>,
+}
+
+/// A connection declared once and rendered on both sides (003: cross-namespace traffic needs
+/// an egress policy at the source and an ingress policy at the destination).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Connection {
+    pub from: Endpoint,
+    pub to: Endpoint,
+    #[serde(default)]
+    pub ports: Vec<PortSpec>,
+    /// Optional name, used in the policy names (default: the connection's index).
+    pub name: Option<DnsLabel>,
+}
+
+/// One side of a connection: a namespace, optionally narrowed to a workload or to pod labels.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Endpoint {
+    pub namespace: DnsLabel,
+    /// A workload declared in the values; its pod selector is used.
+    pub workload: Option<String>,
+    pub pod_labels: Option<Labels>,
 }
 
 /// One workload of the general shape: pods, their ports and who may use them, their egress.
@@ -202,6 +342,10 @@ pub struct Workload {
     /// Further ingress rules, Kubernetes-shaped (`from`, `ports`).
     #[serde(default)]
     pub ingress: Vec<IngressRuleSpec>,
+    /// Accept every pod of the same Helm release (`app.kubernetes.io/instance` in podLabels)
+    /// in the namespace, on any port (000: platform services).
+    #[serde(default)]
+    pub allow_same_release: bool,
     /// Opt-in egress lockdown.
     #[serde(default)]
     pub egress: EgressValues,
