@@ -29,6 +29,8 @@ pub struct Cli {
 pub enum Command {
     /// Render values into manifests (YAML on stdout by default).
     Render(RenderArgs),
+    /// List the built-in namespace profiles (`namespaces.<ns>.profile`).
+    Profiles,
 }
 
 #[derive(Debug, clap::Args)]
@@ -104,6 +106,13 @@ impl ValueEnum for EngineArg {
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Render(args) => run_render(args),
+        Command::Profiles => {
+            let width = crate::profiles::PROFILES.iter().map(|p| p.name.len()).max().unwrap_or(0);
+            for p in crate::profiles::PROFILES {
+                println!("{:width$}  {}", p.name, p.description());
+            }
+            0
+        }
     }
 }
 

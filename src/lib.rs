@@ -11,5 +11,6 @@ pub mod emit;
 pub mod engine;
 pub mod error;
 pub mod intent;
+pub mod profiles;
 pub mod render;
 pub mod values;

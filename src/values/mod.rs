@@ -89,6 +89,8 @@ pub fn load(
             Diagnostic::new(format!("the values must be a map, found {}", root.kind())).at(&origin),
         ));
     }
+    let mut root = root;
+    crate::profiles::apply(&mut root, sources).map_err(Error::invalid)?;
     let values =
         de::from_node(&root, &KeyPath::default()).map_err(|e| Error::invalid(e.into_diagnostic(sources)))?;
     Ok(Loaded { root, sources: sources.clone(), values })
