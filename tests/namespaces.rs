@@ -1,0 +1,149 @@
+//! Namespace policies, profiles, connections and guardrails (the 000–003 documents).
+
+use netpol::engine::{Engine, Layer};
+use netpol::intent::lower::LowerOptions;
+use netpol::intent::{Namespaces, Peer};
+use netpol::render::{Output, render};
+use netpol::values::Input;
+use netpol::values::node::Sources;
+
+fn run(values: &str, engine: Engine, weaker: bool) -> Result<Output, Vec<String>> {
+    let options =
+        LowerOptions { engine: Some(engine), accept_weaker_guardrails: weaker, ..LowerOptions::default() };
+    let mut sources = Sources::default();
+    let text = values.to_string();
+    let mut stdin = move || Ok(text.clone());
+    render(&[Input::File("-".into())], &options, &mut sources, &mut stdin)
+        .map_err(|e| e.diagnostics().into_iter().map(|d| d.message).collect())
+}
+
+const CLUSTER: &str = "cluster:\n  podCIDR: 10.244.0.0/16\n  serviceCIDR: 10.96.0.0/12\n";
+
+#[test]
+fn a_user_value_overrides_a_profile_key() {
+    let v = "namespaces:\n  shop:\n    profile: zero-trust\n    defaultDeny: {egress: false}\n";
+    let out = run(v, Engine::Kubernetes, false).expect("renders");
+    let deny = out.intent.policies.iter().find(|p| p.name == "default-deny").expect("default-deny");
+    assert!(deny.ingress.is_some(), "the profile's ingress deny stays");
+    assert!(deny.egress.is_none(), "the user's egress: false wins over the profile");
+    let same = out.intent.policies.iter().find(|p| p.name == "allow-same-namespace").expect("same-namespace");
+    assert!(same.egress.is_none(), "no egress rule where egress is not denied");
+}
+
+#[test]
+fn a_connection_yields_exactly_one_rule_on_each_side() {
+    let v = "connections:\n  - from: {namespace: shop}\n    to: {namespace: db, podLabels: {app: pg}}\n    ports: [5432]\n";
+    let out = run(v, Engine::Kubernetes, false).expect("renders");
+    let policies = &out.intent.policies;
+    assert_eq!(policies.len(), 2);
+    let egress_side = policies.iter().find(|p| p.namespace == "shop").expect("source side");
+    let ingress_side = policies.iter().find(|p| p.namespace == "db").expect("destination side");
+    assert!(egress_side.ingress.is_none() && ingress_side.egress.is_none());
+    let egress = egress_side.egress.as_ref().expect("egress");
+    let ingress = ingress_side.ingress.as_ref().expect("ingress");
+    assert_eq!((egress.len(), ingress.len()), (1, 1));
+    assert!(matches!(&egress[0].peers[..], [Peer::Pods { namespaces: Namespaces::Matching(ns), pods }]
+        if ns.match_labels.get("kubernetes.io/metadata.name").map(String::as_str) == Some("db") && pods.match_labels.get("app").map(String::as_str) == Some("pg")));
+    assert_eq!(ingress_side.subject.match_labels.get("app").map(String::as_str), Some("pg"));
+    assert_eq!(out.manifests.len(), 2);
+}
+
+const GUARDED: &str = "cluster:\n  gateway: {namespace: gw}\n  tenantLabel: tenant\n  podCIDR: 10.244.0.0/16\n  serviceCIDR: 10.96.0.0/12\nguardrails:\n  denyMetadataService: true\n  systemNamespaces: [kube-system]\n  denyCrossTenant: true\nnamespaces:\n  a:\n    labels: {tenant: one}\n    profile: tenant\n  b:\n    labels: {tenant: two}\n    allow:\n      internet: {cidrs: [169.254.0.0/16]}\n";
+
+#[test]
+fn the_kubernetes_engine_refuses_unenforceable_guardrails() {
+    let errors = run(GUARDED, Engine::Kubernetes, false).expect_err("refused");
+    assert!(errors.iter().any(|e| e.contains("cannot express a guardrail")), "{errors:?}");
+    let out = run(GUARDED, Engine::Kubernetes, true).expect("accepted with the flag");
+    assert!(out.warnings.iter().any(|w| w.message.contains("not enforced by the kubernetes engine")));
+}
+
+#[test]
+fn guardrails_sort_first() {
+    for engine in [Engine::Cilium, Engine::Calico, Engine::ClusterNetworkPolicy] {
+        let out = match run(GUARDED, engine, false) {
+            Ok(out) => out,
+            Err(e) => panic!("{engine}: {e:?}"),
+        };
+        let layers: Vec<Layer> = out.manifests.iter().map(|m| m.layer).collect();
+        let mut sorted = layers.clone();
+        sorted.sort();
+        assert_eq!(layers, sorted, "{engine}");
+        assert!(layers.contains(&Layer::Guardrail), "{engine}");
+        assert_eq!(out.intent.guardrails.len(), 5);
+    }
+}
+
+#[test]
+fn no_rendered_cidr_allow_contains_a_metadata_address() {
+    let out = run(GUARDED, Engine::Kubernetes, true).expect("renders");
+    let metadata: [ipnet::IpNet; 2] =
+        ["169.254.169.254/32".parse().unwrap(), "fd00:ec2::254/128".parse().unwrap()];
+    let mut cidr_rules = 0;
+    for policy in &out.intent.policies {
+        for rule in policy.egress.iter().flatten().chain(policy.ingress.iter().flatten()) {
+            for peer in &rule.peers {
+                if let Peer::Cidr { cidr, except } = peer {
+                    cidr_rules += 1;
+                    for m in &metadata {
+                        assert!(
+                            !cidr.contains(m) || except.iter().any(|e| e.contains(m)),
+                            "{cidr} allows {m}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    assert!(cidr_rules >= 2);
+    // Even without the guardrail, internet egress never includes the metadata service.
+    let v = format!("{CLUSTER}namespaces:\n  a:\n    allow:\n      internet: true\n");
+    let out = run(&v, Engine::Kubernetes, false).expect("renders");
+    let text = netpol::emit::to_yaml(&out.manifests, &out.header).expect("yaml");
+    assert!(text.contains("169.254.169.254/32"), "{text}");
+}
+
+#[test]
+fn a_cidr_allow_inside_a_denied_address_is_an_error() {
+    let v = "guardrails: {denyMetadataService: true}\nworkloads:\n  a:\n    egress:\n      enabled: true\n      to: [{to: [{cidr: 169.254.169.254/32}]}]\n";
+    let errors = run(v, Engine::Cilium, false).expect_err("refused");
+    assert!(errors.iter().any(|e| e.contains("which a guardrail denies")), "{errors:?}");
+}
+
+#[test]
+fn a_connection_across_tenants_is_refused_when_tenants_are_isolated() {
+    let v = format!("{GUARDED}connections:\n  - from: {{namespace: a}}\n    to: {{namespace: b}}\n");
+    let errors = run(&v, Engine::Calico, false).expect_err("refused");
+    assert!(errors.iter().any(|e| e.contains("crosses from tenant `one` to tenant `two`")), "{errors:?}");
+}
+
+#[test]
+fn unmanaged_namespaces_get_no_policy_and_are_listed() {
+    let v = "unmanagedNamespaces: [kube-system]\nnamespaces:\n  kube-system:\n    unmanaged: true\n  a:\n    profile: zero-trust\n";
+    let out = run(v, Engine::Kubernetes, false).expect("renders");
+    assert!(out.manifests.iter().all(|m| m.namespace.as_deref() != Some("kube-system")));
+    let text = netpol::emit::to_yaml(&out.manifests, &out.header).expect("yaml");
+    assert!(text.contains("# Deliberately unmanaged (no policies rendered): kube-system."), "{text}");
+    let v = "unmanagedNamespaces: [kube-system]\nworkloads:\n  dns:\n    namespace: kube-system\n    ports: {dns: {port: 53}}\n";
+    let errors = run(v, Engine::Kubernetes, false).expect_err("refused");
+    assert!(errors.iter().any(|e| e.contains("declared unmanaged")), "{errors:?}");
+}
+
+#[test]
+fn gateway_is_the_ingress_entity_on_cilium_and_configured_pods_elsewhere() {
+    let v = "namespaces:\n  a:\n    allow:\n      fromGateway: true\n";
+    let errors = run(v, Engine::Kubernetes, false).expect_err("needs cluster.gateway");
+    assert!(errors.iter().any(|e| e.contains("fromGateway")), "{errors:?}");
+    let out = run(v, Engine::Cilium, false).expect("cilium has the entity");
+    let rule = &out.intent.policies[0].ingress.as_ref().expect("ingress")[0];
+    assert_eq!(rule.peers, vec![Peer::Entity(netpol::intent::Entity::Ingress)]);
+    let v = format!("cluster:\n  gateway: {{namespace: gw}}\n{v}");
+    run(&v, Engine::Kubernetes, false).expect("configured");
+}
+
+#[test]
+fn internet_egress_needs_the_cluster_ranges() {
+    let errors = run("namespaces:\n  a:\n    allow:\n      internet: true\n", Engine::Kubernetes, false)
+        .expect_err("refused");
+    assert!(errors.iter().any(|e| e.contains("cluster's own ranges")), "{errors:?}");
+}
