@@ -1,16 +1,662 @@
-//! `policy.networking.k8s.io/v1alpha2` ClusterNetworkPolicy (placeholder until the backend lands).
-use super::{Backend, Engine, Rendered};
-use crate::error::{Error, Result};
-use crate::intent::Intent;
+//! SIG-Network `policy.networking.k8s.io/v1alpha2` ClusterNetworkPolicy (ENGINES.md section 5).
+//!
+//! Namespace policies render in the Baseline tier, so developer-written NetworkPolicies still
+//! take precedence (as the 004 chart documents); guardrails render in the Admin tier, ahead of
+//! everything. A ClusterNetworkPolicy isolates nothing by itself, so an allowlist is a set of
+//! Accept rules followed, in a later object, by Deny rules for the same pods.
+//!
+//! Priorities (lower first): every Accept-only object shares [`ALLOW_PRIORITY`] and every
+//! Deny-only object [`DENY_PRIORITY`] (or the user's `defaultDeny.order`). When objects of one
+//! priority all carry the same action, the order among them cannot change a verdict, so sharing
+//! is exact; and keeping each allowlist's Deny out of its Accept object preserves the union of
+//! two allowlists that select the same pod (a Deny inside one would pre-empt the other).
+//!
+//! Limits of this engine, documented rather than hidden: there is no ingress peer for sources
+//! outside the pod network and no `except`. The Deny rules therefore only ever name pods (and,
+//! for egress, networks), so external clients, nodes and the API server are never denied
+//! ingress here; and a CIDR with exceptions is rendered as the exact set of prefixes it covers.
+
+use ipnet::IpNet;
+use serde::Serialize;
+
+use super::{Backend, Engine, Layer, Manifest, ObjectMeta, Problems, Rendered, naming};
+use crate::error::{Diagnostic, Result};
+use crate::intent::{
+    Entity, Guardrail, Intent, LabelSelector, Namespaces, Peer, Policy, PolicyRole, PortMatch, PortSel,
+    Protocol, Rule,
+};
 
 pub struct ClusterNetworkPolicy;
+
+const API_VERSION: &str = "policy.networking.k8s.io/v1alpha2";
+const KIND: &str = "ClusterNetworkPolicy";
+/// Priority of every Accept-only object in the Baseline tier.
+pub const ALLOW_PRIORITY: u32 = 100;
+/// Priority of Deny-only objects when the user did not choose one.
+pub const DENY_PRIORITY: u32 = 1000;
+/// Highest priority the API accepts.
+pub const MAX_PRIORITY: u32 = 1000;
+/// First priority of guardrails in the Admin tier.
+pub const GUARDRAIL_PRIORITY: u32 = 10;
+/// The API's cap on rules per direction, peers per rule, protocols per rule, networks per peer.
+const CAP: usize = 25;
+
+#[derive(Serialize)]
+struct Object {
+    #[serde(rename = "apiVersion")]
+    api_version: &'static str,
+    kind: &'static str,
+    metadata: ObjectMeta,
+    spec: Spec,
+}
+
+#[derive(Serialize)]
+struct Spec {
+    tier: &'static str,
+    priority: u32,
+    subject: Subject,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    ingress: Vec<serde_json::Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    egress: Vec<serde_json::Value>,
+}
+
+#[derive(Serialize, Clone)]
+#[serde(rename_all = "camelCase")]
+enum Subject {
+    Namespaces(Selector),
+    Pods(PodsSelector),
+}
+
+#[derive(Serialize, Clone)]
+#[serde(rename_all = "camelCase")]
+struct PodsSelector {
+    namespace_selector: Selector,
+    pod_selector: Selector,
+}
+
+#[derive(Serialize, Clone, Default)]
+#[serde(rename_all = "camelCase")]
+struct Selector {
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    match_labels: std::collections::BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    match_expressions: Vec<Expression>,
+}
+
+#[derive(Serialize, Clone)]
+struct Expression {
+    key: String,
+    operator: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    values: Vec<String>,
+}
+
+#[derive(Serialize, Clone)]
+#[serde(rename_all = "camelCase")]
+enum CnpPeer {
+    Namespaces(Selector),
+    Pods(PodsSelector),
+    Networks(Vec<String>),
+}
+
+#[derive(Serialize)]
+struct CnpRule {
+    name: String,
+    action: &'static str,
+    #[serde(rename = "from", skip_serializing_if = "Option::is_none")]
+    from: Option<Vec<CnpPeer>>,
+    #[serde(rename = "to", skip_serializing_if = "Option::is_none")]
+    to: Option<Vec<CnpPeer>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    protocols: Vec<serde_json::Value>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Direction {
+    Ingress,
+    Egress,
+}
 
 impl Backend for ClusterNetworkPolicy {
     fn engine(&self) -> Engine {
         Engine::ClusterNetworkPolicy
     }
 
-    fn render(&self, _intent: &Intent) -> Result<Rendered> {
-        Err(Error::Usage("the clusterNetworkPolicy engine is not implemented yet".into()))
+    fn render(&self, intent: &Intent) -> Result<Rendered> {
+        let mut problems = Problems::default();
+        let mut rendered = Rendered::default();
+        for (i, g) in intent.guardrails.iter().enumerate() {
+            let priority = GUARDRAIL_PRIORITY + u32::try_from(i).unwrap_or(MAX_PRIORITY);
+            if priority > MAX_PRIORITY {
+                problems.push(Diagnostic::new(format!(
+                    "too many guardrails for the Admin tier's priorities (0..{MAX_PRIORITY})"
+                )));
+                break;
+            }
+            rendered.manifests.extend(render_guardrail(intent, g, priority, &mut problems)?);
+        }
+        for p in &intent.policies {
+            rendered.manifests.extend(render_policy(intent, p, &mut problems)?);
+        }
+        problems.finish(rendered)
+    }
+}
+
+fn render_policy(intent: &Intent, policy: &Policy, problems: &mut Problems) -> Result<Vec<Manifest>> {
+    let context = format!("policy `{}` in namespace `{}`", policy.name, policy.namespace);
+    let base = naming::join(&[&policy.namespace, &policy.name]);
+    let own = LabelSelector::namespace_named(&policy.namespace);
+    let subject = subject(&own, &policy.subject);
+    let mut out = Vec::new();
+    match &policy.role {
+        PolicyRole::DefaultDeny(order) => {
+            let priority = match order.written_at.as_ref() {
+                None => DENY_PRIORITY,
+                Some(at) if order.value > MAX_PRIORITY => {
+                    problems.push(
+                        Diagnostic::new(format!(
+                            "defaultDeny.order {} is not a valid ClusterNetworkPolicy priority: the range is 0..{MAX_PRIORITY}",
+                            order.value
+                        ))
+                        .at(at)
+                        .with_help(format!(
+                            "for this engine use a priority between {} and {MAX_PRIORITY}; leave the knob unset to get {DENY_PRIORITY}",
+                            ALLOW_PRIORITY + 1
+                        )),
+                    );
+                    return Ok(out);
+                }
+                Some(at) if order.value <= ALLOW_PRIORITY => {
+                    problems.push(
+                        Diagnostic::new(format!(
+                            "defaultDeny.order {} would put the default-deny before the allowlists (priority {ALLOW_PRIORITY})",
+                            order.value
+                        ))
+                        .at(at)
+                        .with_help(format!("use a priority between {} and {MAX_PRIORITY}", ALLOW_PRIORITY + 1)),
+                    );
+                    return Ok(out);
+                }
+                Some(_) => order.value,
+            };
+            out.push(object(
+                intent,
+                base,
+                "Baseline",
+                priority,
+                subject,
+                deny_all(policy.ingress.is_some(), policy.egress.is_some()),
+            )?);
+        }
+        PolicyRole::Allow => {
+            let raw = &policy.passthrough.cluster_network_policy;
+            let mut ingress = accept_rules(
+                policy.ingress.as_deref().unwrap_or(&[]),
+                Direction::Ingress,
+                Some(&own),
+                "Accept",
+                &context,
+                problems,
+            );
+            ingress.extend(raw.ingress.iter().cloned());
+            let mut egress = accept_rules(
+                policy.egress.as_deref().unwrap_or(&[]),
+                Direction::Egress,
+                Some(&own),
+                "Accept",
+                &context,
+                problems,
+            );
+            egress.extend(raw.egress.iter().cloned());
+            let chunks = ingress.len().div_ceil(CAP).max(egress.len().div_ceil(CAP));
+            let mut ingress = ingress.into_iter();
+            let mut egress = egress.into_iter();
+            for i in 0..chunks {
+                let name = if i == 0 { base.clone() } else { naming::join(&[&base, &(i + 1).to_string()]) };
+                let rules = (ingress.by_ref().take(CAP).collect(), egress.by_ref().take(CAP).collect());
+                out.push(object(intent, name, "Baseline", ALLOW_PRIORITY, subject.clone(), rules)?);
+            }
+            let (deny_in, deny_out) = deny_all(policy.ingress.is_some(), policy.egress.is_some());
+            if !deny_in.is_empty() || !deny_out.is_empty() {
+                let name = naming::join(&[&base, "lockdown"]);
+                out.push(object(intent, name, "Baseline", DENY_PRIORITY, subject, (deny_in, deny_out))?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn render_guardrail(
+    intent: &Intent,
+    g: &Guardrail,
+    priority: u32,
+    problems: &mut Problems,
+) -> Result<Vec<Manifest>> {
+    if g.ingress_deny.is_empty() && g.egress_deny.is_empty() {
+        return Ok(Vec::new());
+    }
+    let context = format!("guardrail `{}`", g.name);
+    let ingress = accept_rules(&g.ingress_deny, Direction::Ingress, None, "Deny", &context, problems);
+    let egress = accept_rules(&g.egress_deny, Direction::Egress, None, "Deny", &context, problems);
+    if ingress.len() > CAP || egress.len() > CAP {
+        problems.push(
+            Diagnostic::new(format!("{context} has more than {CAP} rules in one direction")).at(&g.origin),
+        );
+        return Ok(Vec::new());
+    }
+    let mut m = object(
+        intent,
+        g.name.clone(),
+        "Admin",
+        priority,
+        subject(&g.namespaces, &g.pods),
+        (ingress, egress),
+    )?;
+    m.layer = Layer::Guardrail;
+    Ok(vec![m])
+}
+
+fn object(
+    intent: &Intent,
+    name: String,
+    tier: &'static str,
+    priority: u32,
+    subject: Subject,
+    (ingress, egress): (Vec<serde_json::Value>, Vec<serde_json::Value>),
+) -> Result<Manifest> {
+    let object = Object {
+        api_version: API_VERSION,
+        kind: KIND,
+        metadata: ObjectMeta::new(intent, &name, None),
+        spec: Spec { tier, priority, subject, ingress, egress },
+    };
+    Manifest::new(API_VERSION, KIND, name, None, Layer::Namespace, &object)
+}
+
+/// Deny every pod source (ingress) and every destination (egress) for the directions asked.
+fn deny_all(ingress: bool, egress: bool) -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
+    let all_pods = serde_json::json!({"namespaces": {}});
+    let everything = serde_json::json!({"networks": ["0.0.0.0/0", "::/0"]});
+    let i = if ingress {
+        vec![serde_json::json!({"name": "deny-all", "action": "Deny", "from": [all_pods]})]
+    } else {
+        Vec::new()
+    };
+    let e = if egress {
+        vec![serde_json::json!({"name": "deny-all", "action": "Deny", "to": [all_pods, everything]})]
+    } else {
+        Vec::new()
+    };
+    (i, e)
+}
+
+fn subject(namespaces: &LabelSelector, pods: &LabelSelector) -> Subject {
+    if pods.is_empty() {
+        Subject::Namespaces(selector(namespaces))
+    } else {
+        Subject::Pods(PodsSelector { namespace_selector: selector(namespaces), pod_selector: selector(pods) })
+    }
+}
+
+fn selector(s: &LabelSelector) -> Selector {
+    Selector {
+        match_labels: s.match_labels.clone(),
+        match_expressions: s
+            .match_expressions
+            .iter()
+            .map(|e| Expression {
+                key: e.key.clone(),
+                operator: e.operator.as_str(),
+                values: e.values.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// IR rules → CNP rules with `action`, split to respect the 25-item caps. `own` is the
+/// policy's namespace (None for cluster-wide guardrails).
+fn accept_rules(
+    rules: &[Rule],
+    direction: Direction,
+    own: Option<&LabelSelector>,
+    action: &'static str,
+    context: &str,
+    problems: &mut Problems,
+) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    for rule in rules {
+        let Some(peers) = peers(rule, direction, own, context, problems) else { continue };
+        let protocols = protocols(&rule.ports);
+        let peer_chunks: Vec<&[CnpPeer]> = peers.chunks(CAP).collect();
+        let protocol_chunks: Vec<&[serde_json::Value]> =
+            if protocols.is_empty() { vec![&[]] } else { protocols.chunks(CAP).collect() };
+        let mut n = 0;
+        for peer_chunk in &peer_chunks {
+            for protocol_chunk in &protocol_chunks {
+                n += 1;
+                let name = if n == 1 { rule.name.clone() } else { format!("{}-{n}", rule.name) };
+                let r = CnpRule {
+                    name: name.chars().take(100).collect(),
+                    action,
+                    from: (direction == Direction::Ingress).then(|| peer_chunk.to_vec()),
+                    to: (direction == Direction::Egress).then(|| peer_chunk.to_vec()),
+                    protocols: protocol_chunk.to_vec(),
+                };
+                match serde_json::to_value(&r) {
+                    Ok(v) => out.push(v),
+                    Err(e) => problems.push(Diagnostic::new(format!("cannot serialise a rule: {e}"))),
+                }
+            }
+        }
+    }
+    out
+}
+
+fn peers(
+    rule: &Rule,
+    direction: Direction,
+    own: Option<&LabelSelector>,
+    context: &str,
+    problems: &mut Problems,
+) -> Option<Vec<CnpPeer>> {
+    let where_ = format!("{context}, rule `{}`", rule.name);
+    let mut out = Vec::new();
+    let mut ok = true;
+    let any = |out: &mut Vec<CnpPeer>| {
+        out.push(CnpPeer::Namespaces(Selector::default()));
+        if direction == Direction::Egress {
+            out.push(CnpPeer::Networks(vec!["0.0.0.0/0".into(), "::/0".into()]));
+        }
+    };
+    if rule.peers.is_empty() {
+        any(&mut out);
+    }
+    let mut networks: Vec<IpNet> = Vec::new();
+    for peer in &rule.peers {
+        match peer {
+            Peer::Pods { namespaces, pods } => {
+                let ns = match (namespaces, own) {
+                    (Namespaces::Own, Some(own)) => own,
+                    (Namespaces::Own, None) => {
+                        ok = false;
+                        problems.push(
+                            Diagnostic::new(format!(
+                                "a cluster-wide rule has no namespace of its own ({where_})"
+                            ))
+                            .at(&rule.origin),
+                        );
+                        continue;
+                    }
+                    (Namespaces::Matching(ns), _) => ns,
+                };
+                out.push(if pods.is_empty() {
+                    CnpPeer::Namespaces(selector(ns))
+                } else {
+                    CnpPeer::Pods(PodsSelector {
+                        namespace_selector: selector(ns),
+                        pod_selector: selector(pods),
+                    })
+                });
+            }
+            Peer::Cidr { cidr, except } if direction == Direction::Egress => {
+                networks.extend(subtract(*cidr, except))
+            }
+            Peer::ApiServer { cidrs } if direction == Direction::Egress && !cidrs.is_empty() => {
+                networks.extend(cidrs.iter().copied())
+            }
+            Peer::ApiServer { .. } if direction == Direction::Egress => {
+                ok = false;
+                problems.push(
+                    Diagnostic::new(format!(
+                        "the clusterNetworkPolicy engine reaches the API server only by its endpoint addresses, and none are set ({where_})"
+                    ))
+                    .at(&rule.origin)
+                    .with_help("set cluster.apiServer.cidrs; engines that can without addresses: cilium, calico"),
+                );
+            }
+            // The API server is not a pod, and this engine's Deny rules only ever name pods: its
+            // traffic is never denied here, so no Accept is needed and none is written.
+            Peer::ApiServer { .. } => {}
+            Peer::Cidr { .. } => {
+                ok = false;
+                problems.push(
+                    Diagnostic::unsupported(
+                        "clusterNetworkPolicy",
+                        "an ingress CIDR peer: ingress peers are namespaces and pods only",
+                        &where_,
+                        &["kubernetes", "cilium", "calico"],
+                    )
+                    .at(&rule.origin)
+                    .with_help("engines that can: kubernetes, cilium, calico. On this engine such sources are never denied (its Deny rules name pods only), so the peer can be dropped from the values"),
+                );
+            }
+            Peer::Entity(Entity::All) => any(&mut out),
+            Peer::Entity(e) => {
+                ok = false;
+                problems.push(
+                    Diagnostic::unsupported(
+                        "clusterNetworkPolicy",
+                        &format!("the Cilium entity `{}`", e.as_str()),
+                        &where_,
+                        &["cilium"],
+                    )
+                    .at(&rule.origin),
+                );
+            }
+            Peer::Fqdn(_) => {
+                ok = false;
+                problems.push(
+                    Diagnostic::unsupported(
+                        "clusterNetworkPolicy",
+                        "FQDN egress (domainNames exists only in the experimental channel)",
+                        &where_,
+                        &["cilium"],
+                    )
+                    .at(&rule.origin),
+                );
+            }
+        }
+    }
+    networks.sort();
+    networks.dedup();
+    for chunk in networks.chunks(CAP) {
+        out.push(CnpPeer::Networks(chunk.iter().map(ToString::to_string).collect()));
+    }
+    // A rule whose only peers need no Accept here is left out, not widened to "anyone".
+    (ok && !out.is_empty()).then_some(out)
+}
+
+fn protocols(ports: &[PortMatch]) -> Vec<serde_json::Value> {
+    ports
+        .iter()
+        .map(|p| {
+            let key = match p.protocol {
+                Protocol::Tcp => "tcp",
+                Protocol::Udp => "udp",
+                Protocol::Sctp => "sctp",
+            };
+            let port = match &p.port {
+                PortSel::Named(name) => return serde_json::json!({"destinationNamedPort": name}),
+                PortSel::Number(n) => serde_json::json!({"number": n}),
+                PortSel::Range(a, b) => serde_json::json!({"range": {"start": a, "end": b}}),
+                // `tcp: {}` is rejected: every port is the full range.
+                PortSel::Any => serde_json::json!({"range": {"start": 1, "end": 65535}}),
+            };
+            serde_json::json!({key: {"destinationPort": port}})
+        })
+        .collect()
+}
+
+/// `base` minus `except`, as the exact list of prefixes that remain.
+pub fn subtract(base: IpNet, except: &[IpNet]) -> Vec<IpNet> {
+    let relevant: Vec<IpNet> =
+        except.iter().filter(|e| base.contains(*e) || e.contains(&base)).copied().collect();
+    if relevant.is_empty() {
+        return vec![base];
+    }
+    if relevant.iter().any(|e| e.contains(&base)) {
+        return Vec::new();
+    }
+    match base.subnets(base.prefix_len() + 1) {
+        Ok(halves) => halves.flat_map(|half| subtract(half, &relevant)).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intent::testing::*;
+    use serde_json::json;
+
+    fn nets(v: &[&str]) -> Vec<IpNet> {
+        v.iter().map(|s| s.parse().expect("cidr")).collect()
+    }
+
+    #[test]
+    fn subtraction_is_exact() {
+        let out = subtract("0.0.0.0/0".parse().expect("cidr"), &nets(&["10.0.0.0/8", "169.254.169.254/32"]));
+        assert!(!out.iter().any(|n| n.contains(&"10.1.2.3".parse::<std::net::IpAddr>().expect("ip"))));
+        assert!(!out.iter().any(|n| n.contains(&"169.254.169.254".parse::<std::net::IpAddr>().expect("ip"))));
+        assert!(out.iter().any(|n| n.contains(&"169.254.169.253".parse::<std::net::IpAddr>().expect("ip"))));
+        assert!(out.iter().any(|n| n.contains(&"11.0.0.0".parse::<std::net::IpAddr>().expect("ip"))));
+        let total: u128 = out.iter().map(|n| 1u128 << (32 - n.prefix_len())).sum();
+        assert_eq!(total, (1u128 << 32) - (1u128 << 24) - 1);
+        assert_eq!(subtract("10.0.0.0/8".parse().expect("cidr"), &[]), nets(&["10.0.0.0/8"]));
+    }
+
+    fn render(policies: Vec<Policy>) -> Vec<Manifest> {
+        ClusterNetworkPolicy.render(&intent(policies)).expect("renders").manifests
+    }
+
+    #[test]
+    fn allowlists_accept_then_a_separate_lockdown_denies() {
+        let r = rule("metrics", vec![pods_in("monitoring", &[("app", "prom")])], vec![tcp(8080)]);
+        let out = render(vec![allowlist("shop", "web", Some(vec![r]), Some(vec![dns_rule()]))]);
+        assert_eq!(out.len(), 2);
+        let accept = &out[0].body["spec"];
+        assert_eq!(accept["tier"], json!("Baseline"));
+        assert_eq!(accept["priority"], json!(ALLOW_PRIORITY));
+        assert_eq!(
+            accept["subject"],
+            json!({"pods": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "shop"}}, "podSelector": {"matchLabels": {"app": "web"}}}})
+        );
+        assert_eq!(
+            accept["ingress"],
+            json!([{"name": "metrics", "action": "Accept",
+            "from": [{"pods": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}, "podSelector": {"matchLabels": {"app": "prom"}}}}],
+            "protocols": [{"tcp": {"destinationPort": {"number": 8080}}}]}])
+        );
+        assert_eq!(
+            accept["egress"][0]["protocols"],
+            json!([{"udp": {"destinationPort": {"number": 53}}}, {"tcp": {"destinationPort": {"number": 53}}}])
+        );
+        let lockdown = &out[1];
+        assert_eq!(lockdown.name, "shop-web-lockdown");
+        assert_eq!(lockdown.body["spec"]["priority"], json!(DENY_PRIORITY));
+        assert_eq!(
+            lockdown.body["spec"]["ingress"],
+            json!([{"name": "deny-all", "action": "Deny", "from": [{"namespaces": {}}]}])
+        );
+        assert_eq!(
+            lockdown.body["spec"]["egress"],
+            json!([{"name": "deny-all", "action": "Deny", "to": [{"namespaces": {}}, {"networks": ["0.0.0.0/0", "::/0"]}]}])
+        );
+    }
+
+    #[test]
+    fn default_deny_priority_maps_or_is_rejected() {
+        let out = render(vec![default_deny("identity", 2000, false)]);
+        assert_eq!(out[0].body["spec"]["priority"], json!(DENY_PRIORITY));
+        assert_eq!(
+            out[0].body["spec"]["subject"],
+            json!({"namespaces": {"matchLabels": {"kubernetes.io/metadata.name": "identity"}}})
+        );
+        let out = render(vec![default_deny("identity", 900, true)]);
+        assert_eq!(out[0].body["spec"]["priority"], json!(900));
+        let err = ClusterNetworkPolicy
+            .render(&intent(vec![default_deny("identity", 2000, true)]))
+            .expect_err("range");
+        assert!(err.to_string().contains("the range is 0..1000"), "{err}");
+        let err = ClusterNetworkPolicy
+            .render(&intent(vec![default_deny("identity", 50, true)]))
+            .expect_err("order");
+        assert!(err.to_string().contains("before the allowlists"), "{err}");
+    }
+
+    #[test]
+    fn port_forms_and_any_peer() {
+        let ports = vec![
+            crate::intent::PortMatch { protocol: Protocol::Udp, port: PortSel::Any },
+            crate::intent::PortMatch { protocol: Protocol::Sctp, port: PortSel::Range(5000, 5010) },
+            crate::intent::PortMatch { protocol: Protocol::Tcp, port: PortSel::Named("metrics".into()) },
+        ];
+        let out = render(vec![allowlist("shop", "web", None, Some(vec![rule("open", vec![], ports)]))]);
+        let e = &out[0].body["spec"]["egress"][0];
+        assert_eq!(e["to"], json!([{"namespaces": {}}, {"networks": ["0.0.0.0/0", "::/0"]}]));
+        assert_eq!(
+            e["protocols"],
+            json!([
+                {"udp": {"destinationPort": {"range": {"start": 1, "end": 65535}}}},
+                {"sctp": {"destinationPort": {"range": {"start": 5000, "end": 5010}}}},
+                {"destinationNamedPort": "metrics"}
+            ])
+        );
+    }
+
+    #[test]
+    fn egress_cidr_except_becomes_exact_networks_and_ingress_cidr_is_an_error() {
+        let r = rule("internet", vec![cidr("0.0.0.0/0", &["10.0.0.0/8"])], vec![tcp(443)]);
+        let out = render(vec![allowlist("shop", "web", None, Some(vec![r]))]);
+        let networks =
+            out[0].body["spec"]["egress"][0]["to"][0]["networks"].as_array().expect("networks").clone();
+        assert_eq!(networks.len(), 8);
+        assert!(!networks.contains(&json!("10.0.0.0/8")));
+        let r = rule("from-cidr", vec![cidr("10.0.0.0/8", &[])], vec![]);
+        let err = ClusterNetworkPolicy
+            .render(&intent(vec![allowlist("shop", "web", Some(vec![r]), None)]))
+            .expect_err("ingress cidr");
+        assert!(err.to_string().contains("ingress CIDR peer"), "{err}");
+        // Ingress from the API server needs no rule: nothing here ever denies it.
+        let r = rule("webhook", vec![Peer::ApiServer { cidrs: vec![] }], vec![tcp(9443)]);
+        let out = render(vec![allowlist("shop", "web", Some(vec![r]), None)]);
+        assert_eq!(out.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["shop-web-lockdown"]);
+    }
+
+    #[test]
+    fn caps_split_rules_and_objects() {
+        let peers: Vec<Peer> = (0..30).map(|i| pods_in(&format!("ns-{i}"), &[])).collect();
+        let mut rules = vec![rule("many-peers", peers, vec![tcp(80)])];
+        rules.extend((0..30).map(|i| rule(&format!("r{i}"), vec![], vec![tcp(1000 + i)])));
+        let out = render(vec![allowlist("shop", "web", Some(rules), None)]);
+        let names: Vec<&str> = out.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["shop-web", "shop-web-2", "shop-web-lockdown"]);
+        let first = out[0].body["spec"]["ingress"].as_array().expect("rules").clone();
+        assert_eq!(first.len(), 25);
+        assert_eq!(first[0]["from"].as_array().map(Vec::len), Some(25));
+        assert_eq!(first[1]["name"], json!("many-peers-2"));
+        assert_eq!(out[1].body["spec"]["priority"], json!(ALLOW_PRIORITY));
+    }
+
+    #[test]
+    fn guardrails_are_admin_denies() {
+        let mut i = intent(vec![]);
+        i.guardrails.push(Guardrail {
+            name: "deny-metadata-service".into(),
+            namespaces: LabelSelector::default(),
+            pods: LabelSelector::default(),
+            ingress_deny: vec![],
+            egress_deny: vec![rule("metadata", vec![cidr("169.254.169.254/32", &[])], vec![])],
+            description: "metadata".into(),
+            origin: origin("guardrails"),
+        });
+        let m = &ClusterNetworkPolicy.render(&i).expect("renders").manifests[0];
+        assert_eq!(m.layer, Layer::Guardrail);
+        assert_eq!(
+            m.body["spec"],
+            json!({"tier": "Admin", "priority": GUARDRAIL_PRIORITY, "subject": {"namespaces": {}},
+            "egress": [{"name": "metadata", "action": "Deny", "to": [{"networks": ["169.254.169.254/32"]}]}]})
+        );
     }
 }
