@@ -193,7 +193,11 @@ impl Sources {
 
     /// The names of the sources that are files (for the output header).
     pub fn file_names(&self) -> Vec<&str> {
-        self.entries.iter().map(|s| s.name.as_str()).filter(|n| !n.starts_with(['<', '-']) && !n.starts_with("profile:")).collect()
+        self.entries
+            .iter()
+            .map(|s| s.name.as_str())
+            .filter(|n| !n.starts_with(['<', '-']) && !n.starts_with("profile:"))
+            .collect()
     }
 
     pub fn origin(&self, loc: Loc, path: &KeyPath) -> Origin {
