@@ -147,3 +147,29 @@ fn internet_egress_needs_the_cluster_ranges() {
         .expect_err("refused");
     assert!(errors.iter().any(|e| e.contains("cluster's own ranges")), "{errors:?}");
 }
+
+#[test]
+fn kubernetes_spells_out_anyone_without_the_guarded_addresses() {
+    let v = "guardrails: {denyMetadataService: true}\nworkloads:\n  a:\n    egress:\n      enabled: true\n      dns: false\n      to: [{ports: [443]}]\n";
+    let out = run(v, Engine::Kubernetes, true).expect("renders");
+    let text = netpol::emit::to_yaml(&out.manifests, &out.header).expect("yaml");
+    assert!(text.contains("cidr: 0.0.0.0/0\n        except:\n        - 169.254.169.254/32"), "{text}");
+    assert!(text.contains("except:\n        - fd00:ec2::254/128"), "{text}");
+    assert!(text.contains("- namespaceSelector: {}"), "{text}");
+    // Engines that enforce the guardrail keep "anyone" as it is.
+    let out = run(v, Engine::Cilium, false).expect("renders");
+    let rule = &out.intent.policies[0].egress.as_ref().expect("egress")[0];
+    assert!(rule.peers.is_empty());
+}
+
+#[test]
+fn cilium_warns_about_an_api_server_ipblock() {
+    let v = "networkPolicy:\n  enabled: true\n  egress:\n    enabled: true\n    to: [{to: [{ipBlock: {cidr: 10.0.0.1/32}}], ports: [{port: 443}]}]\n";
+    let out = run(v, Engine::Cilium, false).expect("renders");
+    assert!(out.warnings.iter().any(|w| w.message.contains("Cilium will not match it by CIDR")));
+    let v = format!("cluster: {{apiServer: {{cidrs: [10.0.0.1/32]}}}}\n{v}");
+    let out = run(&v, Engine::Cilium, false).expect("renders");
+    assert!(out.warnings.is_empty(), "{:?}", out.warnings);
+    let text = netpol::emit::to_yaml(&out.manifests, &out.header).expect("yaml");
+    assert!(text.contains("kube-apiserver"), "{text}");
+}

@@ -97,7 +97,8 @@ pub fn lower(loaded: &Loaded, options: &LowerOptions) -> Result<Lowered> {
     cx.connections(&mut policies);
     let guardrails = cx.guardrails();
     let unmanaged = cx.unmanaged(&mut policies);
-    cx.apply_guardrail_exclusions(&guardrails, &mut policies);
+    cx.apply_guardrail_exclusions(engine, &guardrails, &mut policies);
+    cx.warn_cidr_api_server(engine, &policies);
     cx.check_unique_names(&policies);
     cx.keep_passthrough_of(engine, &mut policies);
 
@@ -399,6 +400,10 @@ impl Cx<'_> {
             })
             .collect();
         let _ = peers_path;
+        // "Everyone" and an empty peer list mean the same; one spelling keeps engines exact.
+        if out.contains(&Peer::Entity(super::Entity::All)) {
+            out.clear();
+        }
         out.sort();
         out.dedup();
         ports.sort();
@@ -1018,7 +1023,12 @@ impl Cx<'_> {
 
     /// Every CIDR allow excludes what a guardrail denies, so no engine (not even one without
     /// deny rules) renders an allow for a guarded address.
-    fn apply_guardrail_exclusions(&mut self, guardrails: &[Guardrail], policies: &mut [Policy]) {
+    fn apply_guardrail_exclusions(
+        &mut self,
+        engine: Engine,
+        guardrails: &[Guardrail],
+        policies: &mut [Policy],
+    ) {
         let denied: Vec<IpNet> = guardrails
             .iter()
             .filter(|g| g.namespaces.is_empty() && g.pods.is_empty())
@@ -1035,6 +1045,18 @@ impl Cx<'_> {
         }
         for policy in policies.iter_mut() {
             for rule in policy.egress.iter_mut().flatten() {
+                // The kubernetes engine cannot deny, so "anyone" must be spelled out as every pod
+                // plus the whole address space minus what the guardrails deny.
+                if engine == Engine::Kubernetes && rule.peers.is_empty() {
+                    rule.peers.push(Peer::Pods {
+                        namespaces: Namespaces::Matching(LabelSelector::default()),
+                        pods: LabelSelector::default(),
+                    });
+                    rule.peers
+                        .push(Peer::Cidr { cidr: IpNet::V4(ipnet::Ipv4Net::default()), except: Vec::new() });
+                    rule.peers
+                        .push(Peer::Cidr { cidr: IpNet::V6(ipnet::Ipv6Net::default()), except: Vec::new() });
+                }
                 for peer in rule.peers.iter_mut() {
                     let Peer::Cidr { cidr, except } = peer else { continue };
                     for d in &denied {
@@ -1076,6 +1098,32 @@ impl Cx<'_> {
                         .at(&raw.origin),
                     );
                     *raw = RawRules::default();
+                }
+            }
+        }
+    }
+
+    /// Cilium CIDR rules never match an in-cluster API server. When the values do not say where
+    /// the API server is, an ipBlock on its usual ports probably means it: say so.
+    fn warn_cidr_api_server(&mut self, engine: Engine, policies: &[Policy]) {
+        if engine != Engine::Cilium || !self.loaded.values.cluster.api_server.cidrs.is_empty() {
+            return;
+        }
+        let api_port = |p: &PortMatch| matches!(p.port, PortSel::Number(443 | 6443));
+        for policy in policies {
+            for rule in policy.egress.iter().flatten() {
+                let host_cidr = rule.peers.iter().any(
+                    |p| matches!(p, Peer::Cidr { cidr, .. } if cidr.prefix_len() == cidr.max_prefix_len()),
+                );
+                if host_cidr && rule.ports.iter().any(api_port) {
+                    self.warnings.push(
+                        Diagnostic::warning(format!(
+                            "egress rule `{}` of `{}/{}` allows a single address on an API server port; if it is the API server, Cilium will not match it by CIDR",
+                            rule.name, policy.namespace, policy.name
+                        ))
+                        .at(&rule.origin)
+                        .with_help("set cluster.apiServer.cidrs to the API server's endpoint addresses: netpol then renders Cilium's kube-apiserver entity"),
+                    );
                 }
             }
         }
