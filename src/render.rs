@@ -18,6 +18,8 @@ pub struct Output {
     pub header: Header,
     /// Why nothing was rendered, when the values switch rendering off.
     pub disabled_reason: Option<String>,
+    /// The values the render was made from.
+    pub values: crate::values::Loaded,
 }
 
 /// Load, lower and render. Nothing is written: callers emit only after this succeeded.
@@ -29,11 +31,11 @@ pub fn render(
     stdin: &mut dyn FnMut() -> std::io::Result<String>,
 ) -> Result<Output> {
     let loaded = values::load(inputs, sources, stdin)?;
-    let lowered = lower::lower(&loaded, options)?;
+    let mut lowered = lower::lower(&loaded, options)?;
     let mut warnings = lowered.warnings;
     let mut manifests = Vec::new();
     if lowered.disabled_reason.is_none() {
-        let rendered = lowered.engine.backend().render(&lowered.intent)?;
+        let rendered = crate::engine::render_parallel(lowered.engine.backend(), &mut lowered.intent)?;
         warnings.extend(rendered.warnings);
         manifests = rendered.manifests;
         emit::sort(&mut manifests);
@@ -50,5 +52,6 @@ pub fn render(
         warnings,
         header,
         disabled_reason: lowered.disabled_reason,
+        values: loaded,
     })
 }

@@ -50,13 +50,26 @@ fn yaml_of<T: Serialize>(value: &T) -> Result<String> {
 
 /// Multi-document YAML, each object preceded by `---`.
 pub fn to_yaml(manifests: &[Manifest], header: &Header) -> Result<String> {
-    let mut out = header.lines();
-    for m in manifests {
-        out.push_str("---\n");
-        out.push_str(&yaml::to_string(&m.body));
-        if !out.ends_with('\n') {
-            out.push('\n');
+    let documents = |part: &[Manifest]| {
+        let mut out = String::new();
+        for m in part {
+            out.push_str("---\n");
+            out.push_str(&yaml::to_string(&m.body));
         }
+        out
+    };
+    let mut out = header.lines();
+    // Large outputs are written in two halves on two threads; the halves are joined in order.
+    if manifests.len() >= 512 {
+        let (a, b) = manifests.split_at(manifests.len() / 2);
+        let (first, second) = std::thread::scope(|scope| {
+            let handle = scope.spawn(|| documents(b));
+            (documents(a), handle.join())
+        });
+        out.push_str(&first);
+        out.push_str(&second.map_err(|_| Error::Usage("a writer thread panicked".into()))?);
+    } else {
+        out.push_str(&documents(manifests));
     }
     Ok(out)
 }

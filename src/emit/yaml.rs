@@ -202,7 +202,7 @@ mod tests {
         });
         assert_eq!(
             to_string(&v),
-            "apiVersion: v1\nnested:\n-\n  - a\n- []\nspec:\n  empty: {}\n  list: []\n  ports:\n  - port: \"53\"\n    protocol: UDP\n  - port: 80\n"
+            "apiVersion: v1\nspec:\n  ports:\n  - port: \"53\"\n    protocol: UDP\n  - port: 80\n  empty: {}\n  list: []\nnested:\n-\n  - a\n- []\n"
         );
     }
 

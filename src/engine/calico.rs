@@ -10,7 +10,7 @@
 
 use serde::Serialize;
 
-use super::{Backend, Engine, Layer, Manifest, ObjectMeta, Problems, Rendered, naming};
+use super::{Backend, Engine, Entry, Layer, Manifest, ObjectMeta, Problems, Rendered, naming};
 use crate::error::{Diagnostic, Result};
 use crate::intent::{
     ALLOWLIST_ORDER, Guardrail, Intent, LabelOperator, LabelSelector, Namespaces, Peer, Policy, PolicyRole,
@@ -44,9 +44,9 @@ struct PolicySpec {
     namespace_selector: Option<String>,
     types: Vec<&'static str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    ingress: Vec<serde_json::Value>,
+    ingress: Vec<Entry<CalicoRule>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    egress: Vec<serde_json::Value>,
+    egress: Vec<Entry<CalicoRule>>,
 }
 
 #[derive(Serialize)]
@@ -180,7 +180,7 @@ fn render_policy(intent: &Intent, policy: &Policy, problems: &mut Problems) -> R
         &context,
         problems,
     );
-    ingress.extend(raw.ingress.iter().cloned());
+    ingress.extend(raw.ingress.iter().cloned().map(Entry::Verbatim));
     let mut egress = translate_all(
         policy.egress.as_deref().unwrap_or(&[]),
         Direction::Egress,
@@ -189,7 +189,7 @@ fn render_policy(intent: &Intent, policy: &Policy, problems: &mut Problems) -> R
         &context,
         problems,
     );
-    egress.extend(raw.egress.iter().cloned());
+    egress.extend(raw.egress.iter().cloned().map(Entry::Verbatim));
     let object = Object {
         api_version: API_VERSION,
         kind: "NetworkPolicy",
@@ -276,17 +276,12 @@ fn translate_all(
     action: &'static str,
     context: &str,
     problems: &mut Problems,
-) -> Vec<serde_json::Value> {
-    let mut out = Vec::new();
-    for rule in rules {
-        for r in translate(rule, direction, scope, action, context, problems) {
-            match serde_json::to_value(&r) {
-                Ok(v) => out.push(v),
-                Err(e) => problems.push(Diagnostic::new(format!("cannot serialise a Calico rule: {e}"))),
-            }
-        }
-    }
-    out
+) -> Vec<Entry<CalicoRule>> {
+    rules
+        .iter()
+        .flat_map(|rule| translate(rule, direction, scope, action, context, problems))
+        .map(Entry::Rendered)
+        .collect()
 }
 
 /// One IR rule → one Calico rule per peer and protocol: Calico takes one protocol per rule, and

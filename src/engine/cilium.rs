@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{Backend, Engine, Layer, Manifest, ObjectMeta, Problems, Rendered};
+use super::{Backend, Engine, Entry, Layer, Manifest, ObjectMeta, Problems, Rendered};
 use crate::error::{Diagnostic, Result};
 use crate::intent::{
     Entity, Fqdn, Guardrail, Intent, LabelExpression, LabelOperator, LabelSelector, NAMESPACE_NAME_LABEL,
@@ -45,13 +45,13 @@ struct Spec {
     endpoint_selector: Selector,
     enable_default_deny: DefaultDeny,
     #[serde(skip_serializing_if = "Option::is_none")]
-    ingress: Option<Vec<serde_json::Value>>,
+    ingress: Option<Vec<Entry<CiliumRule>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    ingress_deny: Option<Vec<serde_json::Value>>,
+    ingress_deny: Option<Vec<Entry<CiliumRule>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    egress: Option<Vec<serde_json::Value>>,
+    egress: Option<Vec<Entry<CiliumRule>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    egress_deny: Option<Vec<serde_json::Value>>,
+    egress_deny: Option<Vec<Entry<CiliumRule>>>,
 }
 
 #[derive(Serialize, Default)]
@@ -200,15 +200,15 @@ fn render_policy(intent: &Intent, policy: &Policy, problems: &mut Problems) -> R
         .map(|rules| translate_all(rules, Direction::Egress, scope, has_fqdn, &context, problems));
     // Passthrough rules are the user's own Cilium rules: appended verbatim.
     if !raw.ingress.is_empty() {
-        ingress.get_or_insert_with(Vec::new).extend(raw.ingress.iter().cloned());
+        ingress.get_or_insert_with(Vec::new).extend(raw.ingress.iter().cloned().map(Entry::Verbatim));
     }
     if !raw.egress.is_empty() {
-        egress.get_or_insert_with(Vec::new).extend(raw.egress.iter().cloned());
+        egress.get_or_insert_with(Vec::new).extend(raw.egress.iter().cloned().map(Entry::Verbatim));
     }
     // An isolated direction with nothing allowed is the empty rule: default-deny, no allow.
     for list in [&mut ingress, &mut egress].into_iter().flatten() {
         if list.is_empty() {
-            list.push(serde_json::json!({}));
+            list.push(Entry::Rendered(CiliumRule::default()));
         }
     }
     let spec = Spec {
@@ -302,17 +302,12 @@ fn translate_all(
     dns_visibility: bool,
     context: &str,
     problems: &mut Problems,
-) -> Vec<serde_json::Value> {
-    let mut out = Vec::new();
-    for rule in rules {
-        for r in translate(rule, direction, scope, dns_visibility, context, problems) {
-            match serde_json::to_value(&r) {
-                Ok(v) => out.push(v),
-                Err(e) => problems.push(Diagnostic::new(format!("cannot serialise a Cilium rule: {e}"))),
-            }
-        }
-    }
-    out
+) -> Vec<Entry<CiliumRule>> {
+    rules
+        .iter()
+        .flat_map(|rule| translate(rule, direction, scope, dns_visibility, context, problems))
+        .map(Entry::Rendered)
+        .collect()
 }
 
 /// One IR rule → one Cilium rule per peer kind (Cilium rejects two L3 kinds in one rule), each

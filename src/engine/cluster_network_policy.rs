@@ -19,7 +19,7 @@
 use ipnet::IpNet;
 use serde::Serialize;
 
-use super::{Backend, Engine, Layer, Manifest, ObjectMeta, Problems, Rendered, naming};
+use super::{Backend, Engine, Entry, Layer, Manifest, ObjectMeta, Problems, Rendered, naming};
 use crate::error::{Diagnostic, Result};
 use crate::intent::{
     Entity, Guardrail, Intent, LabelSelector, Namespaces, Peer, Policy, PolicyRole, PortMatch, PortSel,
@@ -56,9 +56,9 @@ struct Spec {
     priority: u32,
     subject: Subject,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    ingress: Vec<serde_json::Value>,
+    ingress: Vec<Entry<CnpRule>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    egress: Vec<serde_json::Value>,
+    egress: Vec<Entry<CnpRule>>,
 }
 
 #[derive(Serialize, Clone)]
@@ -199,7 +199,7 @@ fn render_policy(intent: &Intent, policy: &Policy, problems: &mut Problems) -> R
                 &context,
                 problems,
             );
-            ingress.extend(raw.ingress.iter().cloned());
+            ingress.extend(raw.ingress.iter().cloned().map(Entry::Verbatim));
             let mut egress = accept_rules(
                 policy.egress.as_deref().unwrap_or(&[]),
                 Direction::Egress,
@@ -208,7 +208,7 @@ fn render_policy(intent: &Intent, policy: &Policy, problems: &mut Problems) -> R
                 &context,
                 problems,
             );
-            egress.extend(raw.egress.iter().cloned());
+            egress.extend(raw.egress.iter().cloned().map(Entry::Verbatim));
             let chunks = ingress.len().div_ceil(CAP).max(egress.len().div_ceil(CAP));
             let mut ingress = ingress.into_iter();
             let mut egress = egress.into_iter();
@@ -263,7 +263,7 @@ fn object(
     tier: &'static str,
     priority: u32,
     subject: Subject,
-    (ingress, egress): (Vec<serde_json::Value>, Vec<serde_json::Value>),
+    (ingress, egress): (Vec<Entry<CnpRule>>, Vec<Entry<CnpRule>>),
 ) -> Result<Manifest> {
     let object = Object {
         api_version: API_VERSION,
@@ -275,16 +275,18 @@ fn object(
 }
 
 /// Deny every pod source (ingress) and every destination (egress) for the directions asked.
-fn deny_all(ingress: bool, egress: bool) -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
+fn deny_all(ingress: bool, egress: bool) -> (Vec<Entry<CnpRule>>, Vec<Entry<CnpRule>>) {
     let all_pods = serde_json::json!({"namespaces": {}});
     let everything = serde_json::json!({"networks": ["0.0.0.0/0", "::/0"]});
     let i = if ingress {
-        vec![serde_json::json!({"name": "deny-all", "action": "Deny", "from": [all_pods]})]
+        vec![Entry::Verbatim(serde_json::json!({"name": "deny-all", "action": "Deny", "from": [all_pods]}))]
     } else {
         Vec::new()
     };
     let e = if egress {
-        vec![serde_json::json!({"name": "deny-all", "action": "Deny", "to": [all_pods, everything]})]
+        vec![Entry::Verbatim(
+            serde_json::json!({"name": "deny-all", "action": "Deny", "to": [all_pods, everything]}),
+        )]
     } else {
         Vec::new()
     };
@@ -323,7 +325,7 @@ fn accept_rules(
     action: &'static str,
     context: &str,
     problems: &mut Problems,
-) -> Vec<serde_json::Value> {
+) -> Vec<Entry<CnpRule>> {
     let mut out = Vec::new();
     for rule in rules {
         let Some(peers) = peers(rule, direction, own, context, problems) else { continue };
@@ -343,10 +345,7 @@ fn accept_rules(
                     to: (direction == Direction::Egress).then(|| peer_chunk.to_vec()),
                     protocols: protocol_chunk.to_vec(),
                 };
-                match serde_json::to_value(&r) {
-                    Ok(v) => out.push(v),
-                    Err(e) => problems.push(Diagnostic::new(format!("cannot serialise a rule: {e}"))),
-                }
+                out.push(Entry::Rendered(r));
             }
         }
     }

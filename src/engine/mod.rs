@@ -114,6 +114,15 @@ impl Manifest {
     }
 }
 
+/// A rule in an object's rule list: one netpol generated (typed), or one the user passed
+/// through verbatim in the engine's own schema.
+#[derive(Clone, Debug, Serialize)]
+#[serde(untagged)]
+pub enum Entry<R> {
+    Rendered(R),
+    Verbatim(serde_json::Value),
+}
+
 /// What a backend produced: objects in any order (the caller sorts) and warnings.
 #[derive(Clone, Debug, Default)]
 pub struct Rendered {
@@ -128,6 +137,42 @@ pub trait Backend: Sync {
     /// Render the whole intent. Every inexpressible construct is reported, not just the first:
     /// the error carries one diagnostic per problem.
     fn render(&self, intent: &Intent) -> Result<Rendered>;
+}
+
+/// Render with both halves of the policies on their own thread: policies render independently,
+/// and the caller sorts the result, so the output is the same as a single-threaded render.
+pub fn render_parallel(backend: &dyn Backend, intent: &mut Intent) -> Result<Rendered> {
+    const PARALLEL_FROM: usize = 512;
+    if intent.policies.len() < PARALLEL_FROM {
+        return backend.render(intent);
+    }
+    let second_half = intent.policies.split_off(intent.policies.len() / 2);
+    let second = Intent { policies: second_half, guardrails: Vec::new(), ..intent.clone_without_policies() };
+    let (first, second_result, second) = std::thread::scope(|scope| {
+        let handle = scope.spawn(move || {
+            let r = backend.render(&second);
+            (r, second)
+        });
+        let first = backend.render(intent);
+        let (second_result, second) = match handle.join() {
+            Ok(pair) => pair,
+            Err(_) => (Err(Error::Usage("a render thread panicked".into())), Intent::default()),
+        };
+        (first, second_result, second)
+    });
+    intent.policies.extend(second.policies);
+    match (first, second_result) {
+        (Ok(mut a), Ok(b)) => {
+            a.manifests.extend(b.manifests);
+            a.warnings.extend(b.warnings);
+            Ok(a)
+        }
+        (Err(Error::Invalid(mut a)), Err(Error::Invalid(b))) => {
+            a.extend(b);
+            Err(Error::Invalid(a))
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    }
 }
 
 /// Collects diagnostics while a backend keeps going, so that one run reports every problem.

@@ -482,32 +482,51 @@ fn plain(text: &str) -> Value {
 
 /// Belt and braces: a map with a repeated key would make the later entry win silently.
 fn check_unique_keys(node: &Node, sources: &Sources, path: &KeyPath) -> Result<(), Diagnostic> {
+    match find_duplicate(node) {
+        None => Ok(()),
+        Some((mut trail, first, second)) => {
+            trail.reverse();
+            let mut p = path.clone();
+            for seg in trail {
+                p.0.push(seg);
+            }
+            let p = p.key(&second.name);
+            Err(Diagnostic::new(format!("duplicate key `{}`", second.name))
+                .at(&sources.origin(second.loc, &p))
+                .with_help(format!("it is first set at line {}", first.loc.line)))
+        }
+    }
+}
+
+/// The first repeated key, with the path to its map (innermost segment first): the path is
+/// only built when there is something to report.
+fn find_duplicate(node: &Node) -> Option<(Vec<Seg>, &Key, &Key)> {
     match &node.value {
         Value::Map(entries) => {
             for pair in entries.windows(2) {
                 if let [(a, _), (b, _)] = pair
                     && a.name == b.name
                 {
-                    let p = path.key(&b.name);
                     let (first, second) =
                         if (a.loc.line, a.loc.column) < (b.loc.line, b.loc.column) { (a, b) } else { (b, a) };
-                    return Err(Diagnostic::new(format!("duplicate key `{}`", second.name))
-                        .at(&sources.origin(second.loc, &p))
-                        .with_help(format!("it is first set at line {}", first.loc.line)));
+                    return Some((Vec::new(), first, second));
                 }
             }
-            for (k, v) in entries {
-                check_unique_keys(v, sources, &path.key(&k.name))?;
-            }
+            entries.iter().find_map(|(k, v)| {
+                find_duplicate(v).map(|(mut trail, a, b)| {
+                    trail.push(Seg::Key(k.name.clone()));
+                    (trail, a, b)
+                })
+            })
         }
-        Value::Seq(items) => {
-            for (i, v) in items.iter().enumerate() {
-                check_unique_keys(v, sources, &path.index(i))?;
-            }
-        }
-        _ => {}
+        Value::Seq(items) => items.iter().enumerate().find_map(|(i, v)| {
+            find_duplicate(v).map(|(mut trail, a, b)| {
+                trail.push(Seg::Index(i));
+                (trail, a, b)
+            })
+        }),
+        _ => None,
     }
-    Ok(())
 }
 
 #[cfg(test)]
