@@ -355,3 +355,55 @@ fn help_and_version() {
     netpol().args(["render", "--help"]).assert().success();
     netpol().arg("--version").assert().success();
 }
+
+#[test]
+fn accept_weaker_guardrails_turns_the_refusal_into_a_warning() {
+    let v = "guardrails: {denyMetadataService: true}\nworkloads:\n  a:\n    ports: {http: {port: 80}}\n";
+    fails_with(v, &[], 1, &["cannot express a guardrail", "--accept-weaker-guardrails"]);
+    let out = netpol()
+        .args(["render", "-f", "-", "--accept-weaker-guardrails"])
+        .write_stdin(v)
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not enforced by the kubernetes engine"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("name: a"));
+}
+
+#[test]
+fn profiles_are_listed() {
+    let out = stdout_of(&["profiles"]);
+    for name in [
+        "zero-trust",
+        "standard-app",
+        "database",
+        "external-api",
+        "homelab",
+        "build-sandbox",
+        "platform",
+        "tenant",
+        "controller",
+    ] {
+        assert!(out.lines().any(|l| l.starts_with(name)), "{name} missing:\n{out}");
+    }
+}
+
+#[test]
+fn unknown_profile_is_an_error_with_a_suggestion() {
+    fails_with(
+        "namespaces:\n  shop:\n    profile: standard\n",
+        &[],
+        1,
+        &["unknown profile `standard`", "did you mean `standard-app`?", "values.yaml:3:14"],
+    );
+}
+
+#[test]
+fn nested_duplicate_keys_name_their_path() {
+    fails_with(
+        "workloads:\n  a:\n    ports: {}\n    ports: {}\n",
+        &[],
+        1,
+        &["duplicate key `ports`", "workloads.a.ports"],
+    );
+}

@@ -574,6 +574,17 @@ mod tests {
     }
 
     #[test]
+    fn address_families_never_share_a_rule() {
+        let cidrs = vec!["10.0.0.1/32".parse().expect("cidr"), "fd00::1/128".parse().expect("cidr")];
+        let r = rule("api", vec![Peer::ApiServer { cidrs }], vec![tcp(443)]);
+        let out = render_ok(vec![allowlist("shop", "web", None, Some(vec![r]))]);
+        let egress = out[0]["spec"]["egress"].as_array().expect("rules").clone();
+        assert_eq!(egress.len(), 2);
+        assert_eq!(egress[0]["destination"]["nets"], json!(["10.0.0.1/32"]));
+        assert_eq!(egress[1]["destination"]["nets"], json!(["fd00::1/128"]));
+    }
+
+    #[test]
     fn entities_and_fqdns_are_errors_naming_cilium() {
         let r = rule(
             "x",

@@ -103,7 +103,6 @@ fn render_policy(intent: &Intent, policy: &Policy, problems: &mut Problems) -> R
             egress: egress.filter(|r| !r.is_empty()),
         }),
     };
-    let _ = PolicyRole::Allow; // the role only matters to ordered engines
     Ok(Some(Manifest::new(
         API_VERSION,
         KIND,
@@ -265,5 +264,117 @@ pub fn selector(s: &LabelSelector) -> meta::LabelSelector {
                 })
                 .collect()
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intent::testing::*;
+    use crate::intent::{Entity, Fqdn, Guardrail, Protocol};
+    use serde_json::json;
+
+    fn render_ok(policies: Vec<Policy>) -> Vec<serde_json::Value> {
+        Kubernetes.render(&intent(policies)).expect("renders").manifests.into_iter().map(|m| m.body).collect()
+    }
+
+    #[test]
+    fn default_deny_always_has_pod_selector_and_policy_types() {
+        let out = render_ok(vec![default_deny("identity", 2000, false)]);
+        assert_eq!(out[0]["spec"], json!({"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}));
+        assert_eq!(out[0]["apiVersion"], json!("networking.k8s.io/v1"));
+        assert_eq!(out[0]["metadata"]["labels"]["app.kubernetes.io/managed-by"], json!("netpol"));
+    }
+
+    #[test]
+    fn egress_only_policies_name_their_type_and_never_emit_an_empty_peer() {
+        let r = rule("any", vec![], vec![tcp(443)]);
+        let out = render_ok(vec![allowlist("shop", "web", None, Some(vec![r]))]);
+        assert_eq!(out[0]["spec"]["policyTypes"], json!(["Egress"]));
+        assert_eq!(out[0]["spec"]["egress"], json!([{"ports": [{"port": 443, "protocol": "TCP"}]}]));
+    }
+
+    #[test]
+    fn peers_and_port_forms() {
+        let ports = vec![
+            PortMatch { protocol: Protocol::Udp, port: PortSel::Any },
+            PortMatch { protocol: Protocol::Tcp, port: PortSel::Range(30000, 30010) },
+            PortMatch { protocol: Protocol::Sctp, port: PortSel::Named("metrics".into()) },
+        ];
+        let r = rule(
+            "r",
+            vec![own_pods(&[("app", "x")]), pods_in("monitoring", &[]), cidr("10.0.0.0/8", &["10.1.0.0/16"])],
+            ports,
+        );
+        let out = render_ok(vec![allowlist("shop", "web", Some(vec![r]), None)]);
+        assert_eq!(
+            out[0]["spec"]["ingress"][0],
+            json!({
+                "from": [
+                    {"podSelector": {"matchLabels": {"app": "x"}}},
+                    {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}},
+                    {"ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.1.0.0/16"]}}
+                ],
+                "ports": [
+                    {"protocol": "UDP"},
+                    {"port": 30000, "endPort": 30010, "protocol": "TCP"},
+                    {"port": "metrics", "protocol": "SCTP"}
+                ]
+            })
+        );
+    }
+
+    #[test]
+    fn api_server_uses_endpoint_addresses_or_fails() {
+        let r = rule(
+            "api",
+            vec![Peer::ApiServer { cidrs: vec!["10.0.0.1/32".parse().expect("cidr")] }],
+            vec![tcp(443)],
+        );
+        let out = render_ok(vec![allowlist("shop", "web", None, Some(vec![r]))]);
+        assert_eq!(out[0]["spec"]["egress"][0]["to"], json!([{"ipBlock": {"cidr": "10.0.0.1/32"}}]));
+        let r = rule("api", vec![Peer::ApiServer { cidrs: vec![] }], vec![tcp(443)]);
+        let err = Kubernetes
+            .render(&intent(vec![allowlist("shop", "web", None, Some(vec![r]))]))
+            .expect_err("no addresses");
+        assert!(err.to_string().contains("endpoint addresses"), "{err}");
+    }
+
+    #[test]
+    fn entities_fqdns_and_foreign_passthrough_are_errors_naming_the_engines_that_can() {
+        let r = rule(
+            "x",
+            vec![Peer::Entity(Entity::World), Peer::Fqdn(Fqdn::Name("a.example.com".into()))],
+            vec![],
+        );
+        let mut p = allowlist("shop", "web", None, Some(vec![r]));
+        p.passthrough.calico.egress.push(json!({"action": "Allow"}));
+        let err = Kubernetes.render(&intent(vec![p])).expect_err("inexpressible");
+        let d = err.diagnostics();
+        assert_eq!(d.len(), 3, "{d:?}");
+        assert!(
+            d.iter().all(|d| d.help.as_deref().is_some_and(|h| h.contains("cilium") || h.contains("calico"))),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn guardrails_are_refused_unless_the_weaker_form_is_accepted() {
+        let mut i = intent(vec![]);
+        i.guardrails.push(Guardrail {
+            name: "deny-metadata-service".into(),
+            namespaces: LabelSelector::default(),
+            pods: LabelSelector::default(),
+            ingress_deny: vec![],
+            egress_deny: vec![rule("m", vec![cidr("169.254.169.254/32", &[])], vec![])],
+            description: "m".into(),
+            origin: origin("guardrails"),
+        });
+        let err = Kubernetes.render(&i).expect_err("refused");
+        assert!(err.to_string().contains("cannot express a guardrail"), "{err}");
+        i.accept_weaker_guardrails = true;
+        let r = Kubernetes.render(&i).expect("accepted");
+        assert!(r.manifests.is_empty());
+        assert_eq!(r.warnings.len(), 1);
     }
 }
