@@ -153,3 +153,51 @@ proptest! {
         prop_assert_eq!(split, whole);
     }
 }
+
+/// Fragments that make up plausible and implausible values files.
+const FRAGMENTS: [&str; 24] = [
+    "networkPolicy:\n",
+    "  enabled: true\n",
+    "  engine: cilium\n",
+    "workloads:\n",
+    "  a:\n",
+    "    ports:\n",
+    "      p: {port: 80, from: [{namespace: x}]}\n",
+    "    egress: {enabled: true, to: [{to: [{cidr: 10.0.0.0/8, except: [10.1.0.0/16]}]}]}\n",
+    "namespaces:\n",
+    "  n: {profile: tenant, allow: {internet: true}}\n",
+    "cluster: {podCIDR: 10.244.0.0/16, serviceCIDR: 10.96.0.0/12}\n",
+    "guardrails: {denyMetadataService: true, denyCrossTenant: true}\n",
+    "&a [*a]\n",
+    "- x\n",
+    ": :\n",
+    "{[}\n",
+    "    podSelector: {matchExpressions: [{key: k, operator: In}]}\n",
+    "  \"\\u0000\": 1\n",
+    "connections: [{from: {namespace: a}, to: {namespace: b}}]\n",
+    "        endPort: 70000\n",
+    "\t\n",
+    "---\n",
+    "x: !!int abc\n",
+    "<<: {a: 1}\n",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+    /// Any input gives a result or an error, never a panic.
+    #[test]
+    fn arbitrary_input_never_panics(parts in prop::collection::vec(prop::sample::select(&FRAGMENTS[..]), 0..12), noise in ".{0,20}", engine in prop::sample::select(&Engine::ALL[..])) {
+        let mut text: String = parts.concat();
+        text.push_str(&noise);
+        let _ = outcome(&[&text], engine);
+    }
+
+    #[test]
+    fn arbitrary_set_arguments_never_panic(arg in "[a-z.\\[\\]0-9=,{}\\\\]{0,30}") {
+        let inputs = [Input::Set(arg)];
+        let mut sources = Sources::default();
+        let mut no_stdin = || Ok(String::new());
+        let _ = render(&inputs, &LowerOptions::default(), &mut sources, &mut no_stdin);
+    }
+}
