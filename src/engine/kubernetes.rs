@@ -11,7 +11,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::{Backend, Engine, Layer, Manifest, Problems, Rendered};
 use crate::error::{Diagnostic, Result};
-use crate::intent::{Intent, LabelSelector, Namespaces, Peer, Policy, PolicyRole, PortMatch, PortSel, Rule};
+use crate::intent::{Intent, LabelSelector, Namespaces, Peer, Policy, PortMatch, PortSel, Rule};
 
 pub struct Kubernetes;
 
