@@ -28,17 +28,19 @@ pub fn human(d: &Diagnostic, sources: Option<&Sources>, color: bool) -> String {
                 let rest = line.get(start..).unwrap_or("");
                 let len = rest.find([':', ',', ']', '}']).unwrap_or(rest.trim_end().len()).max(1);
                 let end = (start + len).min(line.len().max(start + 1));
-                let mut snippet = Snippet::source(line)
-                    .line_start(usize::try_from(o.line).unwrap_or(1))
-                    .path(o.file.as_str());
+                let mut snippet =
+                    Snippet::source(line).line_start(usize::try_from(o.line).unwrap_or(1)).path(&*o.file);
                 if start < line.len() {
                     snippet = snippet.annotation(AnnotationKind::Primary.span(start..end.min(line.len())));
                 }
                 title = title.element(snippet);
             }
             None => {
-                let position =
-                    if o.line > 0 { format!("{}:{}:{}", o.file, o.line, o.column) } else { o.file.clone() };
+                let position = if o.line > 0 {
+                    format!("{}:{}:{}", o.file, o.line, o.column)
+                } else {
+                    o.file.to_string()
+                };
                 if !position.is_empty() {
                     title = title.element(Level::NOTE.message(format!("in {position}")));
                 }

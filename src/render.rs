@@ -18,8 +18,6 @@ pub struct Output {
     pub header: Header,
     /// Why nothing was rendered, when the values switch rendering off.
     pub disabled_reason: Option<String>,
-    /// The values the render was made from.
-    pub values: crate::values::Loaded,
 }
 
 /// Load, lower and render. Nothing is written: callers emit only after this succeeded.
@@ -32,6 +30,10 @@ pub fn render(
 ) -> Result<Output> {
     let loaded = values::load(inputs, sources, stdin)?;
     let mut lowered = lower::lower(&loaded, options)?;
+    let sources_read: Vec<String> = loaded.sources.file_names().into_iter().map(str::to_string).collect();
+    // The values tree is no longer needed: free it while the engine renders, so the two never
+    // peak together.
+    let freeing = std::thread::spawn(move || drop(loaded));
     let mut warnings = lowered.warnings;
     let mut manifests = Vec::new();
     if lowered.disabled_reason.is_none() {
@@ -40,9 +42,10 @@ pub fn render(
         manifests = rendered.manifests;
         emit::sort(&mut manifests);
     }
+    let _ = freeing.join();
     let header = Header {
         engine: lowered.engine.to_string(),
-        sources: loaded.sources.file_names().into_iter().map(str::to_string).collect(),
+        sources: sources_read,
         unmanaged_namespaces: lowered.intent.unmanaged_namespaces.clone(),
     };
     Ok(Output {
@@ -52,6 +55,5 @@ pub fn render(
         warnings,
         header,
         disabled_reason: lowered.disabled_reason,
-        values: loaded,
     })
 }

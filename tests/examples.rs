@@ -68,6 +68,22 @@ fn every_example_for_every_engine_matches_its_snapshot() {
 }
 
 #[test]
+fn every_rendered_object_reads_back_to_the_same_yaml() {
+    for file in examples() {
+        for engine in Engine::ALL {
+            let inputs = [Input::File(file.to_string_lossy().into_owned())];
+            let options = LowerOptions { engine: Some(engine), ..LowerOptions::default() };
+            let mut no_stdin = || Ok(String::new());
+            let Ok(out) = render(&inputs, &options, &mut Sources::default(), &mut no_stdin) else { continue };
+            for m in &out.manifests {
+                let body = m.try_body().expect("reads back");
+                assert_eq!(netpol::emit::yaml::to_string(&body), m.yaml, "{} {}", file.display(), m.name);
+            }
+        }
+    }
+}
+
+#[test]
 fn rendering_twice_gives_the_same_bytes() {
     for file in examples() {
         for engine in Engine::ALL {

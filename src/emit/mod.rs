@@ -54,7 +54,7 @@ pub fn to_yaml(manifests: &[Manifest], header: &Header) -> Result<String> {
         let mut out = String::new();
         for m in part {
             out.push_str("---\n");
-            out.push_str(&yaml::to_string(&m.body));
+            out.push_str(&m.yaml);
         }
         out
     };
@@ -79,7 +79,7 @@ pub fn to_json(manifests: &[Manifest]) -> Result<String> {
     let list = serde_json::json!({
         "apiVersion": "v1",
         "kind": "List",
-        "items": manifests.iter().map(|m| m.body.clone()).collect::<Vec<_>>(),
+        "items": manifests.iter().map(Manifest::try_body).collect::<Result<Vec<_>>>()?,
     });
     let mut out = serde_json::to_string_pretty(&list)
         .map_err(|e| Error::invalid(Diagnostic::new(format!("cannot serialise JSON: {e}"))))?;
@@ -107,7 +107,7 @@ struct Kustomization<'a> {
 pub fn to_files(manifests: &[Manifest], header: &Header) -> Result<Vec<(String, String)>> {
     let mut files = Vec::new();
     for m in manifests {
-        files.push((file_name(m), format!("{}---\n{}", header.lines(), yaml::to_string(&m.body))));
+        files.push((file_name(m), format!("{}---\n{}", header.lines(), m.yaml)));
     }
     let names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
     let kustomization = Kustomization {

@@ -465,7 +465,7 @@ mod tests {
     use serde_json::json;
 
     fn render_ok(policies: Vec<Policy>) -> Vec<serde_json::Value> {
-        Calico.render(&intent(policies)).expect("renders").manifests.into_iter().map(|m| m.body).collect()
+        Calico.render(&intent(policies)).expect("renders").manifests.into_iter().map(|m| m.body()).collect()
     }
 
     #[test]
@@ -614,17 +614,17 @@ mod tests {
             origin: origin("guardrails"),
         });
         let r = Calico.render(&i).expect("renders");
-        assert_eq!(r.manifests[0].body["spec"], json!({"order": 100, "defaultAction": "Pass"}));
+        assert_eq!(r.manifests[0].body()["spec"], json!({"order": 100, "defaultAction": "Pass"}));
         assert_eq!(r.manifests[0].layer, Layer::Foundation);
         let g = &r.manifests[1];
         assert_eq!(
             (g.kind, g.name.as_str()),
             ("GlobalNetworkPolicy", "netpol-guardrails.deny-metadata-service")
         );
-        assert_eq!(g.body["spec"]["tier"], json!("netpol-guardrails"));
-        assert_eq!(g.body["spec"]["selector"], json!("has(projectcalico.org/namespace)"));
+        assert_eq!(g.body()["spec"]["tier"], json!("netpol-guardrails"));
+        assert_eq!(g.body()["spec"]["selector"], json!("has(projectcalico.org/namespace)"));
         assert_eq!(
-            g.body["spec"]["egress"],
+            g.body()["spec"]["egress"],
             json!([{"action": "Deny", "destination": {"nets": ["169.254.169.254/32"]}}])
         );
     }

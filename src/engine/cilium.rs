@@ -489,7 +489,7 @@ mod tests {
     use serde_json::json;
 
     fn render_one(policies: Vec<Policy>) -> Vec<serde_json::Value> {
-        Cilium.render(&intent(policies)).expect("renders").manifests.into_iter().map(|m| m.body).collect()
+        Cilium.render(&intent(policies)).expect("renders").manifests.into_iter().map(|m| m.body()).collect()
     }
 
     #[test]
@@ -640,8 +640,8 @@ mod tests {
             (m.kind, m.layer, m.namespace.as_deref()),
             ("CiliumClusterwideNetworkPolicy", Layer::Guardrail, None)
         );
-        assert_eq!(m.body["spec"]["enableDefaultDeny"], json!({"ingress": false, "egress": false}));
-        assert_eq!(m.body["spec"]["egressDeny"], json!([{"toCIDRSet": [{"cidr": "169.254.169.254/32"}]}]));
-        assert!(m.body["spec"].get("ingressDeny").is_none());
+        assert_eq!(m.body()["spec"]["enableDefaultDeny"], json!({"ingress": false, "egress": false}));
+        assert_eq!(m.body()["spec"]["egressDeny"], json!([{"toCIDRSet": [{"cidr": "169.254.169.254/32"}]}]));
+        assert!(m.body()["spec"].get("ingressDeny").is_none());
     }
 }

@@ -534,7 +534,7 @@ mod tests {
         let r = rule("metrics", vec![pods_in("monitoring", &[("app", "prom")])], vec![tcp(8080)]);
         let out = render(vec![allowlist("shop", "web", Some(vec![r]), Some(vec![dns_rule()]))]);
         assert_eq!(out.len(), 2);
-        let accept = &out[0].body["spec"];
+        let accept = &out[0].body()["spec"];
         assert_eq!(accept["tier"], json!("Baseline"));
         assert_eq!(accept["priority"], json!(ALLOW_PRIORITY));
         assert_eq!(
@@ -553,13 +553,13 @@ mod tests {
         );
         let lockdown = &out[1];
         assert_eq!(lockdown.name, "shop-web-lockdown");
-        assert_eq!(lockdown.body["spec"]["priority"], json!(DENY_PRIORITY));
+        assert_eq!(lockdown.body()["spec"]["priority"], json!(DENY_PRIORITY));
         assert_eq!(
-            lockdown.body["spec"]["ingress"],
+            lockdown.body()["spec"]["ingress"],
             json!([{"name": "deny-all", "action": "Deny", "from": [{"namespaces": {}}]}])
         );
         assert_eq!(
-            lockdown.body["spec"]["egress"],
+            lockdown.body()["spec"]["egress"],
             json!([{"name": "deny-all", "action": "Deny", "to": [{"namespaces": {}}, {"networks": ["0.0.0.0/0", "::/0"]}]}])
         );
     }
@@ -567,13 +567,13 @@ mod tests {
     #[test]
     fn default_deny_priority_maps_or_is_rejected() {
         let out = render(vec![default_deny("identity", 2000, false)]);
-        assert_eq!(out[0].body["spec"]["priority"], json!(DENY_PRIORITY));
+        assert_eq!(out[0].body()["spec"]["priority"], json!(DENY_PRIORITY));
         assert_eq!(
-            out[0].body["spec"]["subject"],
+            out[0].body()["spec"]["subject"],
             json!({"namespaces": {"matchLabels": {"kubernetes.io/metadata.name": "identity"}}})
         );
         let out = render(vec![default_deny("identity", 900, true)]);
-        assert_eq!(out[0].body["spec"]["priority"], json!(900));
+        assert_eq!(out[0].body()["spec"]["priority"], json!(900));
         let err = ClusterNetworkPolicy
             .render(&intent(vec![default_deny("identity", 2000, true)]))
             .expect_err("range");
@@ -592,7 +592,7 @@ mod tests {
             crate::intent::PortMatch { protocol: Protocol::Tcp, port: PortSel::Named("metrics".into()) },
         ];
         let out = render(vec![allowlist("shop", "web", None, Some(vec![rule("open", vec![], ports)]))]);
-        let e = &out[0].body["spec"]["egress"][0];
+        let e = &out[0].body()["spec"]["egress"][0];
         assert_eq!(e["to"], json!([{"namespaces": {}}, {"networks": ["0.0.0.0/0", "::/0"]}]));
         assert_eq!(
             e["protocols"],
@@ -609,7 +609,7 @@ mod tests {
         let r = rule("internet", vec![cidr("0.0.0.0/0", &["10.0.0.0/8"])], vec![tcp(443)]);
         let out = render(vec![allowlist("shop", "web", None, Some(vec![r]))]);
         let networks =
-            out[0].body["spec"]["egress"][0]["to"][0]["networks"].as_array().expect("networks").clone();
+            out[0].body()["spec"]["egress"][0]["to"][0]["networks"].as_array().expect("networks").clone();
         assert_eq!(networks.len(), 8);
         assert!(!networks.contains(&json!("10.0.0.0/8")));
         let r = rule("from-cidr", vec![cidr("10.0.0.0/8", &[])], vec![]);
@@ -631,11 +631,11 @@ mod tests {
         let out = render(vec![allowlist("shop", "web", Some(rules), None)]);
         let names: Vec<&str> = out.iter().map(|m| m.name.as_str()).collect();
         assert_eq!(names, ["shop-web", "shop-web-2", "shop-web-lockdown"]);
-        let first = out[0].body["spec"]["ingress"].as_array().expect("rules").clone();
+        let first = out[0].body()["spec"]["ingress"].as_array().expect("rules").clone();
         assert_eq!(first.len(), 25);
         assert_eq!(first[0]["from"].as_array().map(Vec::len), Some(25));
         assert_eq!(first[1]["name"], json!("many-peers-2"));
-        assert_eq!(out[1].body["spec"]["priority"], json!(ALLOW_PRIORITY));
+        assert_eq!(out[1].body()["spec"]["priority"], json!(ALLOW_PRIORITY));
     }
 
     #[test]
@@ -653,7 +653,7 @@ mod tests {
         let m = &ClusterNetworkPolicy.render(&i).expect("renders").manifests[0];
         assert_eq!(m.layer, Layer::Guardrail);
         assert_eq!(
-            m.body["spec"],
+            m.body()["spec"],
             json!({"tier": "Admin", "priority": GUARDRAIL_PRIORITY, "subject": {"namespaces": {}},
             "egress": [{"name": "metadata", "action": "Deny", "to": [{"networks": ["169.254.169.254/32"]}]}]})
         );

@@ -275,7 +275,13 @@ mod tests {
     use serde_json::json;
 
     fn render_ok(policies: Vec<Policy>) -> Vec<serde_json::Value> {
-        Kubernetes.render(&intent(policies)).expect("renders").manifests.into_iter().map(|m| m.body).collect()
+        Kubernetes
+            .render(&intent(policies))
+            .expect("renders")
+            .manifests
+            .into_iter()
+            .map(|m| m.body())
+            .collect()
     }
 
     #[test]

@@ -79,8 +79,10 @@ pub struct Manifest {
     pub namespace: Option<String>,
     /// Where the object sorts: tiers and guardrails first, then namespaced policies.
     pub layer: Layer,
-    /// The whole object (apiVersion, kind, metadata, spec) as JSON; maps are sorted.
-    pub body: serde_json::Value,
+    /// The whole object (apiVersion, kind, metadata, spec) as one YAML document body. Kept as
+    /// text, not as a JSON tree: a 10,000-workload render would otherwise hold ten times its
+    /// output in memory.
+    pub yaml: String,
 }
 
 /// Output order classes; objects sort by (layer, namespace, name, kind).
@@ -106,7 +108,21 @@ impl Manifest {
     ) -> Result<Self> {
         let body = serde_json::to_value(object)
             .map_err(|e| Error::invalid(Diagnostic::new(format!("cannot serialise {kind} {name}: {e}"))))?;
-        Ok(Manifest { api_version, kind, name, namespace, layer, body })
+        let yaml = crate::emit::yaml::to_string(&body);
+        Ok(Manifest { api_version, kind, name, namespace, layer, yaml })
+    }
+
+    /// The object as a JSON tree, read back from its YAML (the writer is lossless: every
+    /// example's objects are checked to read back to the same text).
+    pub fn try_body(&self) -> Result<serde_json::Value> {
+        serde_saphyr::from_str(&self.yaml).map_err(|e| {
+            Error::invalid(Diagnostic::new(format!("cannot read back {} {}: {e}", self.kind, self.name)))
+        })
+    }
+
+    /// [`Manifest::try_body`], or `null` if the text does not read back.
+    pub fn body(&self) -> serde_json::Value {
+        self.try_body().unwrap_or(serde_json::Value::Null)
     }
 
     pub fn sort_key(&self) -> (Layer, &str, &str, &str) {

@@ -14,8 +14,9 @@ use ipnet::IpNet;
 /// Where a piece of intent came from, so that engine errors can point at the values.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub struct Origin {
-    /// The values file (or `--set`) the construct was written in.
-    pub file: String,
+    /// The values file (or `--set`) the construct was written in; shared, not copied, by the
+    /// many origins of one file.
+    pub file: std::sync::Arc<str>,
     /// 1-based line; 0 when unknown (defaults, profiles).
     pub line: u32,
     /// 1-based column; 0 when unknown.

@@ -274,7 +274,7 @@ mod tests {
         assert_eq!(d.help.as_deref(), Some("did you mean `ports`?"));
         let o = d.origin.expect("located");
         assert_eq!(
-            (o.file.as_str(), o.line, o.column, o.path.as_str()),
+            (&*o.file, o.line, o.column, o.path.as_str()),
             ("values.yaml", 3, 3, "networkPolicy.prots")
         );
     }

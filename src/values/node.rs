@@ -168,12 +168,13 @@ pub struct Sources {
 #[derive(Clone, Debug)]
 pub struct Source {
     /// As the user named it: a path, `<stdin>`, `--set`, `profile:NAME`.
-    pub name: String,
+    pub name: std::sync::Arc<str>,
     pub text: String,
 }
 
 impl Sources {
     pub fn add(&mut self, name: impl Into<String>, text: impl Into<String>) -> SourceId {
+        let name: String = name.into();
         self.entries.push(Source { name: name.into(), text: text.into() });
         self.entries.len() - 1
     }
@@ -184,25 +185,25 @@ impl Sources {
 
     /// The text of the source called `name`.
     pub fn by_name(&self, name: &str) -> Option<&str> {
-        self.entries.iter().find(|s| s.name == name).map(|s| s.text.as_str())
+        self.entries.iter().find(|s| &*s.name == name).map(|s| s.text.as_str())
     }
 
     pub fn name(&self, id: SourceId) -> &str {
-        self.entries.get(id).map_or("<unknown>", |s| s.name.as_str())
+        self.entries.get(id).map_or("<unknown>", |s| &*s.name)
     }
 
     /// The names of the sources that are files (for the output header).
     pub fn file_names(&self) -> Vec<&str> {
         self.entries
             .iter()
-            .map(|s| s.name.as_str())
+            .map(|s| &*s.name)
             .filter(|n| !n.starts_with(['<', '-']) && !n.starts_with("profile:"))
             .collect()
     }
 
     pub fn origin(&self, loc: Loc, path: &KeyPath) -> Origin {
         Origin {
-            file: self.name(loc.source).to_string(),
+            file: self.entries.get(loc.source).map_or_else(|| "<unknown>".into(), |s| s.name.clone()),
             line: loc.line,
             column: loc.column,
             path: path.to_string(),
@@ -232,7 +233,7 @@ pub fn parse(text: &str, source: SourceId, sources: &Sources) -> Result<Node, Di
     }
     let located = |message: String, line: usize, column: usize| {
         Diagnostic::new(message).at(&Origin {
-            file: name.clone(),
+            file: name.as_str().into(),
             line: u32::try_from(line).unwrap_or(u32::MAX),
             column: u32::try_from(column).unwrap_or(u32::MAX),
             path: String::new(),
