@@ -90,9 +90,7 @@ pub fn lower(loaded: &Loaded, options: &LowerOptions) -> Result<Lowered> {
             disabled_reason = Some("networkPolicy.enabled is false: nothing to render".to_string());
         }
     }
-    for (name, workload) in &values.workloads {
-        cx.workload(name, workload, &default_namespace, &mut policies);
-    }
+    cx.workloads(&default_namespace, &mut policies);
     cx.namespaces(engine, &mut policies);
     cx.connections(&mut policies);
     let guardrails = cx.guardrails();
@@ -245,6 +243,41 @@ impl Cx<'_> {
         match order {
             Some(value) => DenyOrder { value, written_at: Some(self.origin(path)) },
             None => DenyOrder { value: DEFAULT_DENY_ORDER, written_at: None },
+        }
+    }
+
+    /// Top-level workloads. Each lowers on its own, so a large set is split over two threads;
+    /// results and diagnostics are joined in workload order, as a single thread would give them.
+    fn workloads(&mut self, default_namespace: &str, out: &mut Vec<Policy>) {
+        const PARALLEL_FROM: usize = 512;
+        let all: Vec<(&String, &Workload)> = self.loaded.values.workloads.iter().collect();
+        if all.len() < PARALLEL_FROM {
+            for (name, w) in all {
+                self.workload(name, w, default_namespace, out);
+            }
+            return;
+        }
+        let (first, second) = all.split_at(all.len() / 2);
+        let loaded = self.loaded;
+        let lower_part = |part: &[(&String, &Workload)]| {
+            let mut cx = Cx { loaded, problems: Vec::new(), warnings: Vec::new() };
+            let mut policies = Vec::new();
+            for (name, w) in part {
+                cx.workload(name, w, default_namespace, &mut policies);
+            }
+            (policies, cx.problems, cx.warnings)
+        };
+        let (a, b) = std::thread::scope(|scope| {
+            let handle = scope.spawn(|| lower_part(second));
+            (lower_part(first), handle.join())
+        });
+        let b = b.unwrap_or_else(|_| {
+            (Vec::new(), vec![Diagnostic::new("internal error: a lowering thread panicked")], Vec::new())
+        });
+        for (policies, problems, warnings) in [a, b] {
+            out.extend(policies);
+            self.problems.extend(problems);
+            self.warnings.extend(warnings);
         }
     }
 
