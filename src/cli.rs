@@ -31,6 +31,24 @@ pub enum Command {
     Render(RenderArgs),
     /// List the built-in namespace profiles (`namespaces.<ns>.profile`).
     Profiles,
+    /// Judge flows against policies you already run (Kubernetes NetworkPolicy for now).
+    Eval(EvalArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    /// Policies: multi-document YAML or a `List` (YAML or JSON).
+    #[arg(long, value_name = "FILE")]
+    pub manifests: PathBuf,
+    /// The cluster: `namespaces: [{name, labels}]`, `pods: [{namespace, name, labels, ip, ports}]`.
+    #[arg(long, value_name = "FILE")]
+    pub topology: PathBuf,
+    /// A YAML list of `{from, to, port, protocol}`; `from`/`to` are `namespace/pod` or `ip:ADDRESS`.
+    #[arg(long, value_name = "FILE")]
+    pub flows: PathBuf,
+    /// Output format of the judged flows.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Yaml)]
+    pub output: OutputFormat,
 }
 
 #[derive(Debug, clap::Args)]
@@ -106,6 +124,7 @@ impl ValueEnum for EngineArg {
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Render(args) => run_render(args),
+        Command::Eval(args) => run_eval(&args),
         Command::Profiles => {
             let width = crate::profiles::PROFILES.iter().map(|p| p.name.len()).max().unwrap_or(0);
             for p in crate::profiles::PROFILES {
@@ -180,6 +199,36 @@ fn run_render(args: RenderArgs) -> i32 {
     std::mem::forget(output);
     std::mem::forget(sources);
     code
+}
+
+fn run_eval(args: &EvalArgs) -> i32 {
+    let color = std::io::stderr().is_terminal();
+    let sources = Sources::default();
+    let read = |path: &PathBuf| {
+        std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.clone(), source })
+    };
+    let judged = (|| {
+        let objects =
+            crate::eval::read_objects(&read(&args.manifests)?, &args.manifests.display().to_string())?;
+        let topology =
+            crate::eval::read_topology(&read(&args.topology)?, &args.topology.display().to_string())?;
+        let flows = crate::eval::read_flows(&read(&args.flows)?, &args.flows.display().to_string())?;
+        crate::eval::judge(&objects, &topology, &flows)
+    })();
+    let judged = match judged {
+        Ok(j) => j,
+        Err(e) => return report(&e, &sources, ErrorFormat::Human, color),
+    };
+    let value = match serde_json::to_value(&judged) {
+        Ok(v) => v,
+        Err(e) => return report(&Error::Usage(e.to_string()), &sources, ErrorFormat::Human, color),
+    };
+    let text = match args.output {
+        OutputFormat::Yaml => crate::emit::yaml::to_string(&value),
+        OutputFormat::Json => format!("{value:#}\n"),
+    };
+    print!("{text}");
+    0
 }
 
 fn print_diagnostics(diagnostics: &[Diagnostic], sources: &Sources, format: ErrorFormat, color: bool) {

@@ -10,6 +10,7 @@ pub mod diag;
 pub mod emit;
 pub mod engine;
 pub mod error;
+pub mod eval;
 pub mod intent;
 pub mod profiles;
 pub mod render;

@@ -407,3 +407,47 @@ fn nested_duplicate_keys_name_their_path() {
         &["duplicate key `ports`", "workloads.a.ports"],
     );
 }
+
+#[test]
+fn eval_judges_flows_against_existing_policies() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let manifests = write(
+        dir.path(),
+        "np.yaml",
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: web, namespace: shop}\nspec:\n  podSelector: {matchLabels: {app: web}}\n  ingress:\n  - from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: monitoring}}}]\n    ports: [{port: 8080}]\n",
+    );
+    let topology = write(
+        dir.path(),
+        "t.yaml",
+        "pods:\n  - {namespace: shop, name: web, labels: {app: web}, ip: 10.0.0.1}\n  - {namespace: monitoring, name: prom, ip: 10.0.0.2}\n  - {namespace: other, name: x, ip: 10.0.0.3}\n",
+    );
+    let flows = write(
+        dir.path(),
+        "f.yaml",
+        "- {from: monitoring/prom, to: shop/web, port: 8080}\n- {from: other/x, to: shop/web, port: 8080, protocol: TCP}\n",
+    );
+    let out = stdout_of(&["eval", "--manifests", &manifests, "--topology", &topology, "--flows", &flows]);
+    let judged: serde_json::Value = serde_saphyr::from_str(&out).expect("YAML list");
+    assert_eq!(judged[0]["allowed"], true, "{out}");
+    assert_eq!(judged[1]["allowed"], false, "{out}");
+    assert_eq!(judged[1]["from"], "other/x");
+    let out = stdout_of(&[
+        "eval",
+        "--manifests",
+        &manifests,
+        "--topology",
+        &topology,
+        "--flows",
+        &flows,
+        "-o",
+        "json",
+    ]);
+    let judged: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(judged.as_array().map(Vec::len), Some(2));
+    let bad = write(dir.path(), "bad.yaml", "- {from: nowhere/x, to: shop/web, port: 80}\n");
+    netpol()
+        .args(["eval", "--manifests", &manifests, "--topology", &topology, "--flows", &bad])
+        .assert()
+        .code(1)
+        .stdout("");
+}
