@@ -604,15 +604,7 @@ mod tests {
     #[test]
     fn guardrails_get_their_own_tier_that_passes() {
         let mut i = intent(vec![]);
-        i.guardrails.push(Guardrail {
-            name: "deny-metadata-service".into(),
-            namespaces: LabelSelector::default(),
-            pods: LabelSelector::default(),
-            ingress_deny: vec![],
-            egress_deny: vec![rule("metadata", vec![cidr("169.254.169.254/32", &[])], vec![])],
-            description: "metadata".into(),
-            origin: origin("guardrails"),
-        });
+        i.guardrails.push(metadata_guardrail());
         let r = Calico.render(&i).expect("renders");
         assert_eq!(r.manifests[0].body()["spec"], json!({"order": 100, "defaultAction": "Pass"}));
         assert_eq!(r.manifests[0].layer, Layer::Foundation);

@@ -625,15 +625,7 @@ mod tests {
     #[test]
     fn guardrails_are_clusterwide_denies_that_isolate_nothing() {
         let mut i = intent(vec![]);
-        i.guardrails.push(Guardrail {
-            name: "deny-metadata-service".into(),
-            namespaces: LabelSelector::default(),
-            pods: LabelSelector::default(),
-            ingress_deny: vec![],
-            egress_deny: vec![rule("metadata", vec![cidr("169.254.169.254/32", &[])], vec![])],
-            description: "metadata".into(),
-            origin: origin("guardrails"),
-        });
+        i.guardrails.push(metadata_guardrail());
         let r = Cilium.render(&i).expect("renders");
         let m = &r.manifests[0];
         assert_eq!(

@@ -641,15 +641,7 @@ mod tests {
     #[test]
     fn guardrails_are_admin_denies() {
         let mut i = intent(vec![]);
-        i.guardrails.push(Guardrail {
-            name: "deny-metadata-service".into(),
-            namespaces: LabelSelector::default(),
-            pods: LabelSelector::default(),
-            ingress_deny: vec![],
-            egress_deny: vec![rule("metadata", vec![cidr("169.254.169.254/32", &[])], vec![])],
-            description: "metadata".into(),
-            origin: origin("guardrails"),
-        });
+        i.guardrails.push(metadata_guardrail());
         let m = &ClusterNetworkPolicy.render(&i).expect("renders").manifests[0];
         assert_eq!(m.layer, Layer::Guardrail);
         assert_eq!(

@@ -271,7 +271,7 @@ pub fn selector(s: &LabelSelector) -> meta::LabelSelector {
 mod tests {
     use super::*;
     use crate::intent::testing::*;
-    use crate::intent::{Entity, Fqdn, Guardrail, Protocol};
+    use crate::intent::{Entity, Fqdn, Protocol};
     use serde_json::json;
 
     fn render_ok(policies: Vec<Policy>) -> Vec<serde_json::Value> {
@@ -367,15 +367,7 @@ mod tests {
     #[test]
     fn guardrails_are_refused_unless_the_weaker_form_is_accepted() {
         let mut i = intent(vec![]);
-        i.guardrails.push(Guardrail {
-            name: "deny-metadata-service".into(),
-            namespaces: LabelSelector::default(),
-            pods: LabelSelector::default(),
-            ingress_deny: vec![],
-            egress_deny: vec![rule("m", vec![cidr("169.254.169.254/32", &[])], vec![])],
-            description: "m".into(),
-            origin: origin("guardrails"),
-        });
+        i.guardrails.push(metadata_guardrail());
         let err = Kubernetes.render(&i).expect_err("refused");
         assert!(err.to_string().contains("cannot express a guardrail"), "{err}");
         i.accept_weaker_guardrails = true;

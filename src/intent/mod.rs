@@ -445,6 +445,19 @@ pub mod testing {
         }
     }
 
+    /// The metadata-service guardrail: every pod, egress to 169.254.169.254/32 denied.
+    pub fn metadata_guardrail() -> Guardrail {
+        Guardrail {
+            name: "deny-metadata-service".into(),
+            namespaces: LabelSelector::default(),
+            pods: LabelSelector::default(),
+            ingress_deny: vec![],
+            egress_deny: vec![rule("metadata", vec![cidr("169.254.169.254/32", &[])], vec![])],
+            description: "metadata".into(),
+            origin: origin("guardrails"),
+        }
+    }
+
     /// The DNS egress rule every namespace gets: kube-dns in kube-system on UDP and TCP 53.
     pub fn dns_rule() -> Rule {
         Rule {
