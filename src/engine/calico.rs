@@ -1273,10 +1273,11 @@ mod tests {
     /// `cargo test --lib engine::calico -- --ignored` (needs the shared validate-manifests tool;
     /// NETPOL_VALIDATE_MANIFESTS overrides its path).
     #[test]
-    #[ignore = "needs /work/shared/tools/validate-manifests"]
+    #[ignore = "needs ../shared/tools/validate-manifests"]
     fn rich_render_passes_the_official_schemas() {
-        let tool = std::env::var("NETPOL_VALIDATE_MANIFESTS")
-            .unwrap_or_else(|_| "/work/shared/tools/validate-manifests".to_string());
+        let tool = std::env::var("NETPOL_VALIDATE_MANIFESTS").unwrap_or_else(|_| {
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/tools/validate-manifests").to_string()
+        });
         let r = Calico.render(&rich_intent()).expect("renders");
         let text = r.manifests.iter().map(|m| m.yaml.as_str()).collect::<Vec<_>>().join("---\n");
         let path = std::env::temp_dir().join(format!("netpol-calico-rich-{}.yaml", std::process::id()));

@@ -1383,10 +1383,11 @@ mod tests {
     /// the tool knows: `cargo test --lib engine::cilium -- --ignored` (needs the shared
     /// validate-manifests tool; NETPOL_VALIDATE_MANIFESTS overrides its path).
     #[test]
-    #[ignore = "needs /work/shared/tools/validate-manifests"]
+    #[ignore = "needs ../shared/tools/validate-manifests"]
     fn rich_render_passes_the_official_schemas() {
-        let tool = std::env::var("NETPOL_VALIDATE_MANIFESTS")
-            .unwrap_or_else(|_| "/work/shared/tools/validate-manifests".to_string());
+        let tool = std::env::var("NETPOL_VALIDATE_MANIFESTS").unwrap_or_else(|_| {
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/tools/validate-manifests").to_string()
+        });
         let r = Cilium.render(&rich_intent()).expect("renders");
         assert_eq!(r.manifests.len(), 8);
         for m in &r.manifests {
