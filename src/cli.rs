@@ -49,6 +49,25 @@ pub struct EvalArgs {
     /// Output format of the judged flows.
     #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Yaml)]
     pub output: OutputFormat,
+    /// The CNI whose behaviour decides what Kubernetes leaves open (does an ipBlock match pod
+    /// IPs?). Default: inferred from the policy kinds, else `kubernetes`.
+    #[arg(long, value_parser = clap::value_parser!(CniArg))]
+    pub cni: Option<CniArg>,
+}
+
+/// `--cni` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CniArg(pub crate::eval::Cni);
+
+impl ValueEnum for CniArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        use crate::eval::Cni;
+        &[CniArg(Cni::Kubernetes), CniArg(Cni::Cilium), CniArg(Cni::Calico)]
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.0.as_str()))
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -211,9 +230,10 @@ fn run_eval(args: &EvalArgs) -> i32 {
         let objects =
             crate::eval::read_objects(&read(&args.manifests)?, &args.manifests.display().to_string())?;
         let topology =
-            crate::eval::read_topology(&read(&args.topology)?, &args.topology.display().to_string())?;
+            crate::eval::topology::read(&read(&args.topology)?, &args.topology.display().to_string())?;
         let flows = crate::eval::read_flows(&read(&args.flows)?, &args.flows.display().to_string())?;
-        crate::eval::judge(&objects, &topology, &flows)
+        let policies = crate::eval::PolicySet::new(&objects, args.cni.map(|c| c.0))?;
+        crate::eval::judge(&policies, &topology, &flows)
     })();
     let judged = match judged {
         Ok(j) => j,

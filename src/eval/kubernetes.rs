@@ -1,16 +1,20 @@
 //! Kubernetes NetworkPolicy semantics (ENGINES.md 2.2): a pod is isolated for a direction when
 //! a policy selecting it has that direction in its (inferred) `policyTypes`; an isolated pod
 //! accepts a connection iff some rule of some selecting policy matches; a pod-to-pod flow needs
-//! the source's egress and the destination's ingress.
+//! the source's egress and the destination's ingress. Cilium and Calico reuse the rule matching
+//! here for the NetworkPolicies they enforce.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 
 use ipnet::IpNet;
 use serde::Deserialize;
 
-use super::{Endpoint, Pod, PortRef, Topology, Verdict};
+use super::labels::Selector;
+use super::{
+    Context, Decision, Direction, Endpoint, Flow, Layer, NAMESPACED_ORDER, Outcome, Pod, PortRef, Rank, Step,
+};
 use crate::error::{Diagnostic, Error, Result};
+use crate::eval::topology::protocol_text;
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -76,242 +80,196 @@ pub struct PolicyPort {
     pub end_port: Option<u16>,
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Selector {
-    #[serde(default)]
-    pub match_labels: BTreeMap<String, String>,
-    #[serde(default)]
-    pub match_expressions: Vec<Requirement>,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-pub struct Requirement {
-    pub key: String,
-    pub operator: String,
-    #[serde(default)]
-    pub values: Vec<String>,
-}
-
-impl Selector {
-    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
-        self.match_labels.iter().all(|(k, v)| labels.get(k) == Some(v))
-            && self.match_expressions.iter().all(|r| {
-                let value = labels.get(&r.key);
-                match r.operator.as_str() {
-                    "In" => value.is_some_and(|v| r.values.contains(v)),
-                    "NotIn" => value.is_none_or(|v| !r.values.contains(v)),
-                    "Exists" => value.is_some(),
-                    "DoesNotExist" => value.is_none(),
-                    _ => false,
-                }
-            })
-    }
-}
-
-/// The NetworkPolicies among `objects`; any other kind is not modelled yet and is an error.
-pub fn read_policies(objects: &[serde_json::Value]) -> Result<Vec<NetworkPolicy>> {
+/// Parse the NetworkPolicies among `objects` (all of which must be NetworkPolicies).
+pub fn parse(objects: &[&serde_json::Value]) -> Result<Vec<NetworkPolicy>> {
     let mut out = Vec::new();
     let mut problems = Vec::new();
     for o in objects {
-        let api = o.get("apiVersion").and_then(|v| v.as_str()).unwrap_or("");
-        let kind = o.get("kind").and_then(|v| v.as_str()).unwrap_or("");
-        if (api, kind) != ("networking.k8s.io/v1", "NetworkPolicy") {
-            problems.push(Diagnostic::new(format!(
-                "{kind} ({api}) is not modelled by the evaluator yet: only networking.k8s.io/v1 NetworkPolicy is"
-            )));
-            continue;
-        }
-        match serde_json::from_value::<NetworkPolicy>(o.clone()) {
+        match serde_json::from_value::<NetworkPolicy>((*o).clone()) {
             Ok(p) => out.push(p),
-            Err(e) => problems.push(Diagnostic::new(format!("NetworkPolicy: {e}"))),
+            Err(e) => problems.push(Diagnostic::new(format!("{}: {e}", super::object_label(o)))),
         }
     }
     if problems.is_empty() { Ok(out) } else { Err(Error::Invalid(problems)) }
 }
 
+/// The evaluator layers for a cluster that enforces only NetworkPolicy.
+pub fn layers(objects: &[&serde_json::Value]) -> Result<Vec<Box<dyn Layer>>> {
+    Ok(vec![Box::new(NetworkPolicyLayer::new(parse(objects)?))])
+}
+
+/// All NetworkPolicies of a cluster, indexed by namespace.
+#[derive(Debug)]
+pub struct NetworkPolicyLayer {
+    by_namespace: BTreeMap<String, Vec<NetworkPolicy>>,
+}
+
+impl NetworkPolicyLayer {
+    pub fn new(policies: Vec<NetworkPolicy>) -> Self {
+        let mut by_namespace: BTreeMap<String, Vec<NetworkPolicy>> = BTreeMap::new();
+        for p in policies {
+            by_namespace.entry(p.metadata.namespace.clone()).or_default().push(p);
+        }
+        for list in by_namespace.values_mut() {
+            list.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        }
+        NetworkPolicyLayer { by_namespace }
+    }
+
+    /// The policies of `pod`'s namespace that select it for `dir`.
+    pub fn selecting<'a>(
+        &'a self,
+        pod: &'a Pod,
+        dir: Direction,
+    ) -> impl Iterator<Item = &'a NetworkPolicy> + 'a {
+        self.by_namespace
+            .get(&pod.namespace)
+            .into_iter()
+            .flatten()
+            .filter(move |p| p.isolates(dir) && p.selects(pod))
+    }
+}
+
+impl Layer for NetworkPolicyLayer {
+    fn rank(&self) -> Rank {
+        Rank { order: NAMESPACED_ORDER, name: "networkpolicy".to_string() }
+    }
+
+    fn decide(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Outcome {
+        let Some(subject) = flow.subject(dir) else {
+            return Outcome::new(Decision::Pass, Step::builtin(Decision::Pass, "not a pod".into()));
+        };
+        let mut isolating = Vec::new();
+        for policy in self.selecting(subject, dir) {
+            if let Some(i) = policy.matching_rule(ctx, dir, flow) {
+                return Outcome::new(
+                    Decision::Allow,
+                    Step {
+                        object: policy.label(),
+                        rule: format!("{}[{i}]", dir.field()),
+                        decision: Decision::Allow,
+                        note: "the rule matches".to_string(),
+                    },
+                );
+            }
+            isolating.push(policy.label());
+        }
+        if isolating.is_empty() {
+            return Outcome::new(
+                Decision::Pass,
+                Step::builtin(
+                    Decision::Pass,
+                    format!(
+                        "no NetworkPolicy isolates {}/{} for {}",
+                        subject.namespace,
+                        subject.name,
+                        dir.field()
+                    ),
+                ),
+            );
+        }
+        Outcome::new(
+            Decision::Deny,
+            Step {
+                object: isolating.join(", "),
+                rule: String::new(),
+                decision: Decision::Deny,
+                note: format!("isolated for {} and no rule matches", dir.field()),
+            },
+        )
+    }
+}
+
 impl NetworkPolicy {
+    pub fn label(&self) -> String {
+        format!("NetworkPolicy {}/{}", self.metadata.namespace, self.metadata.name)
+    }
+
     /// `policyTypes`, inferred when omitted: Ingress always, Egress if an egress section exists.
-    fn applies_to(&self, direction: Direction) -> bool {
+    pub fn isolates(&self, dir: Direction) -> bool {
         match &self.spec.policy_types {
-            Some(types) => types.iter().any(|t| t == direction.as_str()),
-            None => direction == Direction::Ingress || self.spec.egress.is_some(),
+            Some(types) => types.iter().any(|t| t == dir.as_str()),
+            None => dir == Direction::Ingress || self.spec.egress.is_some(),
         }
     }
 
-    fn selects(&self, pod: &Pod) -> bool {
+    pub fn selects(&self, pod: &Pod) -> bool {
         self.metadata.namespace == pod.namespace && self.spec.pod_selector.matches(&pod.labels)
+    }
+
+    /// The index of the first rule for `dir` that matches the flow's peer and port.
+    pub fn matching_rule(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Option<usize> {
+        let rules: Vec<RuleView<'_>> = match dir {
+            Direction::Ingress => {
+                self.spec.ingress.iter().flatten().map(|r| (r.from.as_ref(), r.ports.as_ref())).collect()
+            }
+            Direction::Egress => {
+                self.spec.egress.iter().flatten().map(|r| (r.to.as_ref(), r.ports.as_ref())).collect()
+            }
+        };
+        rules.into_iter().position(|(peers, ports)| {
+            let peer_ok = peers.is_none_or(|ps| {
+                ps.is_empty()
+                    || ps.iter().any(|p| peer_matches(p, &self.metadata.namespace, ctx, flow.peer(dir)))
+            });
+            peer_ok && ports.is_none_or(|ps| ps.is_empty() || ps.iter().any(|p| port_matches(p, flow)))
+        })
     }
 }
 
 /// One rule seen direction-independently: its peers and its ports.
 type RuleView<'a> = (Option<&'a Vec<PolicyPeer>>, Option<&'a Vec<PolicyPort>>);
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Direction {
-    Ingress,
-    Egress,
-}
-
-impl Direction {
-    fn as_str(self) -> &'static str {
-        match self {
-            Direction::Ingress => "Ingress",
-            Direction::Egress => "Egress",
-        }
-    }
-}
-
-/// Judge one flow: egress at the source, then ingress at the destination.
-pub fn evaluate(
-    policies: &[NetworkPolicy],
-    topology: &Topology,
-    from: &Endpoint<'_>,
-    to: &Endpoint<'_>,
-    port: &PortRef,
-    protocol: &str,
-) -> Verdict {
-    let mut reasons = Vec::new();
-    let egress = match from {
-        Endpoint::Pod(p) if !p.host_network => {
-            direction(policies, topology, p, to, Direction::Egress, to, port, protocol, &mut reasons)
-        }
-        _ => {
-            reasons.push("egress: the source is not a pod, no policy applies".to_string());
-            true
-        }
-    };
-    if !egress {
-        return Verdict { allowed: false, reasons };
-    }
-    let ingress = match to {
-        Endpoint::Pod(p) if !p.host_network => {
-            direction(policies, topology, p, from, Direction::Ingress, to, port, protocol, &mut reasons)
-        }
-        _ => {
-            reasons.push("ingress: the destination is not a pod, no policy applies".to_string());
-            true
-        }
-    };
-    Verdict { allowed: ingress, reasons }
-}
-
-/// The verdict of `subject`'s policies for traffic with `peer` in one direction. `destination`
-/// is where named ports resolve.
-#[allow(clippy::too_many_arguments)]
-fn direction(
-    policies: &[NetworkPolicy],
-    topology: &Topology,
-    subject: &Pod,
-    peer: &Endpoint<'_>,
-    dir: Direction,
-    destination: &Endpoint<'_>,
-    port: &PortRef,
-    protocol: &str,
-    reasons: &mut Vec<String>,
-) -> bool {
-    let word = dir.as_str().to_ascii_lowercase();
-    let selecting: Vec<&NetworkPolicy> =
-        policies.iter().filter(|p| p.selects(subject) && p.applies_to(dir)).collect();
-    if selecting.is_empty() {
-        reasons.push(format!("{word}: {}/{} is not isolated for {word}", subject.namespace, subject.name));
-        return true;
-    }
-    for policy in &selecting {
-        let rules: Vec<RuleView<'_>> = match dir {
-            Direction::Ingress => {
-                policy.spec.ingress.iter().flatten().map(|r| (r.from.as_ref(), r.ports.as_ref())).collect()
-            }
-            Direction::Egress => {
-                policy.spec.egress.iter().flatten().map(|r| (r.to.as_ref(), r.ports.as_ref())).collect()
-            }
-        };
-        for (i, (peers, ports)) in rules.into_iter().enumerate() {
-            let peer_ok = peers.is_none_or(|ps| {
-                ps.is_empty()
-                    || ps.iter().any(|p| peer_matches(p, &policy.metadata.namespace, topology, peer))
-            });
-            let port_ok = ports.is_none_or(|ps| {
-                ps.is_empty() || ps.iter().any(|p| port_matches(p, destination, port, protocol))
-            });
-            if peer_ok && port_ok {
-                reasons.push(format!(
-                    "{word}: allowed by {}/{} {word}[{i}]",
-                    policy.metadata.namespace, policy.metadata.name
-                ));
-                return true;
-            }
-        }
-    }
-    let names: Vec<String> =
-        selecting.iter().map(|p| format!("{}/{}", p.metadata.namespace, p.metadata.name)).collect();
-    reasons.push(format!("{word}: denied: isolated by {} and no rule matches", names.join(", ")));
-    false
-}
-
-fn peer_matches(
+/// Whether a NetworkPolicy peer matches an endpoint. Whether an ipBlock matches pod IPs is the
+/// CNI's choice (`ctx.cni`).
+pub fn peer_matches(
     peer: &PolicyPeer,
     policy_namespace: &str,
-    topology: &Topology,
+    ctx: &Context<'_>,
     endpoint: &Endpoint<'_>,
 ) -> bool {
     if let Some(block) = &peer.ip_block {
-        // Implementation-defined for pod IPs; this model matches any address (as Calico does).
+        if !ctx.cni.cidr_can_match(endpoint) {
+            return false;
+        }
         let Some(ip) = endpoint.ip() else { return false };
         return in_block(block, ip);
     }
-    let Endpoint::Pod(pod) = endpoint else { return false };
-    if pod.host_network {
-        return false;
-    }
+    let Some(pod) = endpoint.policy_pod() else { return false };
     let namespace_ok = match &peer.namespace_selector {
-        Some(sel) => sel.matches(&topology.namespace_labels(&pod.namespace)),
+        Some(sel) => sel.matches(&ctx.topology.namespace_labels(&pod.namespace)),
         None => pod.namespace == policy_namespace,
     };
     let pod_ok = peer.pod_selector.as_ref().is_none_or(|sel| sel.matches(&pod.labels));
     (peer.namespace_selector.is_some() || peer.pod_selector.is_some()) && namespace_ok && pod_ok
 }
 
-fn in_block(block: &IpBlock, ip: IpAddr) -> bool {
+fn in_block(block: &IpBlock, ip: std::net::IpAddr) -> bool {
     let Ok(cidr) = block.cidr.parse::<IpNet>() else { return false };
     cidr.contains(&ip)
         && !block.except.iter().filter_map(|e| e.parse::<IpNet>().ok()).any(|e| e.contains(&ip))
 }
 
-fn port_matches(p: &PolicyPort, destination: &Endpoint<'_>, port: &PortRef, protocol: &str) -> bool {
-    if p.protocol.as_deref().unwrap_or("TCP") != protocol {
+/// Whether a NetworkPolicy port entry matches the flow (protocol default TCP; a named port
+/// resolves on the destination pod; `endPort` makes a range).
+pub fn port_matches(p: &PolicyPort, flow: &Flow<'_>) -> bool {
+    let protocol = p.protocol.as_deref().map_or(Some(crate::intent::Protocol::Tcp), protocol_text::parse);
+    if protocol != Some(flow.protocol) {
         return false;
     }
-    // The flow's port as a number, resolving a name on the destination pod.
-    let resolve = |name: &str| match destination {
-        Endpoint::Pod(pod) => pod
-            .ports
-            .iter()
-            .find(|c| c.name.as_deref() == Some(name) && c.protocol == protocol)
-            .map(|c| c.port),
-        Endpoint::Address(_) => None,
-    };
-    let flow_port = match port {
-        PortRef::Number(n) => Some(*n),
-        PortRef::Name(name) => resolve(name),
-    };
     match &p.port {
         None => true,
         Some(PortRef::Number(start)) => {
-            flow_port.is_some_and(|n| n >= *start && n <= p.end_port.unwrap_or(*start).max(*start))
+            flow.port >= *start && flow.port <= p.end_port.unwrap_or(*start).max(*start)
         }
-        // A named port in a rule resolves on the destination; unresolvable allows nothing.
-        Some(PortRef::Name(name)) => match (resolve(name), flow_port) {
-            (Some(resolved), Some(n)) => resolved == n,
-            _ => false,
-        },
+        Some(PortRef::Name(name)) => flow.destination_port_named(name),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eval::{FlowSpec, judge, read_objects, read_topology};
+    use crate::eval::{FlowSpec, PolicySet, judge, read_objects, topology};
 
     const TOPOLOGY: &str = r#"
 namespaces:
@@ -325,7 +283,7 @@ pods:
 "#;
 
     fn verdicts(manifests: &str, flows: &[(&str, &str, PortRef, &str)]) -> Vec<bool> {
-        let topology = read_topology(TOPOLOGY, "t").expect("topology");
+        let topology = topology::read(TOPOLOGY, "t").expect("topology");
         let objects = read_objects(manifests, "m").expect("objects");
         let flows: Vec<FlowSpec> = flows
             .iter()
@@ -336,7 +294,8 @@ pods:
                 protocol: proto.to_string(),
             })
             .collect();
-        judge(&objects, &topology, &flows).expect("judged").into_iter().map(|j| j.allowed).collect()
+        let set = PolicySet::new(&objects, None).expect("policies");
+        judge(&set, &topology, &flows).expect("judged").into_iter().map(|j| j.allowed).collect()
     }
 
     use PortRef::{Name, Number};
@@ -409,6 +368,9 @@ pods:
         let objects =
             read_objects("apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: x}\n", "m")
                 .expect("parses");
-        assert!(read_policies(&objects).is_err());
+        assert!(PolicySet::new(&objects, Some(crate::eval::Cni::Kubernetes)).is_err());
+        let objects = read_objects("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\n", "m")
+            .expect("parses");
+        assert!(PolicySet::new(&objects, None).is_err());
     }
 }

@@ -1,73 +1,479 @@
-//! Semantic evaluation: does a set of policies allow a flow? A first slice of issue #4:
-//! Kubernetes `networking.k8s.io/v1` NetworkPolicy semantics (ENGINES.md 2.2) over a declared
-//! topology, used by `netpol eval`. Other kinds are reported as not modelled, never guessed.
+//! Semantic evaluation: does a set of policies allow a flow, and which rule decided?
+//!
+//! Every engine is modelled as one or more [`Layer`]s, ordered the way the engine orders them
+//! (ENGINES.md 6): the ClusterNetworkPolicy Admin tier, then the namespaced policies of the CNI
+//! (Kubernetes NetworkPolicy alone, Cilium's pooled policies, or Calico's tiers), then the
+//! Baseline tier, then allow. A flow needs egress at its source and ingress at its destination;
+//! a side that is not a policy-enforced pod contributes "allowed".
 
+pub mod calico;
+pub mod cilium;
+pub mod cluster_network_policy;
 pub mod kubernetes;
+pub mod labels;
+pub mod topology;
 
-use std::collections::BTreeMap;
+use std::fmt;
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Diagnostic, Error, Result};
+use crate::intent::Protocol;
+pub use topology::{ContainerPort, Node, Pod, Topology};
 
-/// The cluster a verdict is computed for.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Topology {
-    #[serde(default)]
-    pub namespaces: Vec<Namespace>,
-    #[serde(default)]
-    pub pods: Vec<Pod>,
+/// Which implementation answers what Kubernetes leaves open (does an ipBlock match pod IPs?)
+/// and which CNI's policy kinds are in force.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Cni {
+    /// The upstream reference behaviour: an ipBlock matches any address, pod IPs included.
+    Kubernetes,
+    /// Cilium: CIDR peers never match pods, nodes or an in-cluster API server.
+    Cilium,
+    /// Calico: CIDR peers (`nets`, ipBlock) match any address, pod IPs included.
+    Calico,
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Namespace {
-    pub name: String,
-    #[serde(default)]
-    pub labels: BTreeMap<String, String>,
-}
-
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Pod {
-    pub namespace: String,
-    pub name: String,
-    #[serde(default)]
-    pub labels: BTreeMap<String, String>,
-    pub ip: Option<IpAddr>,
-    #[serde(default)]
-    pub ports: Vec<ContainerPort>,
-    #[serde(default)]
-    pub host_network: bool,
-    pub service_account: Option<String>,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ContainerPort {
-    pub name: Option<String>,
-    pub port: u16,
-    #[serde(default = "tcp")]
-    pub protocol: String,
-}
-
-fn tcp() -> String {
-    "TCP".to_string()
-}
-
-impl Topology {
-    pub fn namespace_labels(&self, ns: &str) -> BTreeMap<String, String> {
-        let mut labels =
-            self.namespaces.iter().find(|n| n.name == ns).map(|n| n.labels.clone()).unwrap_or_default();
-        // The API server sets this label on every namespace.
-        labels.insert("kubernetes.io/metadata.name".to_string(), ns.to_string());
-        labels
+impl Cni {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cni::Kubernetes => "kubernetes",
+            Cni::Cilium => "cilium",
+            Cni::Calico => "calico",
+        }
     }
 
-    pub fn pod(&self, namespace: &str, name: &str) -> Option<&Pod> {
-        self.pods.iter().find(|p| p.namespace == namespace && p.name == name)
+    /// Whether a CIDR peer (ipBlock, `toCIDR`, `nets`, `networks`) matches this endpoint.
+    pub fn cidr_can_match(self, endpoint: &Endpoint<'_>) -> bool {
+        match (self, endpoint) {
+            (Cni::Cilium, Endpoint::Pod(_) | Endpoint::Node(_) | Endpoint::ApiServer(_)) => false,
+            _ => endpoint.ip().is_some(),
+        }
+    }
+}
+
+impl fmt::Display for Cni {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Direction of a policy decision: egress is judged at the source, ingress at the destination.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Egress,
+    Ingress,
+}
+
+impl Direction {
+    /// `Ingress` / `Egress`, as in Kubernetes `policyTypes` and Calico `types`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Ingress => "Ingress",
+            Direction::Egress => "Egress",
+        }
+    }
+
+    /// `ingress` / `egress`, as in spec field names.
+    pub fn field(self) -> &'static str {
+        match self {
+            Direction::Ingress => "ingress",
+            Direction::Egress => "egress",
+        }
+    }
+}
+
+/// One end of a flow.
+#[derive(Clone, Copy, Debug)]
+pub enum Endpoint<'t> {
+    /// A pod of the topology (host-network pods carry their node's address and are never
+    /// policy subjects).
+    Pod(&'t Pod),
+    /// A node (kubelet, host processes).
+    Node(&'t Node),
+    /// The Kubernetes API server, at one of its addresses.
+    ApiServer(IpAddr),
+    /// Anything else, by address: the internet, an FQDN's address, a metadata service.
+    External(IpAddr),
+}
+
+impl<'t> Endpoint<'t> {
+    pub fn ip(&self) -> Option<IpAddr> {
+        match self {
+            Endpoint::Pod(p) => p.ip,
+            Endpoint::Node(n) => n.ip,
+            Endpoint::ApiServer(ip) | Endpoint::External(ip) => Some(*ip),
+        }
+    }
+
+    /// The pod, unless it runs in the host network (then it is its node to every engine).
+    pub fn policy_pod(&self) -> Option<&'t Pod> {
+        match self {
+            Endpoint::Pod(p) if !p.host_network => Some(p),
+            _ => None,
+        }
+    }
+
+    /// `ns/pod`, `node:NAME`, `apiserver:IP` or `ip:ADDRESS`: how flows name endpoints.
+    pub fn label(&self) -> String {
+        match self {
+            Endpoint::Pod(p) => format!("{}/{}", p.namespace, p.name),
+            Endpoint::Node(n) => format!("node:{}", n.name),
+            Endpoint::ApiServer(ip) => format!("apiserver:{ip}"),
+            Endpoint::External(ip) => format!("ip:{ip}"),
+        }
+    }
+
+    /// Read an endpoint as flows write it: `namespace/pod`, `ip:A.B.C.D` (a pod's, a node's or
+    /// the API server's address resolves to that endpoint), `node:NAME`, `apiserver`, or
+    /// `dns:NAME` (the first address the topology gives the name).
+    pub fn parse(text: &str, topology: &'t Topology) -> std::result::Result<Self, String> {
+        if let Some(ip) = text.strip_prefix("ip:") {
+            let ip: IpAddr = ip.parse().map_err(|_| format!("`{ip}` is not an IP address"))?;
+            return Ok(Endpoint::at(ip, topology));
+        }
+        if let Some(name) = text.strip_prefix("node:") {
+            return topology
+                .node(name)
+                .map(Endpoint::Node)
+                .ok_or_else(|| format!("no node `{name}` in the topology"));
+        }
+        if text == "apiserver" {
+            return topology.api_server.addresses.first().map(|ip| Endpoint::ApiServer(*ip)).ok_or_else(
+                || "the topology gives the API server no address (`apiServer.addresses`)".to_string(),
+            );
+        }
+        if let Some(name) = text.strip_prefix("dns:") {
+            return topology
+                .dns_names
+                .iter()
+                .find(|d| d.name == name)
+                .and_then(|d| d.addresses.first())
+                .map(|ip| Endpoint::External(*ip))
+                .ok_or_else(|| format!("the topology has no address for `{name}` (`dnsNames`)"));
+        }
+        let (ns, name) = text.split_once('/').ok_or_else(|| {
+            format!("`{text}` is none of `namespace/pod`, `ip:ADDRESS`, `node:NAME`, `apiserver`, `dns:NAME`")
+        })?;
+        topology.pod(ns, name).map(Endpoint::Pod).ok_or_else(|| format!("no pod `{text}` in the topology"))
+    }
+
+    /// The endpoint that owns an address: a (non-host-network) pod, a node, the API server,
+    /// or else an external address.
+    pub fn at(ip: IpAddr, topology: &'t Topology) -> Self {
+        if let Some(p) = topology.pods.iter().find(|p| p.ip == Some(ip) && !p.host_network) {
+            return Endpoint::Pod(p);
+        }
+        if let Some(n) = topology.nodes.iter().find(|n| n.ip == Some(ip)) {
+            return Endpoint::Node(n);
+        }
+        if topology.api_server.addresses.contains(&ip) {
+            return Endpoint::ApiServer(ip);
+        }
+        Endpoint::External(ip)
+    }
+}
+
+/// A flow with its port resolved to a number.
+#[derive(Clone, Copy, Debug)]
+pub struct Flow<'t> {
+    pub source: Endpoint<'t>,
+    pub destination: Endpoint<'t>,
+    pub protocol: Protocol,
+    pub port: u16,
+}
+
+impl<'t> Flow<'t> {
+    /// The pod whose policies judge this direction, if it is a policy-enforced pod.
+    pub fn subject(&self, dir: Direction) -> Option<&'t Pod> {
+        match dir {
+            Direction::Egress => self.source.policy_pod(),
+            Direction::Ingress => self.destination.policy_pod(),
+        }
+    }
+
+    /// The other end, as seen by the subject's policies.
+    pub fn peer(&self, dir: Direction) -> &Endpoint<'t> {
+        match dir {
+            Direction::Egress => &self.destination,
+            Direction::Ingress => &self.source,
+        }
+    }
+
+    /// Whether a rule's named port means this flow's port: it names a container port of the
+    /// destination pod with the flow's protocol and number. Unresolvable names match nothing.
+    pub fn destination_port_named(&self, name: &str) -> bool {
+        let Endpoint::Pod(pod) = self.destination else { return false };
+        pod.ports
+            .iter()
+            .any(|c| c.name.as_deref() == Some(name) && c.protocol == self.protocol && c.port == self.port)
+    }
+}
+
+/// What a layer says about one direction of a flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    /// Final: the direction is allowed (later layers are not consulted).
+    Allow,
+    /// Final: the direction is dropped.
+    Deny,
+    /// No final say: the next layer decides (Calico `Pass`, a tier that selects nothing,
+    /// a pod no policy isolates).
+    Pass,
+}
+
+/// One thing the engine considered, for explanations.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Step {
+    /// `Kind namespace/name` (or `Kind name` for cluster-scoped objects); empty for the
+    /// engine's built-in behaviour.
+    pub object: String,
+    /// The rule within the object, e.g. `ingress[2]`; empty when the object as a whole acted
+    /// (isolation, end of tier).
+    pub rule: String,
+    pub decision: Decision,
+    /// Why, in words.
+    pub note: String,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verdict = match self.decision {
+            Decision::Allow => "allow",
+            Decision::Deny => "deny",
+            Decision::Pass => "pass",
+        };
+        match (self.object.is_empty(), self.rule.is_empty()) {
+            (true, _) => write!(f, "{verdict}: {}", self.note),
+            (false, true) => write!(f, "{verdict}: {}: {}", self.object, self.note),
+            (false, false) => write!(f, "{verdict}: {} {}: {}", self.object, self.rule, self.note),
+        }
+    }
+}
+
+/// A layer's answer for one direction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub decision: Decision,
+    /// What decided, in evaluation order; the last step is the deciding one.
+    pub steps: Vec<Step>,
+    /// Constructs that matched the flow at L3/L4 but whose effect is not modelled (L7 rules).
+    pub unmodelled: Vec<String>,
+}
+
+impl Outcome {
+    pub fn new(decision: Decision, step: Step) -> Self {
+        Outcome { decision, steps: vec![step], unmodelled: Vec::new() }
+    }
+}
+
+/// Where a layer sits, in Calico's tier order (smaller first, ties by name): the Admin tier at
+/// 1,000, namespaced policies at 1,000,000, the Baseline tier at 10,000,000.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rank {
+    pub order: f64,
+    pub name: String,
+}
+
+pub const ADMIN_ORDER: f64 = 1_000.0;
+pub const NAMESPACED_ORDER: f64 = 1_000_000.0;
+pub const BASELINE_ORDER: f64 = 10_000_000.0;
+
+/// What the evaluator needs besides the flow.
+#[derive(Clone, Copy, Debug)]
+pub struct Context<'t> {
+    pub topology: &'t Topology,
+    pub cni: Cni,
+}
+
+/// One step of an engine's decision procedure.
+pub trait Layer: Send + Sync + fmt::Debug {
+    fn rank(&self) -> Rank;
+    /// Judge the direction `dir` of `flow`; only called when `flow.subject(dir)` is a pod.
+    fn decide(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Outcome;
+}
+
+/// The verdict on a flow and everything that led to it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    pub allowed: bool,
+    /// Every step in the order the engine takes them: egress at the source, then ingress at
+    /// the destination.
+    pub steps: Vec<(Direction, Step)>,
+    pub unmodelled: Vec<String>,
+}
+
+impl Verdict {
+    /// The step that settled the verdict: the first deny, else the last ingress step.
+    pub fn deciding(&self) -> Option<&(Direction, Step)> {
+        if self.allowed {
+            self.steps.last()
+        } else {
+            self.steps.iter().find(|(_, s)| s.decision == Decision::Deny)
+        }
+    }
+}
+
+/// The policy objects of one cluster, as layers of the engine that enforces them.
+#[derive(Debug)]
+pub struct PolicySet {
+    pub cni: Cni,
+    layers: Vec<Box<dyn Layer>>,
+}
+
+/// Which evaluator owns an object, by API group and kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Owner {
+    Kubernetes,
+    Cilium,
+    Calico,
+    ClusterNetworkPolicy,
+}
+
+fn owner(api_version: &str, kind: &str) -> Option<Owner> {
+    let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+    match (group, kind) {
+        ("networking.k8s.io", "NetworkPolicy") => Some(Owner::Kubernetes),
+        ("cilium.io", "CiliumNetworkPolicy" | "CiliumClusterwideNetworkPolicy") => Some(Owner::Cilium),
+        (
+            "projectcalico.org" | "crd.projectcalico.org",
+            "NetworkPolicy" | "GlobalNetworkPolicy" | "Tier" | "NetworkSet" | "GlobalNetworkSet",
+        ) => Some(Owner::Calico),
+        (
+            "policy.networking.k8s.io",
+            "ClusterNetworkPolicy" | "AdminNetworkPolicy" | "BaselineAdminNetworkPolicy",
+        ) => Some(Owner::ClusterNetworkPolicy),
+        _ => None,
+    }
+}
+
+/// `Kind namespace/name` or `Kind name`, for steps and errors.
+pub fn object_label(object: &serde_json::Value) -> String {
+    let kind = object.get("kind").and_then(|k| k.as_str()).unwrap_or("object");
+    let name = object.pointer("/metadata/name").and_then(|k| k.as_str()).unwrap_or("<unnamed>");
+    match object.pointer("/metadata/namespace").and_then(|k| k.as_str()) {
+        Some(ns) => format!("{kind} {ns}/{name}"),
+        None => format!("{kind} {name}"),
+    }
+}
+
+impl PolicySet {
+    /// Sort objects to their evaluators. `cni` is inferred from the kinds when not given
+    /// (Cilium or Calico objects imply that CNI; otherwise `kubernetes`); kinds of another CNI
+    /// than the one asked for, and kinds no evaluator models, are errors.
+    pub fn new(objects: &[serde_json::Value], cni: Option<Cni>) -> Result<PolicySet> {
+        let mut by_owner: [Vec<&serde_json::Value>; 4] = Default::default();
+        let mut problems = Vec::new();
+        for o in objects {
+            let api = o.get("apiVersion").and_then(|v| v.as_str()).unwrap_or("");
+            let kind = o.get("kind").and_then(|v| v.as_str()).unwrap_or("");
+            match owner(api, kind) {
+                Some(w) => by_owner[w as usize].push(o),
+                None => problems.push(Diagnostic::new(format!(
+                    "{} ({api}) is not a policy kind the evaluator models: it reads NetworkPolicy, \
+                     CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy, Calico NetworkPolicy, \
+                     GlobalNetworkPolicy, Tier, (Global)NetworkSet, ClusterNetworkPolicy, \
+                     AdminNetworkPolicy and BaselineAdminNetworkPolicy",
+                    object_label(o)
+                ))),
+            }
+        }
+        let [k8s, cilium_objects, calico_objects, cnp_objects] = by_owner;
+        let inferred = match (cilium_objects.is_empty(), calico_objects.is_empty()) {
+            (false, false) => {
+                problems.push(Diagnostic::new(
+                    "the manifests hold both Cilium and Calico policies; one cluster runs one CNI",
+                ));
+                Cni::Kubernetes
+            }
+            (false, true) => Cni::Cilium,
+            (true, false) => Cni::Calico,
+            (true, true) => Cni::Kubernetes,
+        };
+        let cni = match cni {
+            Some(asked) if inferred != Cni::Kubernetes && asked != inferred => {
+                problems.push(Diagnostic::new(format!(
+                    "--cni {asked} cannot enforce the {inferred} policies in the manifests; use --cni {inferred}"
+                )));
+                asked
+            }
+            Some(asked) => asked,
+            None => inferred,
+        };
+        if !problems.is_empty() {
+            return Err(Error::Invalid(problems));
+        }
+        let mut layers = match cni {
+            Cni::Kubernetes => kubernetes::layers(&k8s)?,
+            Cni::Cilium => cilium::layers(&k8s, &cilium_objects)?,
+            Cni::Calico => calico::layers(&k8s, &calico_objects)?,
+        };
+        layers.extend(cluster_network_policy::layers(&cnp_objects)?);
+        layers.sort_by(|a, b| {
+            let (a, b) = (a.rank(), b.rank());
+            a.order.total_cmp(&b.order).then_with(|| a.name.cmp(&b.name))
+        });
+        Ok(PolicySet { cni, layers })
+    }
+
+    /// Judge one flow: egress at the source, then ingress at the destination.
+    pub fn evaluate(&self, topology: &Topology, flow: &Flow<'_>) -> Verdict {
+        let ctx = Context { topology, cni: self.cni };
+        let mut verdict = Verdict { allowed: true, steps: Vec::new(), unmodelled: Vec::new() };
+        for dir in [Direction::Egress, Direction::Ingress] {
+            let Some(subject) = flow.subject(dir) else {
+                let end = if dir == Direction::Egress { "source" } else { "destination" };
+                verdict.steps.push((
+                    dir,
+                    Step::builtin(Decision::Allow, format!("the {end} is not a pod; no policy applies")),
+                ));
+                continue;
+            };
+            if dir == Direction::Ingress
+                && let Endpoint::Node(node) = flow.source
+                && subject.node_name.as_deref() == Some(node.name.as_str())
+            {
+                verdict.steps.push((
+                    dir,
+                    Step::builtin(Decision::Allow, "from the pod's own node (kubelet probes)".into()),
+                ));
+                continue;
+            }
+            let mut decided = false;
+            for layer in &self.layers {
+                let outcome = layer.decide(&ctx, dir, flow);
+                verdict.unmodelled.extend(outcome.unmodelled);
+                verdict.steps.extend(outcome.steps.into_iter().map(|s| (dir, s)));
+                match outcome.decision {
+                    Decision::Allow => {
+                        decided = true;
+                        break;
+                    }
+                    Decision::Deny => {
+                        verdict.allowed = false;
+                        return verdict;
+                    }
+                    Decision::Pass => {}
+                }
+            }
+            if !decided {
+                verdict.steps.push((
+                    dir,
+                    Step::builtin(Decision::Allow, format!("no policy decides {}; allowed", dir.field())),
+                ));
+            }
+        }
+        verdict
+    }
+}
+
+impl Step {
+    /// A step of the engine's built-in behaviour rather than of an object.
+    pub fn builtin(decision: Decision, note: String) -> Step {
+        Step { object: String::new(), rule: String::new(), decision, note }
     }
 }
 
@@ -78,53 +484,49 @@ pub struct FlowSpec {
     pub from: String,
     pub to: String,
     pub port: PortRef,
-    #[serde(default = "tcp")]
+    #[serde(default = "tcp_text")]
     pub protocol: String,
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+fn tcp_text() -> String {
+    "TCP".to_string()
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(untagged)]
 pub enum PortRef {
     Number(u16),
     Name(String),
 }
 
-/// A flow endpoint: a pod of the topology or a bare address.
-#[derive(Clone, Debug)]
-pub enum Endpoint<'a> {
-    Pod(&'a Pod),
-    Address(IpAddr),
-}
-
-impl<'a> Endpoint<'a> {
-    /// `namespace/pod` or `ip:A.B.C.D`.
-    pub fn parse(text: &str, topology: &'a Topology) -> std::result::Result<Self, String> {
-        if let Some(ip) = text.strip_prefix("ip:") {
-            return ip.parse().map(Endpoint::Address).map_err(|_| format!("`{ip}` is not an IP address"));
-        }
-        let (ns, name) = text
-            .split_once('/')
-            .ok_or_else(|| format!("`{text}` is neither `namespace/pod` nor `ip:ADDRESS`"))?;
-        topology.pod(ns, name).map(Endpoint::Pod).ok_or_else(|| format!("no pod `{text}` in the topology"))
+impl FlowSpec {
+    /// Resolve the endpoints and the port (a name resolves on the destination pod).
+    pub fn resolve<'t>(&self, topology: &'t Topology) -> std::result::Result<Flow<'t>, String> {
+        let source = Endpoint::parse(&self.from, topology)?;
+        let destination = Endpoint::parse(&self.to, topology)?;
+        let protocol = topology::protocol_text::parse(&self.protocol).ok_or_else(|| {
+            format!("protocol `{}` is not modelled: TCP, UDP and SCTP are (ICMP is not)", self.protocol)
+        })?;
+        let port = match &self.port {
+            PortRef::Number(0) => return Err("port 0 is not a port".to_string()),
+            PortRef::Number(n) => *n,
+            PortRef::Name(name) => match destination {
+                Endpoint::Pod(pod) => pod
+                    .ports
+                    .iter()
+                    .find(|c| c.name.as_deref() == Some(name.as_str()) && c.protocol == protocol)
+                    .map(|c| c.port)
+                    .ok_or_else(|| {
+                        format!("pod {} has no {} port named `{name}`", self.to, protocol.as_str())
+                    })?,
+                _ => return Err(format!("a named port (`{name}`) needs a pod as destination")),
+            },
+        };
+        Ok(Flow { source, destination, protocol, port })
     }
-
-    pub fn ip(&self) -> Option<IpAddr> {
-        match self {
-            Endpoint::Pod(p) => p.ip,
-            Endpoint::Address(ip) => Some(*ip),
-        }
-    }
 }
 
-/// A verdict and what decided it, in the order the engine considered it.
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct Verdict {
-    pub allowed: bool,
-    /// One line per direction: which policy and rule decided, or why nothing applied.
-    pub reasons: Vec<String>,
-}
-
-/// The judged flow, as printed by `netpol eval`.
+/// The judged flow, as printed by `netpol eval`: the flow as written plus the verdict.
 #[derive(Clone, Debug, Serialize)]
 pub struct JudgedFlow {
     pub from: String,
@@ -132,12 +534,12 @@ pub struct JudgedFlow {
     pub port: PortRef,
     pub protocol: String,
     pub allowed: bool,
+    /// The rule that settled the verdict.
+    pub rule: String,
+    /// Everything considered, in the engine's order.
     pub reasons: Vec<String>,
-}
-
-/// Parse a topology file.
-pub fn read_topology(text: &str, name: &str) -> Result<Topology> {
-    serde_saphyr::from_str(text).map_err(|e| Error::invalid(Diagnostic::new(format!("{name}: {e}"))))
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unmodelled: Vec<String>,
 }
 
 /// Parse a flows file: a YAML list of `{from, to, port, protocol}`.
@@ -165,33 +567,27 @@ pub fn read_objects(text: &str, name: &str) -> Result<Vec<serde_json::Value>> {
     Ok(out)
 }
 
-/// Judge every flow against the objects; objects of kinds the evaluator does not model are an
-/// error, so a verdict is never computed from a partial policy set.
-pub fn judge(
-    objects: &[serde_json::Value],
-    topology: &Topology,
-    flows: &[FlowSpec],
-) -> Result<Vec<JudgedFlow>> {
-    let policies = kubernetes::read_policies(objects)?;
+/// Judge every flow; a flow that names something the topology lacks is an error, so the
+/// output always lists every flow that was asked about.
+pub fn judge(policies: &PolicySet, topology: &Topology, flows: &[FlowSpec]) -> Result<Vec<JudgedFlow>> {
     let mut out = Vec::new();
     let mut problems = Vec::new();
     for (i, f) in flows.iter().enumerate() {
-        let ends =
-            Endpoint::parse(&f.from, topology).and_then(|a| Endpoint::parse(&f.to, topology).map(|b| (a, b)));
-        let protocol = f.protocol.to_ascii_uppercase();
-        match ends {
-            Ok((from, to)) => {
-                let v = kubernetes::evaluate(&policies, topology, &from, &to, &f.port, &protocol);
+        match f.resolve(topology) {
+            Ok(flow) => {
+                let v = policies.evaluate(topology, &flow);
                 out.push(JudgedFlow {
                     from: f.from.clone(),
                     to: f.to.clone(),
                     port: f.port.clone(),
                     protocol: f.protocol.clone(),
                     allowed: v.allowed,
-                    reasons: v.reasons,
+                    rule: v.deciding().map(|(d, s)| format!("{}: {s}", d.field())).unwrap_or_default(),
+                    reasons: v.steps.iter().map(|(d, s)| format!("{}: {s}", d.field())).collect(),
+                    unmodelled: v.unmodelled,
                 });
             }
-            Err(e) => problems.push(Diagnostic::new(format!("flow {i}: {e}"))),
+            Err(e) => problems.push(Diagnostic::new(format!("flow {i} ({} -> {}): {e}", f.from, f.to))),
         }
     }
     if problems.is_empty() { Ok(out) } else { Err(Error::Invalid(problems)) }

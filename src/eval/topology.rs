@@ -1,0 +1,276 @@
+//! The cluster a verdict is computed for: namespaces, pods, nodes, the API server, DNS names.
+//! Read from our own YAML format or from `kubectl get namespaces,pods -A -o yaml` as it is.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Diagnostic, Error, Result};
+use crate::intent::{NAMESPACE_NAME_LABEL, Protocol};
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Topology {
+    #[serde(default)]
+    pub namespaces: Vec<Namespace>,
+    #[serde(default)]
+    pub pods: Vec<Pod>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<Node>,
+    /// The Kubernetes API server's endpoint addresses (`kubectl get endpoints kubernetes`).
+    #[serde(default, skip_serializing_if = "ApiServer::is_empty")]
+    pub api_server: ApiServer,
+    /// Names FQDN rules are judged against, with the addresses they resolve to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_names: Vec<DnsName>,
+    /// Pod, Service and node CIDRs: addresses inside are in-cluster.
+    #[serde(default, rename = "clusterCIDRs", skip_serializing_if = "Vec::is_empty")]
+    pub cluster_cidrs: Vec<IpNet>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Namespace {
+    pub name: String,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Pod {
+    pub namespace: String,
+    pub name: String,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    pub ip: Option<IpAddr>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<ContainerPort>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub host_network: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_account: Option<String>,
+    /// The node the pod runs on (ingress from its own node is always allowed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_name: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerPort {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub port: u16,
+    #[serde(default = "tcp", with = "protocol_text")]
+    pub protocol: Protocol,
+}
+
+fn tcp() -> Protocol {
+    Protocol::Tcp
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Node {
+    pub name: String,
+    pub ip: Option<IpAddr>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiServer {
+    #[serde(default)]
+    pub addresses: Vec<IpAddr>,
+}
+
+impl ApiServer {
+    fn is_empty(&self) -> bool {
+        self.addresses.is_empty()
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsName {
+    pub name: String,
+    #[serde(default)]
+    pub addresses: Vec<IpAddr>,
+}
+
+/// `TCP`/`UDP`/`SCTP` in any case.
+pub mod protocol_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::intent::Protocol;
+
+    pub fn parse(text: &str) -> Option<Protocol> {
+        match text.to_ascii_uppercase().as_str() {
+            "TCP" => Some(Protocol::Tcp),
+            "UDP" => Some(Protocol::Udp),
+            "SCTP" => Some(Protocol::Sctp),
+            _ => None,
+        }
+    }
+
+    pub fn serialize<S: Serializer>(p: &Protocol, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(p.as_str())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Protocol, D::Error> {
+        let text = String::deserialize(d)?;
+        parse(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "protocol `{text}` is not modelled: TCP, UDP and SCTP are (ICMP and L7 are not)"
+            ))
+        })
+    }
+}
+
+impl Topology {
+    /// The labels a namespace carries, including the `kubernetes.io/metadata.name` label the
+    /// API server sets on every namespace.
+    pub fn namespace_labels(&self, ns: &str) -> BTreeMap<String, String> {
+        let mut labels =
+            self.namespaces.iter().find(|n| n.name == ns).map(|n| n.labels.clone()).unwrap_or_default();
+        labels.insert(NAMESPACE_NAME_LABEL.to_string(), ns.to_string());
+        labels
+    }
+
+    pub fn pod(&self, namespace: &str, name: &str) -> Option<&Pod> {
+        self.pods.iter().find(|p| p.namespace == namespace && p.name == name)
+    }
+
+    pub fn node(&self, name: &str) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// The DNS names that resolve to `ip` in this topology.
+    pub fn names_of(&self, ip: IpAddr) -> impl Iterator<Item = &str> {
+        self.dns_names.iter().filter(move |d| d.addresses.contains(&ip)).map(|d| d.name.as_str())
+    }
+
+    /// Whether `ip` lies in a pod, Service or node CIDR.
+    pub fn is_in_cluster(&self, ip: IpAddr) -> bool {
+        self.cluster_cidrs.iter().any(|c| c.contains(&ip))
+    }
+
+    /// Reject what would make verdicts ambiguous: duplicate pods or namespaces, pods in
+    /// undeclared namespaces are fine (they get no labels but their name).
+    pub fn check(&self, name: &str) -> Result<()> {
+        let mut problems = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for p in &self.pods {
+            if !seen.insert((p.namespace.as_str(), p.name.as_str())) {
+                problems
+                    .push(Diagnostic::new(format!("{name}: pod {}/{} is listed twice", p.namespace, p.name)));
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for n in &self.namespaces {
+            if !seen.insert(n.name.as_str()) {
+                problems.push(Diagnostic::new(format!("{name}: namespace {} is listed twice", n.name)));
+            }
+        }
+        if problems.is_empty() { Ok(()) } else { Err(Error::Invalid(problems)) }
+    }
+}
+
+/// Parse a topology: our format, or the `List` that `kubectl get namespaces,pods -A -o yaml`
+/// prints (namespaces, pods, and nodes if `nodes` was asked for too).
+pub fn read(text: &str, name: &str) -> Result<Topology> {
+    let raw: serde_json::Value =
+        serde_saphyr::from_str(text).map_err(|e| Error::invalid(Diagnostic::new(format!("{name}: {e}"))))?;
+    let topology = if raw.get("kind").and_then(|k| k.as_str()) == Some("List") {
+        from_kubectl(&raw, name)?
+    } else {
+        serde_json::from_value::<Topology>(raw)
+            .map_err(|e| Error::invalid(Diagnostic::new(format!("{name}: {e}"))))?
+    };
+    topology.check(name)?;
+    Ok(topology)
+}
+
+fn from_kubectl(list: &serde_json::Value, name: &str) -> Result<Topology> {
+    let mut topology = Topology::default();
+    let mut problems = Vec::new();
+    let items = list.get("items").and_then(|i| i.as_array()).cloned().unwrap_or_default();
+    let labels_of = |item: &serde_json::Value| -> BTreeMap<String, String> {
+        item.pointer("/metadata/labels")
+            .and_then(|l| l.as_object())
+            .map(|l| l.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+            .unwrap_or_default()
+    };
+    let text = |item: &serde_json::Value, pointer: &str| {
+        item.pointer(pointer).and_then(|v| v.as_str()).map(str::to_string)
+    };
+    for (i, item) in items.iter().enumerate() {
+        let kind = item.get("kind").and_then(|k| k.as_str()).unwrap_or("");
+        let Some(object_name) = text(item, "/metadata/name") else {
+            problems.push(Diagnostic::new(format!("{name}: items[{i}] has no metadata.name")));
+            continue;
+        };
+        match kind {
+            "Namespace" => topology.namespaces.push(Namespace { name: object_name, labels: labels_of(item) }),
+            "Node" => {
+                let ip = item
+                    .pointer("/status/addresses")
+                    .and_then(|a| a.as_array())
+                    .into_iter()
+                    .flatten()
+                    .find(|a| a.get("type").and_then(|t| t.as_str()) == Some("InternalIP"))
+                    .and_then(|a| a.get("address")?.as_str()?.parse().ok());
+                topology.nodes.push(Node { name: object_name, ip, labels: labels_of(item) });
+            }
+            "Pod" => {
+                let phase = text(item, "/status/phase").unwrap_or_default();
+                if phase == "Succeeded" || phase == "Failed" {
+                    continue;
+                }
+                let mut ports = Vec::new();
+                for container in
+                    item.pointer("/spec/containers").and_then(|c| c.as_array()).into_iter().flatten()
+                {
+                    for p in container.get("ports").and_then(|p| p.as_array()).into_iter().flatten() {
+                        let Some(port) = p
+                            .get("containerPort")
+                            .and_then(|v| v.as_u64())
+                            .and_then(|v| u16::try_from(v).ok())
+                        else {
+                            continue;
+                        };
+                        let protocol = p
+                            .get("protocol")
+                            .and_then(|v| v.as_str())
+                            .map_or(Some(Protocol::Tcp), protocol_text::parse);
+                        if let Some(protocol) = protocol {
+                            let name = p.get("name").and_then(|v| v.as_str()).map(str::to_string);
+                            ports.push(ContainerPort { name, port, protocol });
+                        }
+                    }
+                }
+                topology.pods.push(Pod {
+                    namespace: text(item, "/metadata/namespace").unwrap_or_else(|| "default".to_string()),
+                    name: object_name,
+                    labels: labels_of(item),
+                    ip: text(item, "/status/podIP").and_then(|ip| ip.parse().ok()),
+                    ports,
+                    host_network: item
+                        .pointer("/spec/hostNetwork")
+                        .and_then(|v| v.as_bool())
+                        .unwrap_or(false),
+                    service_account: text(item, "/spec/serviceAccountName")
+                        .or_else(|| Some("default".to_string())),
+                    node_name: text(item, "/spec/nodeName"),
+                });
+            }
+            other => problems.push(Diagnostic::new(format!(
+                "{name}: items[{i}] is a {other}; a kubectl topology holds Namespaces, Pods and Nodes"
+            ))),
+        }
+    }
+    if problems.is_empty() { Ok(topology) } else { Err(Error::Invalid(problems)) }
+}
