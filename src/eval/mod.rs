@@ -7,10 +7,14 @@
 //! a side that is not a policy-enforced pod contributes "allowed".
 
 pub mod calico;
+pub mod check;
 pub mod cilium;
 pub mod cluster_network_policy;
+pub mod derive;
+pub mod intent;
 pub mod kubernetes;
 pub mod labels;
+pub mod matrix;
 pub mod topology;
 
 use std::fmt;
@@ -412,11 +416,16 @@ impl PolicySet {
             Cni::Calico => calico::layers(&k8s, &calico_objects)?,
         };
         layers.extend(cluster_network_policy::layers(&cnp_objects)?);
+        Ok(PolicySet::from_layers(cni, layers))
+    }
+
+    /// A policy set of given layers (the intent's own model, tests).
+    pub fn from_layers(cni: Cni, mut layers: Vec<Box<dyn Layer>>) -> PolicySet {
         layers.sort_by(|a, b| {
             let (a, b) = (a.rank(), b.rank());
             a.order.total_cmp(&b.order).then_with(|| a.name.cmp(&b.name))
         });
-        Ok(PolicySet { cni, layers })
+        PolicySet { cni, layers }
     }
 
     /// Judge one flow: egress at the source, then ingress at the destination.
@@ -540,6 +549,27 @@ pub struct JudgedFlow {
     pub reasons: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unmodelled: Vec<String>,
+}
+
+/// Every ordered pair of distinct pods, on every port of the destination pod.
+pub fn pod_pair_flows(topology: &Topology) -> Vec<FlowSpec> {
+    let mut out = Vec::new();
+    for from in &topology.pods {
+        for to in &topology.pods {
+            if std::ptr::eq(from, to) {
+                continue;
+            }
+            for p in &to.ports {
+                out.push(FlowSpec {
+                    from: format!("{}/{}", from.namespace, from.name),
+                    to: format!("{}/{}", to.namespace, to.name),
+                    port: PortRef::Number(p.port),
+                    protocol: p.protocol.as_str().to_string(),
+                });
+            }
+        }
+    }
+    out
 }
 
 /// Parse a flows file: a YAML list of `{from, to, port, protocol}`.

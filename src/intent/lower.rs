@@ -120,11 +120,28 @@ pub fn lower(loaded: &Loaded, options: &LowerOptions) -> Result<Lowered> {
             guardrails,
             unmanaged_namespaces: unmanaged,
             accept_weaker_guardrails: options.accept_weaker_guardrails,
+            cluster: cluster_facts(values),
         },
         engine,
         warnings: cx.warnings,
         disabled_reason,
     })
+}
+
+fn cluster_facts(values: &crate::values::types::Values) -> crate::intent::ClusterFacts {
+    let facts = &values.cluster;
+    crate::intent::ClusterFacts {
+        pod_cidr: facts.pod_cidr.map(|c| c.0),
+        service_cidr: facts.service_cidr.map(|c| c.0),
+        node_cidrs: facts.node_cidrs.iter().map(|c| c.0).collect(),
+        api_server: facts.api_server.cidrs.iter().map(|c| c.0).collect(),
+        namespace_labels: values
+            .namespaces
+            .iter()
+            .filter(|(_, n)| !n.labels.0.is_empty())
+            .map(|(name, n)| (name.clone(), n.labels.0.iter().map(|(k, v)| (k.clone(), v.clone())).collect()))
+            .collect(),
+    }
 }
 
 struct Cx<'a> {

@@ -54,6 +54,21 @@ pub struct Intent {
     pub unmanaged_namespaces: Vec<String>,
     /// Accept guardrails that the engine can only approximate (kubernetes): warn instead of fail.
     pub accept_weaker_guardrails: bool,
+    /// What the values say about the cluster itself; no backend reads it, the evaluator
+    /// derives a topology from it.
+    pub cluster: ClusterFacts,
+}
+
+/// The cluster's own address ranges and namespace labels, as the values declare them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ClusterFacts {
+    pub pod_cidr: Option<IpNet>,
+    pub service_cidr: Option<IpNet>,
+    pub node_cidrs: Vec<IpNet>,
+    /// Endpoint addresses of the API server.
+    pub api_server: Vec<IpNet>,
+    /// `namespaces.<ns>.labels`, sorted.
+    pub namespace_labels: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl Intent {
@@ -67,6 +82,7 @@ impl Intent {
             guardrails: self.guardrails.clone(),
             unmanaged_namespaces: self.unmanaged_namespaces.clone(),
             accept_weaker_guardrails: self.accept_weaker_guardrails,
+            cluster: self.cluster.clone(),
         }
     }
 }

@@ -3,6 +3,8 @@
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 
+pub mod analyse;
+
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::diag;
@@ -31,8 +33,16 @@ pub enum Command {
     Render(RenderArgs),
     /// List the built-in namespace profiles (`namespaces.<ns>.profile`).
     Profiles,
-    /// Judge flows against policies you already run (Kubernetes NetworkPolicy for now).
+    /// Judge flows against policies you already run, in a topology you describe.
     Eval(EvalArgs),
+    /// Why is this flow allowed or blocked? Every object and rule that decided, in order.
+    Explain(analyse::ExplainArgs),
+    /// The reachability matrix of a topology: a table, CSV or JSON.
+    Matrix(analyse::MatrixArgs),
+    /// Render every engine and list every flow where one disagrees with the intent.
+    Check(analyse::CheckArgs),
+    /// Print the topology (or the flows) netpol derives from values.
+    Topology(analyse::TopologyArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -43,9 +53,11 @@ pub struct EvalArgs {
     /// The cluster: `namespaces: [{name, labels}]`, `pods: [{namespace, name, labels, ip, ports}]`.
     #[arg(long, value_name = "FILE")]
     pub topology: PathBuf,
-    /// A YAML list of `{from, to, port, protocol}`; `from`/`to` are `namespace/pod` or `ip:ADDRESS`.
+    /// A YAML list of `{from, to, port, protocol}`; `from`/`to` are `namespace/pod`,
+    /// `ip:ADDRESS`, `node:NAME`, `apiserver` or `dns:NAME`. Default: every pod pair on every
+    /// port of the destination pod.
     #[arg(long, value_name = "FILE")]
-    pub flows: PathBuf,
+    pub flows: Option<PathBuf>,
     /// Output format of the judged flows.
     #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Yaml)]
     pub output: OutputFormat,
@@ -70,13 +82,11 @@ impl ValueEnum for CniArg {
     }
 }
 
-#[derive(Debug, clap::Args)]
-pub struct RenderArgs {
-    /// Release name, as in `helm template NAME` (same as --release).
-    #[arg(value_name = "RELEASE")]
-    pub release_positional: Option<String>,
+/// Where values come from: files, `--set`, and the Helm-like release and namespace.
+#[derive(Debug, Default, clap::Args)]
+pub struct ValuesArgs {
     /// Values file; repeat to merge (later files win, as in Helm). `-` reads standard input.
-    #[arg(short = 'f', long = "values", value_name = "FILE", required = true)]
+    #[arg(short = 'f', long = "values", value_name = "FILE")]
     pub values: Vec<String>,
     /// Set a value: `a.b=c`, `list[0].x=1`, `a={x,y}`; typed like Helm (numbers, true/false, null).
     #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -84,24 +94,51 @@ pub struct RenderArgs {
     /// Set a value, always as a string.
     #[arg(long = "set-string", value_name = "KEY=VALUE")]
     pub set_string: Vec<String>,
-    /// The engine to render for; overrides the values.
-    #[arg(long, value_parser = clap::value_parser!(EngineArg))]
-    pub engine: Option<EngineArg>,
     /// Namespace of chart-shape values and of workloads without one (as `helm template -n`).
     #[arg(short = 'n', long)]
     pub namespace: Option<String>,
     /// Release name; overrides `release:` in the values.
     #[arg(long)]
     pub release: Option<String>,
+    /// Render guardrails an engine can only approximate (kubernetes) with a warning instead of failing.
+    #[arg(long)]
+    pub accept_weaker_guardrails: bool,
+}
+
+impl ValuesArgs {
+    pub fn inputs(&self) -> Vec<Input> {
+        let mut inputs: Vec<Input> = self.values.iter().cloned().map(Input::File).collect();
+        inputs.extend(self.set.iter().cloned().map(Input::Set));
+        inputs.extend(self.set_string.iter().cloned().map(Input::SetString));
+        inputs
+    }
+
+    pub fn options(&self, engine: Option<Engine>, release: Option<String>) -> LowerOptions {
+        LowerOptions {
+            engine,
+            namespace: self.namespace.clone(),
+            release: release.or_else(|| self.release.clone()),
+            accept_weaker_guardrails: self.accept_weaker_guardrails,
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RenderArgs {
+    /// Release name, as in `helm template NAME` (same as --release).
+    #[arg(value_name = "RELEASE")]
+    pub release_positional: Option<String>,
+    #[command(flatten)]
+    pub values: ValuesArgs,
+    /// The engine to render for; overrides the values.
+    #[arg(long, value_parser = clap::value_parser!(EngineArg))]
+    pub engine: Option<EngineArg>,
     /// Output format on stdout.
     #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Yaml)]
     pub output: OutputFormat,
     /// Write one file per object plus kustomization.yaml into DIR (replaced atomically).
     #[arg(long, value_name = "DIR", conflicts_with = "output")]
     pub output_dir: Option<PathBuf>,
-    /// Render guardrails an engine can only approximate (kubernetes) with a warning instead of failing.
-    #[arg(long)]
-    pub accept_weaker_guardrails: bool,
     /// How errors and warnings are printed on stderr.
     #[arg(long, value_enum, default_value_t = ErrorFormat::Human)]
     pub error_format: ErrorFormat,
@@ -144,6 +181,20 @@ pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Render(args) => run_render(args),
         Command::Eval(args) => run_eval(&args),
+        Command::Explain(args) => print_result(|s| analyse::explain(&args, s)),
+        Command::Matrix(args) => print_result(|s| analyse::matrix(&args, s)),
+        Command::Topology(args) => print_result(|s| analyse::derived_topology(&args, s)),
+        Command::Check(args) => {
+            let color = std::io::stderr().is_terminal();
+            let mut sources = Sources::default();
+            match analyse::check(&args, &mut sources) {
+                Ok((text, clean)) => {
+                    print!("{text}");
+                    if clean { 0 } else { DIFFERENCES_EXIT }
+                }
+                Err(e) => report(&e, &sources, ErrorFormat::Human, color),
+            }
+        }
         Command::Profiles => {
             let width = crate::profiles::PROFILES.iter().map(|p| p.name.len()).max().unwrap_or(0);
             for p in crate::profiles::PROFILES {
@@ -158,7 +209,15 @@ fn run_render(args: RenderArgs) -> i32 {
     let color = std::io::stderr().is_terminal();
     let format = args.error_format;
     let mut sources = Sources::default();
-    let release = match (&args.release, &args.release_positional) {
+    if args.values.values.is_empty() {
+        return report(
+            &Error::Usage("the values are missing: give at least one `-f FILE` (`-f -` reads stdin)".into()),
+            &sources,
+            format,
+            color,
+        );
+    }
+    let release = match (&args.values.release, &args.release_positional) {
         (Some(a), Some(b)) if a != b => {
             return report(
                 &Error::Usage(format!("release given twice: `{b}` and --release `{a}`")),
@@ -169,19 +228,9 @@ fn run_render(args: RenderArgs) -> i32 {
         }
         (a, b) => a.clone().or_else(|| b.clone()),
     };
-    let mut inputs: Vec<Input> = args.values.iter().cloned().map(Input::File).collect();
-    inputs.extend(args.set.iter().cloned().map(Input::Set));
-    inputs.extend(args.set_string.iter().cloned().map(Input::SetString));
-    let options = LowerOptions {
-        engine: args.engine.map(|e| e.0),
-        namespace: args.namespace.clone(),
-        release,
-        accept_weaker_guardrails: args.accept_weaker_guardrails,
-    };
-    let mut read_stdin = || {
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).map(|_| text)
-    };
+    let inputs = args.values.inputs();
+    let options = args.values.options(args.engine.map(|e| e.0), release);
+    let mut read_stdin = read_stdin;
     let output = match render::render(&inputs, &options, &mut sources, &mut read_stdin) {
         Ok(output) => output,
         Err(e) => return report(&e, &sources, format, color),
@@ -220,6 +269,32 @@ fn run_render(args: RenderArgs) -> i32 {
     code
 }
 
+/// Exit code of `netpol check` when an engine disagrees with the intent (1 and 2 are bad
+/// input and bad usage).
+pub const DIFFERENCES_EXIT: i32 = 3;
+
+/// Print a command's text on stdout, its warnings on stderr; or only the error.
+fn print_result(
+    command: impl FnOnce(&mut Sources) -> crate::error::Result<(String, Vec<Diagnostic>)>,
+) -> i32 {
+    let color = std::io::stderr().is_terminal();
+    let mut sources = Sources::default();
+    match command(&mut sources) {
+        Ok((text, warnings)) => {
+            print_diagnostics(&warnings, &sources, ErrorFormat::Human, color);
+            print!("{text}");
+            0
+        }
+        Err(e) => report(&e, &sources, ErrorFormat::Human, color),
+    }
+}
+
+/// Standard input, read once per call.
+pub fn read_stdin() -> std::io::Result<String> {
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text).map(|_| text)
+}
+
 fn run_eval(args: &EvalArgs) -> i32 {
     let color = std::io::stderr().is_terminal();
     let sources = Sources::default();
@@ -231,7 +306,10 @@ fn run_eval(args: &EvalArgs) -> i32 {
             crate::eval::read_objects(&read(&args.manifests)?, &args.manifests.display().to_string())?;
         let topology =
             crate::eval::topology::read(&read(&args.topology)?, &args.topology.display().to_string())?;
-        let flows = crate::eval::read_flows(&read(&args.flows)?, &args.flows.display().to_string())?;
+        let flows = match &args.flows {
+            Some(path) => crate::eval::read_flows(&read(path)?, &path.display().to_string())?,
+            None => crate::eval::pod_pair_flows(&topology),
+        };
         let policies = crate::eval::PolicySet::new(&objects, args.cni.map(|c| c.0))?;
         crate::eval::judge(&policies, &topology, &flows)
     })();

@@ -1,0 +1,416 @@
+//! The analysis commands: `eval`, `explain`, `matrix`, `check` and `topology`.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use clap::ValueEnum;
+use serde::Serialize;
+
+use super::{CniArg, EngineArg, ValuesArgs, read_stdin};
+use crate::engine::Engine;
+use crate::error::{Diagnostic, Error, Result};
+use crate::eval::check::{self, EngineCheck};
+use crate::eval::derive::Derived;
+use crate::eval::topology::{self, Topology};
+use crate::eval::{FlowSpec, PolicySet, PortRef, matrix};
+use crate::intent::Protocol;
+use crate::render;
+use crate::values::node::Sources;
+
+/// Policies and the cluster they run in: values rendered for an engine (the topology derived
+/// from them unless `--topology` is given), or manifests plus a topology.
+#[derive(Debug, clap::Args)]
+pub struct PolicySourceArgs {
+    #[command(flatten)]
+    pub values: ValuesArgs,
+    /// The engine whose rendering is judged (default: the values' engine).
+    #[arg(long, value_parser = clap::value_parser!(EngineArg), conflicts_with = "manifests")]
+    pub engine: Option<EngineArg>,
+    /// Judge these policies instead of rendering values (multi-document YAML or a `List`).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["values", "set", "set_string"])]
+    pub manifests: Option<PathBuf>,
+    /// The cluster: our topology format, or `kubectl get namespaces,pods -A -o yaml` output.
+    #[arg(long, value_name = "FILE")]
+    pub topology: Option<PathBuf>,
+    /// The CNI whose behaviour decides what Kubernetes leaves open (does an ipBlock match pod
+    /// IPs?). Default: the engine's own (cilium, calico; kubernetes otherwise), or for
+    /// manifests inferred from the policy kinds.
+    #[arg(long, value_parser = clap::value_parser!(CniArg))]
+    pub cni: Option<CniArg>,
+}
+
+/// Loaded policies and topology, and the derived probes when the topology was derived.
+pub struct Loaded {
+    pub policies: PolicySet,
+    pub topology: Topology,
+    pub derived: Option<Derived>,
+    pub engine: Option<Engine>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+fn read_file(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })
+}
+
+fn read_topology(path: &Path) -> Result<Topology> {
+    topology::read(&read_file(path)?, &path.display().to_string())
+}
+
+impl PolicySourceArgs {
+    pub fn load(&self, sources: &mut Sources) -> Result<Loaded> {
+        let cni = self.cni.map(|c| c.0);
+        if let Some(path) = &self.manifests {
+            let objects = crate::eval::read_objects(&read_file(path)?, &path.display().to_string())?;
+            let Some(topology_path) = &self.topology else {
+                return Err(Error::Usage(
+                    "--manifests needs --topology FILE (the cluster to judge in)".into(),
+                ));
+            };
+            let topology = read_topology(topology_path)?;
+            let policies = PolicySet::new(&objects, cni)?;
+            return Ok(Loaded { policies, topology, derived: None, engine: None, warnings: Vec::new() });
+        }
+        if self.values.values.is_empty() {
+            return Err(Error::Usage("give values (`-f FILE`) or `--manifests FILE --topology FILE`".into()));
+        }
+        let options = self.values.options(self.engine.map(|e| e.0), None);
+        let output = render::render(&self.values.inputs(), &options, sources, &mut read_stdin)?;
+        if let Some(reason) = output.disabled_reason {
+            return Err(Error::Usage(format!("nothing to judge: {reason}")));
+        }
+        let objects = check::objects_of(&output.manifests)?;
+        let policies = PolicySet::new(&objects, Some(cni.unwrap_or_else(|| check::cni_of(output.engine))))?;
+        let (topology, derived) = match &self.topology {
+            Some(path) => (read_topology(path)?, None),
+            None => {
+                let derived = crate::eval::derive::derive(&output.intent);
+                (derived.topology.clone(), Some(derived))
+            }
+        };
+        Ok(Loaded { policies, topology, derived, engine: Some(output.engine), warnings: output.warnings })
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub source: PolicySourceArgs,
+    /// Source: `namespace/pod`, `ip:A.B.C.D`, `node:NAME`, `apiserver` or `dns:NAME`.
+    #[arg(long, value_name = "ENDPOINT")]
+    pub from: String,
+    /// Destination, as `--from`.
+    #[arg(long, value_name = "ENDPOINT")]
+    pub to: String,
+    /// Destination port: `8080/TCP`, `53/UDP`, `8080` (TCP) or a named port of the destination pod.
+    #[arg(long, value_name = "PORT[/PROTOCOL]")]
+    pub port: String,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = TextFormat::Text)]
+    pub output: TextFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TextFormat {
+    Text,
+    Json,
+}
+
+/// `8080/TCP`, `http`, `53/udp` → the flows file's port and protocol.
+pub fn parse_port(text: &str) -> Result<(PortRef, String)> {
+    let (port, protocol) = text.split_once('/').unwrap_or((text, "TCP"));
+    if topology::protocol_text::parse(protocol).is_none() {
+        return Err(Error::Usage(format!(
+            "protocol `{protocol}` is not modelled: TCP, UDP and SCTP are (ICMP is not)"
+        )));
+    }
+    let port = match port.parse::<u16>() {
+        Ok(0) => return Err(Error::Usage("port 0 is not a port".into())),
+        Ok(n) => PortRef::Number(n),
+        Err(_) if !port.is_empty() && port.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') => {
+            PortRef::Name(port.to_string())
+        }
+        Err(_) => return Err(Error::Usage(format!("`{text}` is not a port (`8080/TCP`, `53/UDP`, `http`)"))),
+    };
+    Ok((port, protocol.to_ascii_uppercase()))
+}
+
+#[derive(Serialize)]
+struct ExplainedStep {
+    direction: crate::eval::Direction,
+    #[serde(flatten)]
+    step: crate::eval::Step,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Explained {
+    from: String,
+    to: String,
+    port: u16,
+    protocol: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    engine: Option<String>,
+    cni: crate::eval::Cni,
+    allowed: bool,
+    decided_by: String,
+    steps: Vec<ExplainedStep>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    unmodelled: Vec<String>,
+}
+
+pub fn explain(args: &ExplainArgs, sources: &mut Sources) -> Result<(String, Vec<Diagnostic>)> {
+    let loaded = args.source.load(sources)?;
+    let (port, protocol) = parse_port(&args.port)?;
+    let spec = FlowSpec { from: args.from.clone(), to: args.to.clone(), port, protocol };
+    let flow = spec.resolve(&loaded.topology).map_err(|e| {
+        let hint =
+            if loaded.derived.is_some() { " (`netpol topology -f …` lists the derived pods)" } else { "" };
+        Error::Usage(format!("{e}{hint}"))
+    })?;
+    let verdict = loaded.policies.evaluate(&loaded.topology, &flow);
+    let explained = Explained {
+        from: args.from.clone(),
+        to: args.to.clone(),
+        port: flow.port,
+        protocol: flow.protocol.as_str().to_string(),
+        engine: loaded.engine.map(|e| e.to_string()),
+        cni: loaded.policies.cni,
+        allowed: verdict.allowed,
+        decided_by: verdict.deciding().map(|(d, s)| format!("{}: {s}", d.field())).unwrap_or_default(),
+        steps: verdict.steps.iter().map(|(d, s)| ExplainedStep { direction: *d, step: s.clone() }).collect(),
+        unmodelled: verdict.unmodelled.clone(),
+    };
+    let text = match args.output {
+        TextFormat::Json => format!("{:#}\n", serde_json::to_value(&explained).unwrap_or_default()),
+        TextFormat::Text => explain_text(&explained),
+    };
+    Ok((text, loaded.warnings))
+}
+
+fn explain_text(e: &Explained) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let engine = e.engine.as_ref().map(|en| format!("{en}, ")).unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "{} -> {} {}/{} ({engine}cni {}): {}",
+        e.from,
+        e.to,
+        e.port,
+        e.protocol,
+        e.cni,
+        if e.allowed { "ALLOWED" } else { "DENIED" }
+    );
+    let mut last = None;
+    for s in &e.steps {
+        if last != Some(s.direction) {
+            let (end, who) = match s.direction {
+                crate::eval::Direction::Egress => ("egress at the source", &e.from),
+                crate::eval::Direction::Ingress => ("ingress at the destination", &e.to),
+            };
+            let _ = writeln!(out, "  {end} {who}:");
+            last = Some(s.direction);
+        }
+        let _ = writeln!(out, "    {}", s.step);
+    }
+    let _ = writeln!(out, "  decided by {}", e.decided_by);
+    for u in &e.unmodelled {
+        let _ = writeln!(out, "  not modelled: {u}");
+    }
+    out
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MatrixArgs {
+    #[command(flatten)]
+    pub source: PolicySourceArgs,
+    /// Judge only these ports (`8080/TCP`, `53/UDP`); repeatable. Default: every port of the
+    /// destination pod, plus for derived topologies every port the values mention.
+    #[arg(long = "port", value_name = "PORT[/PROTOCOL]")]
+    pub ports: Vec<String>,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = MatrixFormat::Table)]
+    pub output: MatrixFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum MatrixFormat {
+    Table,
+    Csv,
+    Json,
+}
+
+pub fn matrix(args: &MatrixArgs, sources: &mut Sources) -> Result<(String, Vec<Diagnostic>)> {
+    let loaded = args.source.load(sources)?;
+    let mut ports = BTreeSet::new();
+    for p in &args.ports {
+        match parse_port(p)? {
+            (PortRef::Number(n), protocol) => {
+                ports.insert((topology::protocol_text::parse(&protocol).unwrap_or(Protocol::Tcp), n));
+            }
+            (PortRef::Name(name), _) => {
+                return Err(Error::Usage(format!("matrix --port takes numbers, not names (`{name}`)")));
+            }
+        }
+    }
+    let only = !ports.is_empty();
+    let endpoints = match &loaded.derived {
+        Some(d) => {
+            if !only {
+                ports.extend(d.ports.iter().copied());
+            }
+            d.endpoints.clone()
+        }
+        None => loaded.topology.pods.iter().map(|p| format!("{}/{}", p.namespace, p.name)).collect(),
+    };
+    let m = matrix::compute(&loaded.policies, &loaded.topology, &endpoints, &ports, only);
+    let text = match args.output {
+        MatrixFormat::Table => m.to_table(),
+        MatrixFormat::Csv => m.to_csv(),
+        MatrixFormat::Json => format!("{:#}\n", serde_json::to_value(m.entries()).unwrap_or_default()),
+    };
+    Ok((text, loaded.warnings))
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub values: ValuesArgs,
+    /// Check only these engines (default: all four).
+    #[arg(long = "engine", value_parser = clap::value_parser!(EngineArg))]
+    pub engines: Vec<EngineArg>,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = TextFormat::Text)]
+    pub output: TextFormat,
+}
+
+/// The report and whether every difference is a documented limitation.
+pub fn check(args: &CheckArgs, sources: &mut Sources) -> Result<(String, bool)> {
+    if args.values.values.is_empty() {
+        return Err(Error::Usage("give values (`-f FILE`)".into()));
+    }
+    let inputs = args.values.inputs();
+    // Standard input is read once and replayed for every engine.
+    let mut stdin_text: Option<String> = None;
+    let mut replay = || -> std::io::Result<String> {
+        if stdin_text.is_none() {
+            stdin_text = Some(read_stdin()?);
+        }
+        Ok(stdin_text.clone().unwrap_or_default())
+    };
+    let engines: Vec<Engine> = if args.engines.is_empty() {
+        vec![Engine::Kubernetes, Engine::Cilium, Engine::Calico, Engine::ClusterNetworkPolicy]
+    } else {
+        args.engines.iter().map(|e| e.0).collect()
+    };
+    let mut reports: Vec<EngineCheck> = Vec::new();
+    let mut first_error = None;
+    for engine in engines {
+        let options = args.values.options(Some(engine), None);
+        let mut scratch = Sources::default();
+        let report = match render::render(&inputs, &options, &mut scratch, &mut replay) {
+            Ok(output) if output.disabled_reason.is_some() => EngineCheck {
+                engine: engine.to_string(),
+                not_rendered: output.disabled_reason,
+                flows: 0,
+                differences: Vec::new(),
+            },
+            Ok(output) => check::check_engine(engine, &output.intent, &output.manifests)?,
+            Err(Error::Invalid(problems)) => {
+                let summary = problems.iter().map(|d| d.message.clone()).collect::<Vec<_>>().join("; ");
+                first_error.get_or_insert((Error::Invalid(problems), std::mem::take(&mut scratch)));
+                EngineCheck {
+                    engine: engine.to_string(),
+                    not_rendered: Some(summary),
+                    flows: 0,
+                    differences: Vec::new(),
+                }
+            }
+            Err(other) => {
+                *sources = scratch;
+                return Err(other);
+            }
+        };
+        if !scratch.file_names().is_empty() {
+            *sources = scratch;
+        }
+        reports.push(report);
+    }
+    // Values that no engine renders are bad input, not an engine limitation.
+    if reports.iter().all(|r| r.not_rendered.is_some())
+        && let Some((error, error_sources)) = first_error
+    {
+        *sources = error_sources;
+        return Err(error);
+    }
+    let clean = reports.iter().all(|r| r.unexplained() == 0);
+    let text = match args.output {
+        TextFormat::Json => format!("{:#}\n", serde_json::to_value(&reports).unwrap_or_default()),
+        TextFormat::Text => check_text(&reports),
+    };
+    Ok((text, clean))
+}
+
+fn check_text(reports: &[EngineCheck]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for r in reports {
+        if let Some(reason) = &r.not_rendered {
+            let _ = writeln!(out, "{}: not rendered: {reason}", r.engine);
+            continue;
+        }
+        let explained = r.differences.len() - r.unexplained();
+        let _ = writeln!(
+            out,
+            "{}: {} flows judged, {} differ from the intent ({} by documented limitations)",
+            r.engine,
+            r.flows,
+            r.differences.len(),
+            explained
+        );
+        for d in &r.differences {
+            let why = d.limitation.map(|l| format!(" [limitation: {}]", l.describe())).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {} -> {} {}/{}: intent {}, {} {}{why}\n    intent: {}\n    {}: {}",
+                d.from,
+                d.to,
+                d.port,
+                d.protocol,
+                word(d.intent),
+                r.engine,
+                word(d.engine),
+                d.intent_rule,
+                r.engine,
+                d.engine_rule
+            );
+        }
+    }
+    out
+}
+
+fn word(allowed: bool) -> &'static str {
+    if allowed { "allows" } else { "denies" }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TopologyArgs {
+    #[command(flatten)]
+    pub values: ValuesArgs,
+    /// Print the derived flows (a flows file) instead of the topology.
+    #[arg(long)]
+    pub flows: bool,
+}
+
+pub fn derived_topology(args: &TopologyArgs, sources: &mut Sources) -> Result<(String, Vec<Diagnostic>)> {
+    if args.values.values.is_empty() {
+        return Err(Error::Usage("give values (`-f FILE`)".into()));
+    }
+    let options = args.values.options(None, None);
+    let output = render::render(&args.values.inputs(), &options, sources, &mut read_stdin)?;
+    let (derived, flows) = check::derived_flows(&output.intent);
+    let value =
+        if args.flows { serde_json::to_value(&flows) } else { serde_json::to_value(&derived.topology) }
+            .map_err(|e| Error::Usage(e.to_string()))?;
+    Ok((crate::emit::yaml::to_string(&value), output.warnings))
+}

@@ -1,0 +1,369 @@
+//! A topology derived from the intent: every workload becomes a pod, every namespace gets a
+//! plain pod, every peer the values name becomes something to probe, plus the internet, the
+//! metadata service, the API server, two nodes and a pod in an unrelated namespace. Flows are
+//! every pair of those endpoints (one side a pod) on every port the values mention.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr};
+
+use ipnet::IpNet;
+
+use super::topology::{ApiServer, ContainerPort, DnsName, Namespace, Node, Pod, Topology};
+use super::{FlowSpec, PortRef};
+use crate::intent::{
+    Fqdn, Intent, LabelOperator, LabelSelector, NAMESPACE_NAME_LABEL, Namespaces, Peer, PolicyRole, PortSel,
+    Protocol, Rule,
+};
+
+/// The namespace with nothing to do with the values: traffic from it shows what "others" get.
+pub const UNRELATED_NAMESPACE: &str = "netpol-unrelated";
+/// A pod with no labels, placed in every namespace.
+pub const PLAIN_POD: &str = "netpol-plain";
+/// An address on the internet (TEST-NET-2), outside every cluster range.
+pub const INTERNET: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
+/// The cloud metadata service.
+pub const METADATA: Ipv4Addr = Ipv4Addr::new(169, 254, 169, 254);
+
+/// A derived topology and the endpoints and ports to probe.
+#[derive(Clone, Debug, Default)]
+pub struct Derived {
+    pub topology: Topology,
+    /// Endpoints as flows name them (`ns/pod`, `node:NAME`, `ip:ADDRESS`), in a fixed order.
+    pub endpoints: Vec<String>,
+    /// Ports probed towards every destination, besides a destination pod's own ports.
+    pub ports: BTreeSet<(Protocol, u16)>,
+}
+
+impl Derived {
+    /// Every flow between two endpoints, at least one of them a pod, on every probed port and
+    /// every port of the destination pod.
+    pub fn flows(&self) -> Vec<FlowSpec> {
+        let mut out = Vec::new();
+        for from in &self.endpoints {
+            for to in &self.endpoints {
+                if from == to || !(from.contains('/') || to.contains('/')) {
+                    continue;
+                }
+                let mut ports = self.ports.clone();
+                if let Some((ns, name)) = to.split_once('/')
+                    && let Some(pod) = self.topology.pod(ns, name)
+                {
+                    ports.extend(pod.ports.iter().map(|p| (p.protocol, p.port)));
+                }
+                for (protocol, port) in ports {
+                    out.push(FlowSpec {
+                        from: from.clone(),
+                        to: to.clone(),
+                        port: PortRef::Number(port),
+                        protocol: protocol.as_str().to_string(),
+                    });
+                }
+            }
+        }
+        out
+    }
+}
+
+struct Builder<'a> {
+    intent: &'a Intent,
+    namespaces: BTreeMap<String, BTreeMap<String, String>>,
+    pods: Vec<Pod>,
+    pod_net: IpNet,
+    externals: BTreeSet<IpAddr>,
+    dns_names: BTreeMap<String, IpAddr>,
+    ports: BTreeSet<(Protocol, u16)>,
+    peer_namespaces: usize,
+}
+
+/// Derive the topology of an intent.
+pub fn derive(intent: &Intent) -> Derived {
+    let facts = &intent.cluster;
+    let pod_net = facts.pod_cidr.unwrap_or_else(|| net("10.244.0.0/16"));
+    let service_net = facts.service_cidr.unwrap_or_else(|| net("10.96.0.0/12"));
+    let node_net = facts.node_cidrs.first().copied().unwrap_or_else(|| net("172.18.0.0/24"));
+    let mut b = Builder {
+        intent,
+        namespaces: BTreeMap::new(),
+        pods: Vec::new(),
+        pod_net,
+        externals: BTreeSet::from([IpAddr::V4(INTERNET), IpAddr::V4(METADATA)]),
+        dns_names: BTreeMap::new(),
+        ports: BTreeSet::from([(Protocol::Tcp, 443), (Protocol::Tcp, 9999)]),
+        peer_namespaces: 0,
+    };
+    b.namespace(UNRELATED_NAMESPACE);
+    for p in &intent.policies {
+        b.namespace(&p.namespace);
+        if p.role == PolicyRole::Allow && !p.subject.is_empty() {
+            let ports =
+                p.ingress.iter().flatten().flat_map(|r| r.ports.iter()).filter_map(|m| match &m.port {
+                    PortSel::Number(n) | PortSel::Range(n, _) => Some((None, *n, m.protocol)),
+                    PortSel::Named(name) => Some((Some(name.clone()), 0, m.protocol)),
+                    PortSel::Any => None,
+                });
+            let ports: Vec<_> = ports.collect();
+            b.pod(&p.namespace, &p.name, &p.subject, ports);
+        }
+    }
+    for p in &intent.policies {
+        for rule in p.ingress.iter().chain(p.egress.iter()).flatten() {
+            b.rule(rule, Some(&p.namespace));
+        }
+    }
+    for g in &intent.guardrails {
+        for rule in g.ingress_deny.iter().chain(&g.egress_deny) {
+            b.rule(rule, None);
+        }
+    }
+    let namespace_names: Vec<String> = b.namespaces.keys().cloned().collect();
+    for ns in &namespace_names {
+        b.pod(ns, PLAIN_POD, &LabelSelector::default(), Vec::new());
+    }
+
+    let nodes = vec![
+        Node { name: "node-1".into(), ip: nth_host(node_net, 2), labels: BTreeMap::new() },
+        Node { name: "node-2".into(), ip: nth_host(node_net, 3), labels: BTreeMap::new() },
+    ];
+    let api_address = facts
+        .api_server
+        .first()
+        .and_then(|c| if c.prefix_len() == c.max_prefix_len() { Some(c.addr()) } else { nth_host(*c, 1) })
+        .or_else(|| nth_host(node_net, 10));
+    let mut cluster_cidrs = vec![pod_net, service_net];
+    cluster_cidrs.extend(facts.node_cidrs.iter().copied());
+    if facts.node_cidrs.is_empty() {
+        cluster_cidrs.push(node_net);
+    }
+
+    let Builder { namespaces, mut pods, externals, dns_names, ports, .. } = b;
+    // Pods in namespace order, then by name, so endpoints read naturally.
+    pods.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    for (i, pod) in pods.iter_mut().enumerate() {
+        pod.ip = nth_host(pod_net, 10 + i as u128);
+    }
+    let mut endpoints: Vec<String> = pods.iter().map(|p| format!("{}/{}", p.namespace, p.name)).collect();
+    endpoints.extend(nodes.iter().map(|n| format!("node:{}", n.name)));
+    endpoints.extend(api_address.map(|ip| format!("ip:{ip}")));
+    endpoints.extend(externals.iter().filter(|ip| Some(**ip) != api_address).map(|ip| format!("ip:{ip}")));
+    let topology = Topology {
+        namespaces: namespaces.into_iter().map(|(name, labels)| Namespace { name, labels }).collect(),
+        pods,
+        nodes,
+        api_server: ApiServer { addresses: api_address.into_iter().collect() },
+        dns_names: dns_names.into_iter().map(|(name, ip)| DnsName { name, addresses: vec![ip] }).collect(),
+        cluster_cidrs,
+    };
+    Derived { topology, endpoints, ports }
+}
+
+impl Builder<'_> {
+    fn namespace(&mut self, name: &str) -> &mut BTreeMap<String, String> {
+        let declared = self.intent.cluster.namespace_labels.get(name).cloned().unwrap_or_default();
+        self.namespaces.entry(name.to_string()).or_insert(declared)
+    }
+
+    fn pod(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        selector: &LabelSelector,
+        ports: Vec<(Option<String>, u16, Protocol)>,
+    ) {
+        let Some(labels) = satisfy(selector, BTreeMap::new()) else { return };
+        if self.pods.iter().any(|p| {
+            p.namespace == namespace && (p.name == name || (p.labels == labels && name != PLAIN_POD))
+        }) {
+            return;
+        }
+        let mut container_ports: Vec<ContainerPort> = Vec::new();
+        for (i, (port_name, number, protocol)) in ports.into_iter().enumerate() {
+            // A named port needs a number; give it one no rule names.
+            let port = if number == 0 { 20000 + i as u16 } else { number };
+            if !container_ports.iter().any(|c| c.port == port && c.protocol == protocol) {
+                container_ports.push(ContainerPort { name: port_name, port, protocol });
+            }
+        }
+        self.pods.push(Pod {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            labels,
+            ip: None,
+            ports: container_ports,
+            host_network: false,
+            service_account: Some("default".to_string()),
+            node_name: Some("node-1".to_string()),
+        });
+    }
+
+    fn rule(&mut self, rule: &Rule, own_namespace: Option<&str>) {
+        for m in &rule.ports {
+            match m.port {
+                PortSel::Number(n) => {
+                    self.ports.insert((m.protocol, n));
+                }
+                PortSel::Range(a, b) => {
+                    self.ports.extend([(m.protocol, a), (m.protocol, b)]);
+                    if let Some(after) = b.checked_add(1) {
+                        self.ports.insert((m.protocol, after));
+                    }
+                    if a > 1 {
+                        self.ports.insert((m.protocol, a - 1));
+                    }
+                }
+                PortSel::Any | PortSel::Named(_) => {}
+            }
+        }
+        for peer in &rule.peers {
+            self.peer(peer, own_namespace);
+        }
+    }
+
+    fn peer(&mut self, peer: &Peer, own_namespace: Option<&str>) {
+        match peer {
+            Peer::Pods { namespaces, pods } => {
+                let namespace = match namespaces {
+                    Namespaces::Own => match own_namespace {
+                        Some(ns) => ns.to_string(),
+                        None => return,
+                    },
+                    Namespaces::Matching(sel) => match self.namespace_for(sel) {
+                        Some(ns) => ns,
+                        None => return,
+                    },
+                };
+                let name = format!("netpol-peer-{}", self.pods.len());
+                self.pod(&namespace, &name, pods, Vec::new());
+            }
+            // The internet is always probed.
+            Peer::Cidr { cidr, .. } if cidr.prefix_len() == 0 => {}
+            Peer::Cidr { cidr, except } => {
+                let inside = |ip: &IpAddr| cidr.contains(ip) && !except.iter().any(|e| e.contains(ip));
+                let mut candidates = vec![nth_host(*cidr, 1), Some(cidr.addr())];
+                for e in except {
+                    candidates.push(after(e));
+                }
+                if let Some(ip) =
+                    candidates.into_iter().flatten().find(|ip| inside(ip) && !self.pod_net.contains(ip))
+                {
+                    self.externals.insert(ip);
+                }
+                // An address inside each exception shows that the exception holds.
+                for e in except {
+                    if let Some(ip) = nth_host(*e, 1).or(Some(e.addr())) {
+                        self.externals.insert(ip);
+                    }
+                }
+            }
+            Peer::Fqdn(fqdn) => {
+                let name = match fqdn {
+                    Fqdn::Name(n) => n.trim_end_matches('.').to_string(),
+                    Fqdn::Pattern(p) if p == "*" => "probe.example".to_string(),
+                    Fqdn::Pattern(p) => p.trim_start_matches("**.").replace('*', "probe"),
+                };
+                let next = self.dns_names.len() as u8;
+                self.dns_names.entry(name).or_insert(IpAddr::V4(Ipv4Addr::new(
+                    192,
+                    0,
+                    2,
+                    10u8.saturating_add(next),
+                )));
+            }
+            // Nodes, the API server and the internet are always probed.
+            Peer::Entity(_) | Peer::ApiServer { .. } => {}
+        }
+    }
+
+    /// A namespace whose labels satisfy the selector: the named one when it names one, an
+    /// unrelated one when it matches every namespace, otherwise a new one.
+    fn namespace_for(&mut self, selector: &LabelSelector) -> Option<String> {
+        if selector.is_empty() {
+            return Some(UNRELATED_NAMESPACE.to_string());
+        }
+        let name = match selector.match_labels.get(NAMESPACE_NAME_LABEL) {
+            Some(name) => name.clone(),
+            None => {
+                // An existing namespace whose labels already fit (a tenant namespace, say).
+                if let Some((name, _)) = self.namespaces.iter().find(|(name, labels)| {
+                    let mut labels = (*labels).clone();
+                    labels.insert(NAMESPACE_NAME_LABEL.to_string(), (*name).clone());
+                    super::intent::selector_matches(selector, &labels)
+                }) {
+                    return Some(name.clone());
+                }
+                self.peer_namespaces += 1;
+                format!("netpol-peer-ns-{}", self.peer_namespaces)
+            }
+        };
+        let mut wanted = selector.clone();
+        wanted.match_labels.remove(NAMESPACE_NAME_LABEL);
+        wanted.match_expressions.retain(|e| e.key != NAMESPACE_NAME_LABEL);
+        let current = self.namespace(&name).clone();
+        let labels = satisfy(&wanted, current)?;
+        self.namespaces.insert(name.clone(), labels);
+        Some(name)
+    }
+}
+
+/// Labels that satisfy a selector, starting from `labels`; `None` when it cannot be satisfied.
+fn satisfy(
+    selector: &LabelSelector,
+    mut labels: BTreeMap<String, String>,
+) -> Option<BTreeMap<String, String>> {
+    for (k, v) in &selector.match_labels {
+        match labels.get(k) {
+            Some(existing) if existing != v => return None,
+            _ => {
+                labels.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    for e in &selector.match_expressions {
+        let current = labels.get(&e.key).cloned();
+        match e.operator {
+            LabelOperator::In => match current {
+                Some(v) if !e.values.contains(&v) => return None,
+                Some(_) => {}
+                None => {
+                    labels.insert(e.key.clone(), e.values.first()?.clone());
+                }
+            },
+            LabelOperator::NotIn => {
+                if current.is_some_and(|v| e.values.contains(&v)) {
+                    return None;
+                }
+            }
+            LabelOperator::Exists => {
+                if current.is_none() {
+                    labels.insert(e.key.clone(), "probe".to_string());
+                }
+            }
+            LabelOperator::DoesNotExist => {
+                if current.is_some() {
+                    return None;
+                }
+            }
+        }
+    }
+    Some(labels)
+}
+
+fn net(text: &str) -> IpNet {
+    text.parse().unwrap_or_default()
+}
+
+/// The `n`th address of a network, if it lies inside.
+pub fn nth_host(net: IpNet, n: u128) -> Option<IpAddr> {
+    let ip = match net.network() {
+        IpAddr::V4(a) => IpAddr::V4(Ipv4Addr::from(u32::try_from(u128::from(u32::from(a)) + n).ok()?)),
+        IpAddr::V6(a) => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(a).checked_add(n)?)),
+    };
+    net.contains(&ip).then_some(ip)
+}
+
+/// The first address after a network.
+fn after(net: &IpNet) -> Option<IpAddr> {
+    match net.broadcast() {
+        IpAddr::V4(a) => u32::from(a).checked_add(1).map(|v| IpAddr::V4(Ipv4Addr::from(v))),
+        IpAddr::V6(a) => u128::from(a).checked_add(1).map(|v| IpAddr::V6(std::net::Ipv6Addr::from(v))),
+    }
+}

@@ -1,0 +1,281 @@
+//! The intent's own meaning, judged directly: the reference every engine's verdict is checked
+//! against (`netpol check`).
+//!
+//! Per direction at a pod: a guardrail that selects the pod and has a matching deny rule drops
+//! the flow (nothing re-opens it); otherwise, if policies speak about the direction for the pod,
+//! the flow is allowed iff one of their rules matches (allowlists and default-denies are
+//! additive, as in Kubernetes); otherwise the direction is open.
+
+use std::collections::BTreeMap;
+
+use super::{Context, Decision, Direction, Endpoint, Flow, Layer, NAMESPACED_ORDER, Outcome, Rank, Step};
+use crate::intent::{
+    Entity, Fqdn, Guardrail, Intent, LabelOperator, LabelSelector, Namespaces, Peer, Policy, PortSel, Rule,
+};
+
+/// The intent as one evaluator layer.
+#[derive(Debug)]
+pub struct IntentLayer {
+    guardrails: Vec<Guardrail>,
+    by_namespace: BTreeMap<String, Vec<Policy>>,
+}
+
+impl IntentLayer {
+    pub fn new(intent: &Intent) -> Self {
+        let mut by_namespace: BTreeMap<String, Vec<Policy>> = BTreeMap::new();
+        for p in &intent.policies {
+            by_namespace.entry(p.namespace.clone()).or_default().push(p.clone());
+        }
+        IntentLayer { guardrails: intent.guardrails.clone(), by_namespace }
+    }
+
+    /// Whether a policy with engine-specific passthrough rules applies to this direction: its
+    /// verdict then depends on rules the intent does not model.
+    pub fn passthrough_applies(&self, dir: Direction, flow: &Flow<'_>) -> Option<String> {
+        let subject = flow.subject(dir)?;
+        self.by_namespace.get(&subject.namespace)?.iter().find_map(|p| {
+            let raw = &p.passthrough;
+            let any = [&raw.cilium, &raw.calico, &raw.cluster_network_policy].iter().any(|r| match dir {
+                Direction::Ingress => !r.ingress.is_empty(),
+                Direction::Egress => !r.egress.is_empty(),
+            });
+            (any && selector_matches(&p.subject, &subject.labels))
+                .then(|| format!("{}/{}", p.namespace, p.name))
+        })
+    }
+}
+
+impl Layer for IntentLayer {
+    fn rank(&self) -> Rank {
+        Rank { order: NAMESPACED_ORDER, name: "intent".to_string() }
+    }
+
+    fn decide(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Outcome {
+        let Some(subject) = flow.subject(dir) else {
+            return Outcome::new(Decision::Pass, Step::builtin(Decision::Pass, "not a pod".into()));
+        };
+        let ns_labels = ctx.topology.namespace_labels(&subject.namespace);
+        for g in &self.guardrails {
+            if !(selector_matches(&g.namespaces, &ns_labels) && selector_matches(&g.pods, &subject.labels)) {
+                continue;
+            }
+            let rules = match dir {
+                Direction::Ingress => &g.ingress_deny,
+                Direction::Egress => &g.egress_deny,
+            };
+            if let Some(rule) = rules.iter().find(|r| rule_matches(r, &subject.namespace, ctx, dir, flow)) {
+                return Outcome::new(
+                    Decision::Deny,
+                    Step {
+                        object: format!("guardrail {}", g.name),
+                        rule: rule.name.clone(),
+                        decision: Decision::Deny,
+                        note: format!("denied cluster-wide ({})", rule.origin),
+                    },
+                );
+            }
+        }
+        let mut speaking = Vec::new();
+        for p in self.by_namespace.get(&subject.namespace).into_iter().flatten() {
+            if !selector_matches(&p.subject, &subject.labels) {
+                continue;
+            }
+            let rules = match dir {
+                Direction::Ingress => p.ingress.as_ref(),
+                Direction::Egress => p.egress.as_ref(),
+            };
+            let Some(rules) = rules else { continue };
+            if let Some(rule) = rules.iter().find(|r| rule_matches(r, &p.namespace, ctx, dir, flow)) {
+                return Outcome::new(
+                    Decision::Allow,
+                    Step {
+                        object: format!("policy {}/{}", p.namespace, p.name),
+                        rule: rule.name.clone(),
+                        decision: Decision::Allow,
+                        note: format!("allowed ({})", rule.origin),
+                    },
+                );
+            }
+            speaking.push(format!("policy {}/{}", p.namespace, p.name));
+        }
+        if speaking.is_empty() {
+            return Outcome::new(
+                Decision::Pass,
+                Step::builtin(
+                    Decision::Pass,
+                    format!(
+                        "no policy speaks about {} of {}/{}",
+                        dir.field(),
+                        subject.namespace,
+                        subject.name
+                    ),
+                ),
+            );
+        }
+        Outcome::new(
+            Decision::Deny,
+            Step {
+                object: speaking.join(", "),
+                rule: String::new(),
+                decision: Decision::Deny,
+                note: format!("{} is limited to the listed rules and none matches", dir.field()),
+            },
+        )
+    }
+}
+
+/// A normalised selector against a label map (`lookup` may add implicit labels).
+pub fn selector_matches(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
+    selector.match_labels.iter().all(|(k, v)| labels.get(k) == Some(v))
+        && selector.match_expressions.iter().all(|e| {
+            let value = labels.get(&e.key);
+            match e.operator {
+                LabelOperator::In => value.is_some_and(|v| e.values.contains(v)),
+                LabelOperator::NotIn => value.is_none_or(|v| !e.values.contains(v)),
+                LabelOperator::Exists => value.is_some(),
+                LabelOperator::DoesNotExist => value.is_none(),
+            }
+        })
+}
+
+fn rule_matches(
+    rule: &Rule,
+    own_namespace: &str,
+    ctx: &Context<'_>,
+    dir: Direction,
+    flow: &Flow<'_>,
+) -> bool {
+    let peer = flow.peer(dir);
+    (rule.peers.is_empty() || rule.peers.iter().any(|p| peer_matches(p, own_namespace, ctx, dir, flow, peer)))
+        && (rule.ports.is_empty()
+            || rule.ports.iter().any(|m| {
+                m.protocol == flow.protocol
+                    && match &m.port {
+                        PortSel::Any => true,
+                        PortSel::Number(n) => flow.port == *n,
+                        PortSel::Range(a, b) => (*a..=*b).contains(&flow.port),
+                        PortSel::Named(name) => flow.destination_port_named(name),
+                    }
+            }))
+}
+
+fn peer_matches(
+    peer: &Peer,
+    own_namespace: &str,
+    ctx: &Context<'_>,
+    dir: Direction,
+    flow: &Flow<'_>,
+    endpoint: &Endpoint<'_>,
+) -> bool {
+    match peer {
+        Peer::Pods { namespaces, pods } => {
+            let Some(pod) = endpoint.policy_pod() else { return false };
+            let namespace_ok = match namespaces {
+                Namespaces::Own => pod.namespace == own_namespace,
+                Namespaces::Matching(sel) => {
+                    selector_matches(sel, &ctx.topology.namespace_labels(&pod.namespace))
+                }
+            };
+            namespace_ok && selector_matches(pods, &pod.labels)
+        }
+        Peer::Cidr { cidr, except } => {
+            ctx.cni.cidr_can_match(endpoint)
+                && endpoint
+                    .ip()
+                    .is_some_and(|ip| cidr.contains(&ip) && !except.iter().any(|e| e.contains(&ip)))
+        }
+        Peer::ApiServer { cidrs } => match endpoint {
+            Endpoint::ApiServer(_) => true,
+            other => {
+                ctx.cni != super::Cni::Cilium
+                    && other.ip().is_some_and(|ip| cidrs.iter().any(|c| c.contains(&ip)))
+            }
+        },
+        Peer::Entity(entity) => entity_matches(*entity, ctx, dir, flow, endpoint),
+        Peer::Fqdn(fqdn) => match endpoint {
+            Endpoint::External(ip) => ctx.topology.names_of(*ip).any(|name| fqdn_matches(fqdn, name)),
+            _ => false,
+        },
+    }
+}
+
+fn entity_matches(
+    entity: Entity,
+    ctx: &Context<'_>,
+    dir: Direction,
+    flow: &Flow<'_>,
+    endpoint: &Endpoint<'_>,
+) -> bool {
+    let own_node = flow.subject(dir).and_then(|p| p.node_name.as_deref());
+    let is_own_node = |name: &str| own_node == Some(name);
+    match entity {
+        Entity::All => true,
+        Entity::World => matches!(endpoint, Endpoint::External(ip) if !ctx.topology.is_in_cluster(*ip)),
+        Entity::Cluster => !matches!(endpoint, Endpoint::External(ip) if !ctx.topology.is_in_cluster(*ip)),
+        Entity::Host => match endpoint {
+            Endpoint::Node(n) => is_own_node(&n.name),
+            Endpoint::Pod(p) if p.host_network => p.node_name.as_deref().is_some_and(is_own_node),
+            _ => false,
+        },
+        Entity::RemoteNode => match endpoint {
+            Endpoint::Node(n) => !is_own_node(&n.name),
+            Endpoint::Pod(p) if p.host_network => !p.node_name.as_deref().is_some_and(is_own_node),
+            _ => false,
+        },
+        // Cilium's own proxies and bookkeeping identities have no counterpart in a topology.
+        Entity::Ingress | Entity::Health | Entity::Init | Entity::Unmanaged => false,
+    }
+}
+
+/// Cilium's `matchPattern`: `*` alone is everything; `**.` as a prefix is any depth of
+/// subdomains; elsewhere `*` is any characters but `.`.
+pub fn fqdn_matches(fqdn: &Fqdn, name: &str) -> bool {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    match fqdn {
+        Fqdn::Name(n) => n.trim_end_matches('.').eq_ignore_ascii_case(&name),
+        Fqdn::Pattern(p) => pattern_matches(&p.trim_end_matches('.').to_ascii_lowercase(), &name),
+    }
+}
+
+fn pattern_matches(pattern: &str, name: &str) -> bool {
+    if pattern == "*" {
+        return true;
+    }
+    if let Some(suffix) = pattern.strip_prefix("**.") {
+        return name.len() > suffix.len() + 1
+            && name.ends_with(suffix)
+            && name.as_bytes().get(name.len() - suffix.len() - 1) == Some(&b'.')
+            && glob(suffix, &name[name.len() - suffix.len()..]);
+    }
+    glob(pattern, name)
+}
+
+/// `*` matches any run of characters other than `.`.
+fn glob(pattern: &str, name: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == name,
+        Some((head, tail)) => {
+            let Some(rest) = name.strip_prefix(head) else { return false };
+            (0..=rest.len())
+                .take_while(|&i| i == 0 || rest.as_bytes().get(i - 1) != Some(&b'.'))
+                .any(|i| rest.is_char_boundary(i) && glob(tail, &rest[i..]))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fqdn_patterns() {
+        let p = |s: &str| Fqdn::Pattern(s.to_string());
+        assert!(fqdn_matches(&p("*"), "a.b.c"));
+        assert!(fqdn_matches(&p("*.example.com"), "api.example.com"));
+        assert!(!fqdn_matches(&p("*.example.com"), "a.api.example.com"));
+        assert!(fqdn_matches(&p("**.example.com"), "a.api.example.com"));
+        assert!(!fqdn_matches(&p("**.example.com"), "example.com"));
+        assert!(fqdn_matches(&p("api-*.example.com"), "api-eu.example.com"));
+        assert!(fqdn_matches(&Fqdn::Name("Example.com".into()), "example.com."));
+    }
+}

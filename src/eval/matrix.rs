@@ -1,0 +1,167 @@
+//! The reachability matrix: every source × destination × probed port, judged once, on two
+//! threads; printed as a table, CSV or JSON.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::topology::Topology;
+use super::{Endpoint, Flow, PolicySet};
+use crate::intent::Protocol;
+
+/// One judged cell entry.
+#[derive(Clone, Debug, Serialize)]
+pub struct Reach {
+    pub from: String,
+    pub to: String,
+    pub port: u16,
+    pub protocol: String,
+    pub allowed: bool,
+}
+
+/// The matrix: endpoints in order, and for every ordered pair the ports judged.
+#[derive(Clone, Debug, Default)]
+pub struct Matrix {
+    pub endpoints: Vec<String>,
+    /// `cells[i][j]`: (protocol, port, allowed) from endpoint i to endpoint j.
+    pub cells: Vec<Vec<Vec<(Protocol, u16, bool)>>>,
+}
+
+/// Judge every pair of `endpoints` (`ns/pod`, `node:NAME`, `ip:ADDRESS`) on `ports` plus the
+/// destination pod's own ports (`ports` alone when `only_ports`). Pairs without a pod on either
+/// side, and endpoints the topology lacks, are left empty.
+pub fn compute(
+    policies: &PolicySet,
+    topology: &Topology,
+    endpoints: &[String],
+    ports: &BTreeSet<(Protocol, u16)>,
+    only_ports: bool,
+) -> Matrix {
+    let resolved: Vec<Option<Endpoint<'_>>> =
+        endpoints.iter().map(|e| Endpoint::parse(e, topology).ok()).collect();
+    let row = |i: usize| -> Vec<Vec<(Protocol, u16, bool)>> {
+        let Some(Some(source)) = resolved.get(i) else { return vec![Vec::new(); resolved.len()] };
+        resolved
+            .iter()
+            .enumerate()
+            .map(|(j, destination)| {
+                let Some(destination) = destination else { return Vec::new() };
+                let is_pod = |e: &Endpoint<'_>| matches!(e, Endpoint::Pod(_));
+                if i == j || !(is_pod(source) || is_pod(destination)) {
+                    return Vec::new();
+                }
+                let mut probe = ports.clone();
+                if let (Endpoint::Pod(pod), false) = (destination, only_ports) {
+                    probe.extend(pod.ports.iter().map(|p| (p.protocol, p.port)));
+                }
+                probe
+                    .into_iter()
+                    .map(|(protocol, port)| {
+                        let flow = Flow { source: *source, destination: *destination, protocol, port };
+                        (protocol, port, policies.evaluate(topology, &flow).allowed)
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+    let n = endpoints.len();
+    let half = n.div_ceil(2);
+    let (first, second) = std::thread::scope(|scope| {
+        let second = scope.spawn(|| (half..n).map(row).collect::<Vec<_>>());
+        let first: Vec<_> = (0..half).map(row).collect();
+        (first, second.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+    });
+    let mut cells = first;
+    cells.extend(second);
+    Matrix { endpoints: endpoints.to_vec(), cells }
+}
+
+impl Matrix {
+    /// Every judged entry, row by row.
+    pub fn entries(&self) -> Vec<Reach> {
+        let mut out = Vec::new();
+        for (i, row) in self.cells.iter().enumerate() {
+            for (j, cell) in row.iter().enumerate() {
+                for (protocol, port, allowed) in cell {
+                    out.push(Reach {
+                        from: self.endpoints.get(i).cloned().unwrap_or_default(),
+                        to: self.endpoints.get(j).cloned().unwrap_or_default(),
+                        port: *port,
+                        protocol: protocol.as_str().to_string(),
+                        allowed: *allowed,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    pub fn to_csv(&self) -> String {
+        let mut out = String::from("from,to,port,protocol,allowed\n");
+        for r in self.entries() {
+            let _ = writeln!(out, "{},{},{},{},{}", r.from, r.to, r.port, r.protocol, r.allowed);
+        }
+        out
+    }
+
+    /// Sources down, destinations across (numbered, with a legend). A cell is `*` when every
+    /// probed port is allowed, `.` when none is, else the allowed ports (`53u` = UDP 53);
+    /// blank when there is nothing to judge.
+    pub fn to_table(&self) -> String {
+        let mut out = String::new();
+        let width = self.endpoints.len().to_string().len();
+        for (i, e) in self.endpoints.iter().enumerate() {
+            let _ = writeln!(out, "{:>width$}  {e}", i + 1);
+        }
+        out.push('\n');
+        let cell_text = |cell: &Vec<(Protocol, u16, bool)>| -> String {
+            if cell.is_empty() {
+                return String::new();
+            }
+            let allowed: Vec<String> = cell
+                .iter()
+                .filter(|c| c.2)
+                .map(|(p, port, _)| match p {
+                    Protocol::Tcp => port.to_string(),
+                    Protocol::Udp => format!("{port}u"),
+                    Protocol::Sctp => format!("{port}s"),
+                })
+                .collect();
+            if allowed.is_empty() {
+                ".".to_string()
+            } else if allowed.len() == cell.len() {
+                "*".to_string()
+            } else {
+                allowed.join(",")
+            }
+        };
+        let texts: Vec<Vec<String>> =
+            self.cells.iter().map(|row| row.iter().map(cell_text).collect()).collect();
+        let column_width: Vec<usize> = (0..self.endpoints.len())
+            .map(|j| {
+                texts
+                    .iter()
+                    .map(|row| row.get(j).map_or(0, String::len))
+                    .max()
+                    .unwrap_or(0)
+                    .max((j + 1).to_string().len())
+            })
+            .collect();
+        let _ = write!(out, "{:>width$} ", "");
+        for (j, w) in column_width.iter().enumerate() {
+            let _ = write!(out, " {:>w$}", j + 1);
+        }
+        out.push('\n');
+        for (i, row) in texts.iter().enumerate() {
+            let _ = write!(out, "{:>width$} ", i + 1);
+            for (j, text) in row.iter().enumerate() {
+                let w = column_width.get(j).copied().unwrap_or(1);
+                let _ = write!(out, " {text:>w$}");
+            }
+            out.push('\n');
+        }
+        out.push_str("\n* every probed port allowed   . none allowed   otherwise the allowed ports (u = UDP, s = SCTP)\n");
+        out
+    }
+}
