@@ -152,6 +152,7 @@ pub fn derive(intent: &Intent) -> Derived {
         api_server: ApiServer { addresses: api_address.into_iter().collect() },
         dns_names: dns_names.into_iter().map(|(name, ip)| DnsName { name, addresses: vec![ip] }).collect(),
         cluster_cidrs,
+        ..Topology::default()
     };
     Derived { topology, endpoints, ports }
 }

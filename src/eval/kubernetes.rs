@@ -135,6 +135,10 @@ impl Layer for NetworkPolicyLayer {
         Rank { order: NAMESPACED_ORDER, name: "networkpolicy".to_string() }
     }
 
+    fn decision(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Decision {
+        self.decision_of(ctx, dir, flow)
+    }
+
     fn decide(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Outcome {
         let Some(subject) = flow.subject(dir) else {
             return Outcome::new(Decision::Pass, Step::builtin(Decision::Pass, "not a pod".into()));
@@ -180,6 +184,20 @@ impl Layer for NetworkPolicyLayer {
     }
 }
 
+impl NetworkPolicyLayer {
+    fn decision_of(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Decision {
+        let Some(subject) = flow.subject(dir) else { return Decision::Pass };
+        let mut isolated = false;
+        for policy in self.selecting(subject, dir) {
+            if policy.matching_rule(ctx, dir, flow).is_some() {
+                return Decision::Allow;
+            }
+            isolated = true;
+        }
+        if isolated { Decision::Deny } else { Decision::Pass }
+    }
+}
+
 impl NetworkPolicy {
     pub fn label(&self) -> String {
         format!("NetworkPolicy {}/{}", self.metadata.namespace, self.metadata.name)
@@ -199,21 +217,25 @@ impl NetworkPolicy {
 
     /// The index of the first rule for `dir` that matches the flow's peer and port.
     pub fn matching_rule(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Option<usize> {
-        let rules: Vec<RuleView<'_>> = match dir {
-            Direction::Ingress => {
-                self.spec.ingress.iter().flatten().map(|r| (r.from.as_ref(), r.ports.as_ref())).collect()
-            }
-            Direction::Egress => {
-                self.spec.egress.iter().flatten().map(|r| (r.to.as_ref(), r.ports.as_ref())).collect()
-            }
-        };
-        rules.into_iter().position(|(peers, ports)| {
+        let matches = |(peers, ports): RuleView<'_>| {
             let peer_ok = peers.is_none_or(|ps| {
                 ps.is_empty()
                     || ps.iter().any(|p| peer_matches(p, &self.metadata.namespace, ctx, flow.peer(dir)))
             });
             peer_ok && ports.is_none_or(|ps| ps.is_empty() || ps.iter().any(|p| port_matches(p, flow)))
-        })
+        };
+        match dir {
+            Direction::Ingress => self
+                .spec
+                .ingress
+                .iter()
+                .flatten()
+                .map(|r| (r.from.as_ref(), r.ports.as_ref()))
+                .position(matches),
+            Direction::Egress => {
+                self.spec.egress.iter().flatten().map(|r| (r.to.as_ref(), r.ports.as_ref())).position(matches)
+            }
+        }
     }
 }
 

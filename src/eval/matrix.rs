@@ -59,7 +59,7 @@ pub fn compute(
                     .into_iter()
                     .map(|(protocol, port)| {
                         let flow = Flow { source: *source, destination: *destination, protocol, port };
-                        (protocol, port, policies.evaluate(topology, &flow).allowed)
+                        (protocol, port, policies.allowed(topology, &flow))
                     })
                     .collect()
             })

@@ -1,6 +1,7 @@
 //! The cluster a verdict is computed for: namespaces, pods, nodes, the API server, DNS names.
 //! Read from our own YAML format or from `kubectl get namespaces,pods -A -o yaml` as it is.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -28,6 +29,10 @@ pub struct Topology {
     /// Pod, Service and node CIDRs: addresses inside are in-cluster.
     #[serde(default, rename = "clusterCIDRs", skip_serializing_if = "Vec::is_empty")]
     pub cluster_cidrs: Vec<IpNet>,
+    /// Namespace labels (with the name label added), built on first use: verdicts look them up
+    /// for nearly every peer.
+    #[serde(skip)]
+    pub(crate) namespace_index: std::sync::OnceLock<BTreeMap<String, BTreeMap<String, String>>>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -133,7 +138,22 @@ pub mod protocol_text {
 impl Topology {
     /// The labels a namespace carries, including the `kubernetes.io/metadata.name` label the
     /// API server sets on every namespace.
-    pub fn namespace_labels(&self, ns: &str) -> BTreeMap<String, String> {
+    pub fn namespace_labels(&self, ns: &str) -> Cow<'_, BTreeMap<String, String>> {
+        let index = self.namespace_index.get_or_init(|| {
+            let mut index: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+            let names = self.namespaces.iter().map(|n| &n.name).chain(self.pods.iter().map(|p| &p.namespace));
+            for name in names {
+                index.entry(name.clone()).or_insert_with(|| self.declared_namespace_labels(name));
+            }
+            index
+        });
+        match index.get(ns) {
+            Some(labels) => Cow::Borrowed(labels),
+            None => Cow::Owned(self.declared_namespace_labels(ns)),
+        }
+    }
+
+    fn declared_namespace_labels(&self, ns: &str) -> BTreeMap<String, String> {
         let mut labels =
             self.namespaces.iter().find(|n| n.name == ns).map(|n| n.labels.clone()).unwrap_or_default();
         labels.insert(NAMESPACE_NAME_LABEL.to_string(), ns.to_string());
