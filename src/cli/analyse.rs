@@ -267,7 +267,7 @@ pub fn matrix(args: &MatrixArgs, sources: &mut Sources) -> Result<(String, Vec<D
     let text = match args.output {
         MatrixFormat::Table => m.to_table(),
         MatrixFormat::Csv => m.to_csv(),
-        MatrixFormat::Json => format!("{:#}\n", serde_json::to_value(m.entries()).unwrap_or_default()),
+        MatrixFormat::Json => m.to_json(),
     };
     Ok((text, loaded.warnings))
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use ipnet::IpNet;
 use serde::Deserialize;
 
-use super::labels::Selector;
+use super::labels::{Selector, SelectorIndex};
 use super::{
     Context, Decision, Direction, Endpoint, Flow, Layer, NAMESPACED_ORDER, Outcome, Pod, PortRef, Rank, Step,
 };
@@ -67,9 +67,9 @@ pub struct PolicyPeer {
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct IpBlock {
-    pub cidr: String,
+    pub cidr: IpNet,
     #[serde(default)]
-    pub except: Vec<String>,
+    pub except: Vec<IpNet>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -101,23 +101,25 @@ pub fn layers(objects: &[&serde_json::Value]) -> Result<Vec<Box<dyn Layer>>> {
 /// All NetworkPolicies of a cluster, indexed by namespace.
 #[derive(Debug)]
 pub struct NetworkPolicyLayer {
-    by_namespace: BTreeMap<String, Vec<NetworkPolicy>>,
+    /// Sorted by namespace and name, so explanations list policies in a stable order.
+    policies: Vec<NetworkPolicy>,
+    by_namespace: BTreeMap<String, SelectorIndex>,
 }
 
 impl NetworkPolicyLayer {
-    pub fn new(policies: Vec<NetworkPolicy>) -> Self {
-        let mut by_namespace: BTreeMap<String, Vec<NetworkPolicy>> = BTreeMap::new();
-        for p in policies {
-            by_namespace.entry(p.metadata.namespace.clone()).or_default().push(p);
+    pub fn new(mut policies: Vec<NetworkPolicy>) -> Self {
+        policies.sort_by(|a, b| {
+            (&a.metadata.namespace, &a.metadata.name).cmp(&(&b.metadata.namespace, &b.metadata.name))
+        });
+        let mut by_namespace: BTreeMap<String, SelectorIndex> = BTreeMap::new();
+        for (i, p) in policies.iter().enumerate() {
+            by_namespace.entry(p.metadata.namespace.clone()).or_default().insert(&p.spec.pod_selector, i);
         }
-        for list in by_namespace.values_mut() {
-            list.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
-        }
-        NetworkPolicyLayer { by_namespace }
+        NetworkPolicyLayer { policies, by_namespace }
     }
 
-    /// The policies of `pod`'s namespace that select it for `dir`.
-    pub fn selecting<'a>(
+    /// The policies of `pod`'s namespace that select it for `dir`, in no particular order.
+    fn selecting_unordered<'a>(
         &'a self,
         pod: &'a Pod,
         dir: Direction,
@@ -125,8 +127,16 @@ impl NetworkPolicyLayer {
         self.by_namespace
             .get(&pod.namespace)
             .into_iter()
-            .flatten()
+            .flat_map(|index| index.candidates(&pod.labels))
+            .filter_map(|i| self.policies.get(i))
             .filter(move |p| p.isolates(dir) && p.selects(pod))
+    }
+
+    /// The policies of `pod`'s namespace that select it for `dir`, by name.
+    pub fn selecting<'a>(&'a self, pod: &'a Pod, dir: Direction) -> Vec<&'a NetworkPolicy> {
+        let mut out: Vec<&NetworkPolicy> = self.selecting_unordered(pod, dir).collect();
+        out.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        out
     }
 }
 
@@ -188,7 +198,7 @@ impl NetworkPolicyLayer {
     fn decision_of(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Decision {
         let Some(subject) = flow.subject(dir) else { return Decision::Pass };
         let mut isolated = false;
-        for policy in self.selecting(subject, dir) {
+        for policy in self.selecting_unordered(subject, dir) {
             if policy.matching_rule(ctx, dir, flow).is_some() {
                 return Decision::Allow;
             }
@@ -267,9 +277,7 @@ pub fn peer_matches(
 }
 
 fn in_block(block: &IpBlock, ip: std::net::IpAddr) -> bool {
-    let Ok(cidr) = block.cidr.parse::<IpNet>() else { return false };
-    cidr.contains(&ip)
-        && !block.except.iter().filter_map(|e| e.parse::<IpNet>().ok()).any(|e| e.contains(&ip))
+    block.cidr.contains(&ip) && !block.except.iter().any(|e| e.contains(&ip))
 }
 
 /// Whether a NetworkPolicy port entry matches the flow (protocol default TCP; a named port

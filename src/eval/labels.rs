@@ -48,3 +48,32 @@ impl Selector {
         self.matches_with(|k| labels.get(k).map(String::as_str))
     }
 }
+
+/// Items (by index) keyed by one label their selector requires, so that finding the items whose
+/// selector may match a pod costs one lookup per pod label instead of a test per item.
+#[derive(Clone, Debug, Default)]
+pub struct SelectorIndex {
+    keyed: BTreeMap<String, BTreeMap<String, Vec<usize>>>,
+    unkeyed: Vec<usize>,
+}
+
+impl SelectorIndex {
+    /// File `item` under the first `matchLabels` pair of `selector` (every match has it), or
+    /// with the items every label set may match.
+    pub fn insert(&mut self, selector: &Selector, item: usize) {
+        match selector.match_labels.iter().next() {
+            Some((k, v)) => self.keyed.entry(k.clone()).or_default().entry(v.clone()).or_default().push(item),
+            None => self.unkeyed.push(item),
+        }
+    }
+
+    /// Items that may match `labels` (a superset of those that do), each once, in no order.
+    pub fn candidates<'a>(
+        &'a self,
+        labels: &'a BTreeMap<String, String>,
+    ) -> impl Iterator<Item = usize> + 'a {
+        self.unkeyed.iter().copied().chain(
+            labels.iter().filter_map(|(k, v)| self.keyed.get(k.as_str())?.get(v.as_str())).flatten().copied(),
+        )
+    }
+}

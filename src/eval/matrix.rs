@@ -51,10 +51,14 @@ pub fn compute(
                 if i == j || !(is_pod(source) || is_pod(destination)) {
                     return Vec::new();
                 }
-                let mut probe = ports.clone();
-                if let (Endpoint::Pod(pod), false) = (destination, only_ports) {
-                    probe.extend(pod.ports.iter().map(|p| (p.protocol, p.port)));
-                }
+                let own: &[super::ContainerPort] = match (destination, only_ports) {
+                    (Endpoint::Pod(pod), false) => &pod.ports,
+                    _ => &[],
+                };
+                let mut probe: Vec<(Protocol, u16)> = ports.iter().copied().collect();
+                probe.extend(own.iter().map(|p| (p.protocol, p.port)));
+                probe.sort_unstable();
+                probe.dedup();
                 probe
                     .into_iter()
                     .map(|(protocol, port)| {
@@ -97,11 +101,44 @@ impl Matrix {
         out
     }
 
+    /// Every judged entry, visited row by row without building them.
+    fn each(&self, mut visit: impl FnMut(&str, &str, Protocol, u16, bool)) {
+        for (i, row) in self.cells.iter().enumerate() {
+            let from = self.endpoints.get(i).map_or("", String::as_str);
+            for (j, cell) in row.iter().enumerate() {
+                let to = self.endpoints.get(j).map_or("", String::as_str);
+                for (protocol, port, allowed) in cell {
+                    visit(from, to, *protocol, *port, *allowed);
+                }
+            }
+        }
+    }
+
     pub fn to_csv(&self) -> String {
         let mut out = String::from("from,to,port,protocol,allowed\n");
-        for r in self.entries() {
-            let _ = writeln!(out, "{},{},{},{},{}", r.from, r.to, r.port, r.protocol, r.allowed);
-        }
+        self.each(|from, to, protocol, port, allowed| {
+            let _ = writeln!(out, "{from},{to},{port},{},{allowed}", protocol.as_str());
+        });
+        out
+    }
+
+    /// A JSON array of `{from, to, port, protocol, allowed}`, one entry per line.
+    pub fn to_json(&self) -> String {
+        let mut out = String::from("[");
+        let mut first = true;
+        let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
+        self.each(|from, to, protocol, port, allowed| {
+            out.push_str(if first { "\n  " } else { ",\n  " });
+            first = false;
+            let _ = write!(
+                out,
+                "{{\"from\": {}, \"to\": {}, \"port\": {port}, \"protocol\": \"{}\", \"allowed\": {allowed}}}",
+                quote(from),
+                quote(to),
+                protocol.as_str()
+            );
+        });
+        out.push_str(if first { "]\n" } else { "\n]\n" });
         out
     }
 
