@@ -1,0 +1,238 @@
+//! The analysis commands as users run them: `explain`, `matrix`, `check`, `topology` and
+//! `eval`, every flag and every error.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+
+fn netpol() -> Command {
+    let mut cmd = Command::cargo_bin("netpol").expect("binary builds");
+    cmd.env_remove("NO_COLOR");
+    cmd
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write test file");
+    path.to_string_lossy().into_owned()
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = netpol().args(args).output().expect("runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn stdout_of(args: &[&str]) -> String {
+    let (code, out, err) = run(args);
+    assert_eq!(code, 0, "{args:?}: {err}");
+    out
+}
+
+const LUCITY: &str = "examples/lucity.yaml";
+
+#[test]
+fn explain_names_the_deciding_rules_in_order() {
+    let out = stdout_of(&[
+        "explain",
+        "-f",
+        LUCITY,
+        "--engine",
+        "kubernetes",
+        "--from",
+        "lucity-builds/build-job",
+        "--to",
+        "lucity-builds/buildkit",
+        "--port",
+        "1234/TCP",
+    ]);
+    assert!(out.starts_with("lucity-builds/build-job -> lucity-builds/buildkit 1234/TCP (kubernetes, cni kubernetes): ALLOWED"), "{out}");
+    let egress = out.find("egress at the source").expect("egress first");
+    let ingress = out.find("ingress at the destination").expect("then ingress");
+    assert!(egress < ingress, "{out}");
+    assert!(out.contains("NetworkPolicy lucity-builds/buildkit ingress[0]"), "{out}");
+
+    let out = stdout_of(&[
+        "explain",
+        "-f",
+        LUCITY,
+        "--engine",
+        "kubernetes",
+        "--from",
+        "netpol-unrelated/netpol-plain",
+        "--to",
+        "lucity-builds/buildkit",
+        "--port",
+        "1234",
+        "-o",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(v["allowed"], false, "{out}");
+    assert_eq!(v["cni"], "kubernetes");
+    assert!(v["decidedBy"].as_str().is_some_and(|s| s.starts_with("ingress: deny")), "{out}");
+    assert!(v["steps"].as_array().is_some_and(|s| s.len() >= 2), "{out}");
+}
+
+#[test]
+fn explain_rejects_unknown_endpoints_and_ports() {
+    for (from, port, needle) in [
+        ("nowhere/x", "80", "no pod `nowhere/x`"),
+        ("lucity-builds/build-job", "80/ICMP", "not modelled"),
+        ("lucity-builds/build-job", "0", "port 0"),
+        ("lucity-builds/build-job", "nope/TCP", "no TCP port named `nope`"),
+    ] {
+        let (code, out, err) = run(&[
+            "explain",
+            "-f",
+            LUCITY,
+            "--engine",
+            "kubernetes",
+            "--from",
+            from,
+            "--to",
+            "lucity-builds/buildkit",
+            "--port",
+            port,
+        ]);
+        assert_eq!(code, 2, "{from} {port}: {err}");
+        assert!(out.is_empty());
+        assert!(err.contains(needle), "{needle}: {err}");
+    }
+    // Values and manifests are two sources; give one.
+    let (code, _, _) = run(&["explain", "--from", "a/b", "--to", "c/d", "--port", "80"]);
+    assert_eq!(code, 2);
+    let (code, _, err) = run(&["explain", "--manifests", "x.yaml", "--from", "a/b", "--to", "c/d", "--port", "80"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--topology"), "{err}");
+}
+
+#[test]
+fn matrix_prints_a_table_csv_and_json() {
+    let table = stdout_of(&["matrix", "-f", "examples/minimal.yaml", "--engine", "kubernetes"]);
+    assert!(table.contains("netpol-unrelated/netpol-plain"), "{table}");
+    assert!(table.contains("* every probed port allowed"), "{table}");
+    let csv = stdout_of(&["matrix", "-f", "examples/minimal.yaml", "--engine", "kubernetes", "-o", "csv"]);
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("from,to,port,protocol,allowed"));
+    let rows: Vec<&str> = lines.collect();
+    assert!(rows.iter().any(|r| r.ends_with(",true")) && rows.iter().any(|r| r.ends_with(",false")), "{csv}");
+    let json = stdout_of(&["matrix", "-f", "examples/minimal.yaml", "--engine", "kubernetes", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    assert_eq!(v.as_array().map(Vec::len), Some(rows.len()));
+    // --port narrows what is judged.
+    let csv = stdout_of(&[
+        "matrix",
+        "-f",
+        "examples/minimal.yaml",
+        "--engine",
+        "kubernetes",
+        "-o",
+        "csv",
+        "--port",
+        "53/UDP",
+    ]);
+    assert!(csv.lines().skip(1).all(|l| l.contains(",53,UDP,")), "{csv}");
+    let (code, _, err) = run(&["matrix", "-f", "examples/minimal.yaml", "--port", "dns"]);
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn matrix_and_eval_read_manifests_and_kubectl_topologies() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let manifests = write(
+        dir.path(),
+        "np.yaml",
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: web, namespace: shop}\nspec:\n  podSelector: {matchLabels: {app: web}}\n  ingress:\n  - from: [{ipBlock: {cidr: 10.1.0.0/16}}]\n",
+    );
+    // As `kubectl get namespaces,pods -A -o yaml` prints it.
+    let kubectl = write(
+        dir.path(),
+        "kubectl.yaml",
+        r#"apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Namespace
+  metadata: {name: shop, labels: {team: a}}
+- apiVersion: v1
+  kind: Pod
+  metadata: {name: web-5d9c, namespace: shop, labels: {app: web}}
+  spec:
+    nodeName: n1
+    serviceAccountName: web
+    containers:
+    - name: web
+      ports: [{name: http, containerPort: 8080, protocol: TCP}]
+  status: {phase: Running, podIP: 10.1.0.5}
+- apiVersion: v1
+  kind: Pod
+  metadata: {name: client, namespace: shop, labels: {app: client}}
+  spec:
+    containers: [{name: c}]
+  status: {phase: Running, podIP: 10.1.0.6}
+- apiVersion: v1
+  kind: Pod
+  metadata: {name: done, namespace: shop}
+  spec:
+    containers: [{name: c}]
+  status: {phase: Succeeded}
+"#,
+    );
+    // Without --flows: every pod pair on the destination's ports.
+    let out = stdout_of(&["eval", "--manifests", &manifests, "--topology", &kubectl]);
+    let judged: serde_json::Value = serde_saphyr::from_str(&out).expect("YAML list");
+    assert_eq!(judged.as_array().map(Vec::len), Some(1), "{out}");
+    assert_eq!(judged[0]["to"], "shop/web-5d9c");
+    assert_eq!(judged[0]["allowed"], true, "the ipBlock matches the pod IP by default: {out}");
+    // Cilium's CIDR rules never match pods.
+    let out = stdout_of(&["eval", "--manifests", &manifests, "--topology", &kubectl, "--cni", "cilium"]);
+    let judged: serde_json::Value = serde_saphyr::from_str(&out).expect("YAML list");
+    assert_eq!(judged[0]["allowed"], false, "{out}");
+    let csv = stdout_of(&["matrix", "--manifests", &manifests, "--topology", &kubectl, "-o", "csv"]);
+    assert_eq!(csv, "from,to,port,protocol,allowed\nshop/client,shop/web-5d9c,8080,TCP,true\n");
+    // A topology file with anything but namespaces, pods and nodes is refused.
+    let bad = write(dir.path(), "bad.yaml", "apiVersion: v1\nkind: List\nitems:\n- {kind: Service, metadata: {name: s}}\n");
+    let (code, out, err) = run(&["eval", "--manifests", &manifests, "--topology", &bad]);
+    assert_eq!((code, out.as_str()), (1, ""), "{err}");
+    assert!(err.contains("Service"), "{err}");
+    // Unknown policy kinds are refused, never guessed.
+    let other = write(dir.path(), "other.yaml", "apiVersion: example.com/v1\nkind: FirewallRule\nmetadata: {name: x}\n");
+    let (code, _, err) = run(&["eval", "--manifests", &other, "--topology", &kubectl]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("not a policy kind the evaluator models"), "{err}");
+}
+
+#[test]
+fn check_passes_when_the_engine_agrees_and_fails_on_bad_values() {
+    let out = stdout_of(&["check", "-f", "examples/minimal.yaml", "--engine", "kubernetes"]);
+    assert!(out.contains("kubernetes:") && out.contains("0 differ from the intent"), "{out}");
+    let json = stdout_of(&["check", "-f", "examples/minimal.yaml", "--engine", "kubernetes", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    assert_eq!(v[0]["engine"], "kubernetes");
+    assert!(v[0]["flows"].as_u64().is_some_and(|n| n > 0), "{json}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = write(dir.path(), "bad.yaml", "workloadz: {}\n");
+    let (code, out, err) = run(&["check", "-f", &bad]);
+    assert_eq!((code, out.as_str()), (1, ""), "{err}");
+    assert!(err.contains("workloadz"), "{err}");
+    let (code, _, _) = run(&["check"]);
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn topology_prints_the_derived_cluster_and_flows() {
+    let out = stdout_of(&["topology", "-f", LUCITY]);
+    let v: serde_json::Value = serde_saphyr::from_str(&out).expect("YAML");
+    let pods = v["pods"].as_array().expect("pods");
+    assert!(pods.iter().any(|p| p["name"] == "buildkit" && p["namespace"] == "lucity-builds"), "{out}");
+    assert!(pods.iter().any(|p| p["namespace"] == "netpol-unrelated"), "{out}");
+    assert!(v["nodes"].as_array().is_some_and(|n| n.len() == 2));
+    let flows = stdout_of(&["topology", "-f", LUCITY, "--flows"]);
+    let f: serde_json::Value = serde_saphyr::from_str(&flows).expect("YAML");
+    assert!(f.as_array().is_some_and(|f| f.len() > 100));
+    assert_eq!(stdout_of(&["topology", "-f", LUCITY]), out, "derivation is deterministic");
+}
