@@ -60,12 +60,12 @@ impl PolicySourceArgs {
     pub fn load(&self, sources: &mut Sources) -> Result<Loaded> {
         let cni = self.cni.map(|c| c.0);
         if let Some(path) = &self.manifests {
-            let objects = crate::eval::read_objects(&read_file(path)?, &path.display().to_string())?;
             let Some(topology_path) = &self.topology else {
                 return Err(Error::Usage(
                     "--manifests needs --topology FILE (the cluster to judge in)".into(),
                 ));
             };
+            let objects = crate::eval::read_objects(&read_file(path)?, &path.display().to_string())?;
             let topology = read_topology(topology_path)?;
             let policies = PolicySet::new(&objects, cni)?;
             return Ok(Loaded { policies, topology, derived: None, engine: None, warnings: Vec::new() });
