@@ -41,6 +41,7 @@ pub fn render(
         warnings.extend(rendered.warnings);
         manifests = rendered.manifests;
         emit::sort(&mut manifests);
+        refuse_name_clashes(&manifests)?;
     }
     let _ = freeing.join();
     let header = Header {
@@ -56,4 +57,22 @@ pub fn render(
         header,
         disabled_reason: lowered.disabled_reason,
     })
+}
+
+/// Two objects with one (kind, namespace, name) would overwrite each other on `kubectl apply`,
+/// silently dropping rules. Cluster-scoped names are built from namespaced ones, so they can
+/// meet (`a-b` + `c` and `a` + `b-c`).
+fn refuse_name_clashes(manifests: &[Manifest]) -> Result<()> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut problems = Vec::new();
+    for m in manifests {
+        if !seen.insert((m.api_version, m.kind, m.namespace.as_deref(), m.name.as_str())) {
+            let scope = m.namespace.as_deref().map(|ns| format!(" in namespace {ns}")).unwrap_or_default();
+            problems.push(
+                Diagnostic::new(format!("two {} objects are both named `{}`{scope}", m.kind, m.name))
+                    .with_help("rename one of the workloads or guardrails (`nameOverride`, or the key in the values)"),
+            );
+        }
+    }
+    if problems.is_empty() { Ok(()) } else { Err(crate::error::Error::Invalid(problems)) }
 }

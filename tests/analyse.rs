@@ -49,7 +49,12 @@ fn explain_names_the_deciding_rules_in_order() {
         "--port",
         "1234/TCP",
     ]);
-    assert!(out.starts_with("lucity-builds/build-job -> lucity-builds/buildkit 1234/TCP (kubernetes, cni kubernetes): ALLOWED"), "{out}");
+    assert!(
+        out.starts_with(
+            "lucity-builds/build-job -> lucity-builds/buildkit 1234/TCP (kubernetes, cni kubernetes): ALLOWED"
+        ),
+        "{out}"
+    );
     let egress = out.find("egress at the source").expect("egress first");
     let ingress = out.find("ingress at the destination").expect("then ingress");
     assert!(egress < ingress, "{out}");
@@ -105,7 +110,8 @@ fn explain_rejects_unknown_endpoints_and_ports() {
     // Values and manifests are two sources; give one.
     let (code, _, _) = run(&["explain", "--from", "a/b", "--to", "c/d", "--port", "80"]);
     assert_eq!(code, 2);
-    let (code, _, err) = run(&["explain", "--manifests", "x.yaml", "--from", "a/b", "--to", "c/d", "--port", "80"]);
+    let (code, _, err) =
+        run(&["explain", "--manifests", "x.yaml", "--from", "a/b", "--to", "c/d", "--port", "80"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--topology"), "{err}");
 }
@@ -195,12 +201,20 @@ items:
     let csv = stdout_of(&["matrix", "--manifests", &manifests, "--topology", &kubectl, "-o", "csv"]);
     assert_eq!(csv, "from,to,port,protocol,allowed\nshop/client,shop/web-5d9c,8080,TCP,true\n");
     // A topology file with anything but namespaces, pods and nodes is refused.
-    let bad = write(dir.path(), "bad.yaml", "apiVersion: v1\nkind: List\nitems:\n- {kind: Service, metadata: {name: s}}\n");
+    let bad = write(
+        dir.path(),
+        "bad.yaml",
+        "apiVersion: v1\nkind: List\nitems:\n- {kind: Service, metadata: {name: s}}\n",
+    );
     let (code, out, err) = run(&["eval", "--manifests", &manifests, "--topology", &bad]);
     assert_eq!((code, out.as_str()), (1, ""), "{err}");
     assert!(err.contains("Service"), "{err}");
     // Unknown policy kinds are refused, never guessed.
-    let other = write(dir.path(), "other.yaml", "apiVersion: example.com/v1\nkind: FirewallRule\nmetadata: {name: x}\n");
+    let other = write(
+        dir.path(),
+        "other.yaml",
+        "apiVersion: example.com/v1\nkind: FirewallRule\nmetadata: {name: x}\n",
+    );
     let (code, _, err) = run(&["eval", "--manifests", &other, "--topology", &kubectl]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("not a policy kind the evaluator models"), "{err}");

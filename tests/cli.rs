@@ -451,3 +451,21 @@ fn eval_judges_flows_against_existing_policies() {
         .code(1)
         .stdout("");
 }
+
+#[test]
+fn cluster_scoped_name_clashes_are_errors_not_overwrites() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let values = write(
+        dir.path(),
+        "clash.yaml",
+        "workloads:\n  c:\n    namespace: a-b\n    podLabels: {app: c}\n    ports:\n      http: {port: 80, from: [{namespace: x}]}\n  b-c:\n    namespace: a\n    podLabels: {app: bc}\n    ports:\n      http: {port: 80, from: [{namespace: x}]}\n",
+    );
+    let out =
+        netpol().args(["render", "-f", &values, "--engine", "clusterNetworkPolicy"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("two ClusterNetworkPolicy objects are both named `a-b-c`"), "{err}");
+    // Namespaced engines keep the two apart.
+    netpol().args(["render", "-f", &values, "--engine", "kubernetes"]).assert().success();
+}

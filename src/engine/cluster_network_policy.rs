@@ -328,24 +328,44 @@ fn accept_rules(
 ) -> Vec<Entry<CnpRule>> {
     let mut out = Vec::new();
     for rule in rules {
-        let Some(peers) = peers(rule, direction, own, context, problems) else { continue };
+        let deny = action == "Deny";
+        let Some(peers) = peers(rule, direction, own, deny, context, problems) else { continue };
         let protocols = protocols(&rule.ports);
-        let peer_chunks: Vec<&[CnpPeer]> = peers.chunks(CAP).collect();
-        let protocol_chunks: Vec<&[serde_json::Value]> =
-            if protocols.is_empty() { vec![&[]] } else { protocols.chunks(CAP).collect() };
+        // Named ports exist only on pods: the API forbids them beside `networks` peers, which
+        // therefore take the numbered ports alone (a named port never matches a network).
+        let named = |p: &serde_json::Value| p.get("destinationNamedPort").is_some();
+        let (network_peers, pod_peers): (Vec<CnpPeer>, Vec<CnpPeer>) =
+            peers.into_iter().partition(|p| matches!(p, CnpPeer::Networks(_)));
+        let mut groups: Vec<(Vec<CnpPeer>, Vec<serde_json::Value>)> = Vec::new();
+        if protocols.iter().any(named) && !network_peers.is_empty() {
+            let numbered: Vec<serde_json::Value> = protocols.iter().filter(|p| !named(p)).cloned().collect();
+            if !pod_peers.is_empty() {
+                groups.push((pod_peers, protocols));
+            }
+            if !numbered.is_empty() {
+                groups.push((network_peers, numbered));
+            }
+        } else {
+            groups.push((pod_peers.into_iter().chain(network_peers).collect(), protocols));
+        }
         let mut n = 0;
-        for peer_chunk in &peer_chunks {
-            for protocol_chunk in &protocol_chunks {
-                n += 1;
-                let name = if n == 1 { rule.name.clone() } else { format!("{}-{n}", rule.name) };
-                let r = CnpRule {
-                    name: name.chars().take(100).collect(),
-                    action,
-                    from: (direction == Direction::Ingress).then(|| peer_chunk.to_vec()),
-                    to: (direction == Direction::Egress).then(|| peer_chunk.to_vec()),
-                    protocols: protocol_chunk.to_vec(),
-                };
-                out.push(Entry::Rendered(r));
+        for (peers, protocols) in &groups {
+            let peer_chunks: Vec<&[CnpPeer]> = peers.chunks(CAP).collect();
+            let protocol_chunks: Vec<&[serde_json::Value]> =
+                if protocols.is_empty() { vec![&[]] } else { protocols.chunks(CAP).collect() };
+            for peer_chunk in &peer_chunks {
+                for protocol_chunk in &protocol_chunks {
+                    n += 1;
+                    let name = if n == 1 { rule.name.clone() } else { format!("{}-{n}", rule.name) };
+                    let r = CnpRule {
+                        name: name.chars().take(100).collect(),
+                        action,
+                        from: (direction == Direction::Ingress).then(|| peer_chunk.to_vec()),
+                        to: (direction == Direction::Egress).then(|| peer_chunk.to_vec()),
+                        protocols: protocol_chunk.to_vec(),
+                    };
+                    out.push(Entry::Rendered(r));
+                }
             }
         }
     }
@@ -356,6 +376,7 @@ fn peers(
     rule: &Rule,
     direction: Direction,
     own: Option<&LabelSelector>,
+    deny: bool,
     context: &str,
     problems: &mut Problems,
 ) -> Option<Vec<CnpPeer>> {
@@ -368,6 +389,26 @@ fn peers(
             out.push(CnpPeer::Networks(vec!["0.0.0.0/0".into(), "::/0".into()]));
         }
     };
+    // Ingress peers name pods only: a Deny from "anyone" or from the API server would leave
+    // every other source open, so it is refused rather than silently narrowed.
+    let refuse_deny = |what: &str, problems: &mut Problems| {
+        problems.push(
+            Diagnostic::unsupported(
+                "clusterNetworkPolicy",
+                &format!("denying ingress from {what}: ingress peers are namespaces and pods only"),
+                &where_,
+                &["cilium", "calico"],
+            )
+            .at(&rule.origin),
+        );
+    };
+    let any_ingress_deny = deny
+        && direction == Direction::Ingress
+        && (rule.peers.is_empty() || rule.peers.contains(&Peer::Entity(Entity::All)));
+    if any_ingress_deny {
+        refuse_deny("anyone", problems);
+        return None;
+    }
     if rule.peers.is_empty() {
         any(&mut out);
     }
@@ -413,6 +454,10 @@ fn peers(
                     .at(&rule.origin)
                     .with_help("set cluster.apiServer.cidrs; engines that can without addresses: cilium, calico"),
                 );
+            }
+            Peer::ApiServer { .. } if deny => {
+                ok = false;
+                refuse_deny("the API server", problems);
             }
             // The API server is not a pod, and this engine's Deny rules only ever name pods: its
             // traffic is never denied here, so no Accept is needed and none is written.
@@ -592,8 +637,9 @@ mod tests {
             crate::intent::PortMatch { protocol: Protocol::Tcp, port: PortSel::Named("metrics".into()) },
         ];
         let out = render(vec![allowlist("shop", "web", None, Some(vec![rule("open", vec![], ports)]))]);
-        let e = &out[0].body()["spec"]["egress"][0];
-        assert_eq!(e["to"], json!([{"namespaces": {}}, {"networks": ["0.0.0.0/0", "::/0"]}]));
+        let spec = out[0].body()["spec"].clone();
+        let e = &spec["egress"][0];
+        assert_eq!(e["to"], json!([{"namespaces": {}}]));
         assert_eq!(
             e["protocols"],
             json!([
@@ -601,6 +647,57 @@ mod tests {
                 {"sctp": {"destinationPort": {"range": {"start": 5000, "end": 5010}}}},
                 {"destinationNamedPort": "metrics"}
             ])
+        );
+        // The API forbids named ports beside `networks`: those take the numbered ports only.
+        let e = &spec["egress"][1];
+        assert_eq!(e["name"], "open-2");
+        assert_eq!(e["to"], json!([{"networks": ["0.0.0.0/0", "::/0"]}]));
+        assert_eq!(
+            e["protocols"],
+            json!([
+                {"udp": {"destinationPort": {"range": {"start": 1, "end": 65535}}}},
+                {"sctp": {"destinationPort": {"range": {"start": 5000, "end": 5010}}}}
+            ])
+        );
+        let only_named =
+            vec![crate::intent::PortMatch { protocol: Protocol::Tcp, port: PortSel::Named("m".into()) }];
+        let out = render(vec![allowlist(
+            "shop",
+            "web",
+            None,
+            Some(vec![rule("m", vec![cidr("10.0.0.0/8", &[])], only_named)]),
+        )]);
+        let spec = out[0].body()["spec"].clone();
+        assert!(
+            spec["egress"].as_array().is_none_or(|e| e.iter().all(|r| r["action"] == "Deny")),
+            "a named port never matches a network: no Accept is written: {spec}"
+        );
+    }
+
+    #[test]
+    fn guardrail_denies_that_would_be_narrowed_are_errors() {
+        for peers in [vec![], vec![Peer::Entity(Entity::All)], vec![Peer::ApiServer { cidrs: vec![] }]] {
+            let mut i = intent(vec![]);
+            let mut g = metadata_guardrail();
+            g.egress_deny.clear();
+            g.ingress_deny = vec![rule("in", peers.clone(), vec![tcp(22)])];
+            i.guardrails.push(g);
+            let e = ClusterNetworkPolicy.render(&i).expect_err("refused");
+            let text = format!("{:?}", e.diagnostics());
+            assert!(
+                text.contains("denying ingress from") && text.contains("cilium, calico"),
+                "{peers:?}: {text}"
+            );
+        }
+        // Egress from anyone is expressible: every namespace and every network.
+        let mut i = intent(vec![]);
+        let mut g = metadata_guardrail();
+        g.egress_deny = vec![rule("out", vec![], vec![tcp(25)])];
+        i.guardrails.push(g);
+        let m = &ClusterNetworkPolicy.render(&i).expect("renders").manifests[0];
+        assert_eq!(
+            m.body()["spec"]["egress"][0]["to"],
+            json!([{"namespaces": {}}, {"networks": ["0.0.0.0/0", "::/0"]}])
         );
     }
 
