@@ -91,3 +91,33 @@ fn rendering_twice_gives_the_same_bytes() {
         }
     }
 }
+
+/// `netpol check` for every example: each engine that renders it, judged by its own semantics
+/// on the topology derived from the example, agrees with the intent on every flow (or differs
+/// only by a documented limitation).
+#[test]
+fn every_example_passes_check() {
+    for file in examples() {
+        for engine in Engine::ALL {
+            let inputs = [Input::File(file.to_string_lossy().into_owned())];
+            let options = LowerOptions { engine: Some(engine), ..LowerOptions::default() };
+            let mut sources = Sources::default();
+            let mut no_stdin = || Ok(String::new());
+            let Ok(output) = render(&inputs, &options, &mut sources, &mut no_stdin) else { continue };
+            if output.disabled_reason.is_some() {
+                continue;
+            }
+            let report = netpol::eval::check::check_engine(engine, &output.intent, &output.manifests)
+                .unwrap_or_else(|e| panic!("{} for {engine}: {:?}", file.display(), e.diagnostics()));
+            assert!(report.flows > 0, "{} for {engine}: nothing judged", file.display());
+            let unexplained: Vec<_> = report.differences.iter().filter(|d| d.limitation.is_none()).collect();
+            assert!(
+                unexplained.is_empty(),
+                "{} for {engine}: {} flows differ, e.g. {:#?}",
+                file.display(),
+                unexplained.len(),
+                unexplained.iter().take(3).collect::<Vec<_>>()
+            );
+        }
+    }
+}
