@@ -232,7 +232,29 @@ impl Builder<'_> {
                         None => return,
                     },
                 };
-                let name = format!("netpol-peer-{}", self.pods.len());
+                let Some(labels) = satisfy(pods, BTreeMap::new()) else { return };
+                let slug: String = labels
+                    .values()
+                    .map(|v| {
+                        v.to_ascii_lowercase()
+                            .chars()
+                            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                            .collect::<String>()
+                    })
+                    .collect::<Vec<_>>()
+                    .join("-");
+                let base = if slug.is_empty() { PLAIN_POD.to_string() } else { format!("peer-{slug}") };
+                let base: String = base.chars().take(50).collect();
+                let mut name = base.clone();
+                let mut n = 1;
+                while self
+                    .pods
+                    .iter()
+                    .any(|p| p.namespace == namespace && p.name == name && p.labels != labels)
+                {
+                    n += 1;
+                    name = format!("{base}-{n}");
+                }
                 self.pod(&namespace, &name, pods, Vec::new());
             }
             // The internet is always probed.
