@@ -390,3 +390,95 @@ fn after(net: &IpNet) -> Option<IpAddr> {
         IpAddr::V6(a) => u128::from(a).checked_add(1).map(|v| IpAddr::V6(std::net::Ipv6Addr::from(v))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intent::LabelExpression;
+    use crate::intent::testing::{
+        allowlist, cidr, default_deny, dns_rule, intent, own_pods, pods_in, rule, tcp,
+    };
+
+    #[test]
+    fn selectors_are_satisfied_or_refused() {
+        let mut s = LabelSelector::from_labels([("app", "web")]);
+        s.match_expressions = vec![
+            LabelExpression {
+                key: "tier".into(),
+                operator: LabelOperator::In,
+                values: vec!["a".into(), "b".into()],
+            },
+            LabelExpression { key: "env".into(), operator: LabelOperator::Exists, values: vec![] },
+            LabelExpression { key: "legacy".into(), operator: LabelOperator::DoesNotExist, values: vec![] },
+        ];
+        let labels = satisfy(&s, BTreeMap::new()).expect("satisfiable");
+        assert_eq!(labels.get("app").map(String::as_str), Some("web"));
+        assert_eq!(labels.get("tier").map(String::as_str), Some("a"));
+        assert!(labels.contains_key("env") && !labels.contains_key("legacy"));
+        let mut impossible = LabelSelector::from_labels([("app", "web")]);
+        impossible.match_expressions = vec![LabelExpression {
+            key: "app".into(),
+            operator: LabelOperator::NotIn,
+            values: vec!["web".into()],
+        }];
+        assert_eq!(satisfy(&impossible, BTreeMap::new()), None);
+    }
+
+    #[test]
+    fn addresses_stay_inside_their_networks() {
+        assert_eq!(nth_host(net("10.0.0.0/30"), 3), Some("10.0.0.3".parse().expect("ip")));
+        assert_eq!(nth_host(net("10.0.0.0/30"), 4), None);
+        assert_eq!(nth_host(net("2001:db8::/126"), 1), Some("2001:db8::1".parse().expect("ip")));
+        assert_eq!(after(&net("10.0.0.0/24")), Some("10.0.1.0".parse().expect("ip")));
+        assert_eq!(after(&net("255.255.255.255/32")), None);
+    }
+
+    #[test]
+    fn workloads_peers_and_the_outside_become_endpoints() {
+        let web = allowlist(
+            "shop",
+            "web",
+            Some(vec![rule(
+                "http",
+                vec![pods_in("monitoring", &[("app", "prom")]), own_pods(&[("app", "api")])],
+                vec![tcp(8080)],
+            )]),
+            Some(vec![
+                dns_rule(),
+                rule("out", vec![cidr("203.0.113.0/24", &["203.0.113.0/28"])], vec![tcp(443)]),
+            ]),
+        );
+        let d = derive(&intent(vec![web, default_deny("shop", 2000, false)]));
+        let names: Vec<&str> = d.endpoints.iter().map(String::as_str).collect();
+        for expected in [
+            "shop/web",
+            "shop/netpol-plain",
+            "shop/peer-api",
+            "monitoring/peer-prom",
+            "kube-system/peer-kube-dns",
+            "netpol-unrelated/netpol-plain",
+            "node:node-1",
+            "node:node-2",
+            "ip:198.51.100.10",
+            "ip:169.254.169.254",
+            "ip:203.0.113.1",
+            "ip:203.0.113.16",
+        ] {
+            assert!(names.contains(&expected), "{expected} missing from {names:?}");
+        }
+        let web = d.topology.pod("shop", "web").expect("web pod");
+        assert_eq!(web.ports.first().map(|p| p.port), Some(8080));
+        assert!(d.ports.contains(&(Protocol::Udp, 53)) && d.ports.contains(&(Protocol::Tcp, 443)));
+        // Every pod has a distinct address inside the pod CIDR.
+        let ips: BTreeSet<_> = d.topology.pods.iter().filter_map(|p| p.ip).collect();
+        assert_eq!(ips.len(), d.topology.pods.len());
+        assert!(ips.iter().all(|ip| net("10.244.0.0/16").contains(ip)));
+        // Flows: every ordered pair with a pod on one side; never node to node.
+        let flows = d.flows();
+        assert!(flows.iter().all(|f| f.from != f.to && (f.from.contains('/') || f.to.contains('/'))));
+        assert!(flows.iter().any(|f| f.from == "monitoring/peer-prom"
+            && f.to == "shop/web"
+            && f.port == PortRef::Number(8080)));
+        assert_eq!(derive(&intent(vec![])).topology.pods.len(), 1, "only the unrelated namespace's pod");
+    }
+}

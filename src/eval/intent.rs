@@ -266,6 +266,65 @@ fn glob(pattern: &str, name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::eval::derive::derive;
+    use crate::eval::{Cni, FlowSpec, PolicySet, PortRef};
+    use crate::intent::testing::{
+        allowlist, cidr, default_deny, intent, metadata_guardrail, own_pods, rule, tcp,
+    };
+
+    fn verdicts(i: &Intent, cni: Cni, flows: &[(&str, &str, u16)]) -> Vec<bool> {
+        let d = derive(i);
+        let set = PolicySet::from_layers(cni, vec![Box::new(IntentLayer::new(i))]);
+        flows
+            .iter()
+            .map(|(from, to, port)| {
+                let spec = FlowSpec {
+                    from: from.to_string(),
+                    to: to.to_string(),
+                    port: PortRef::Number(*port),
+                    protocol: "TCP".into(),
+                };
+                let flow = spec.resolve(&d.topology).expect("flow resolves");
+                set.evaluate(&d.topology, &flow).allowed
+            })
+            .collect()
+    }
+
+    #[test]
+    fn allowlists_are_additive_and_guardrails_win() {
+        let web = allowlist(
+            "shop",
+            "web",
+            Some(vec![rule("http", vec![own_pods(&[("app", "api")])], vec![tcp(8080)])]),
+            None,
+        );
+        let open_egress = allowlist("shop", "api", None, Some(vec![rule("any", vec![], vec![])]));
+        let mut i = intent(vec![web, open_egress, default_deny("shop", 2000, false)]);
+        let flows = [
+            ("shop/api", "shop/web", 8080),
+            ("shop/api", "shop/web", 8081),
+            ("netpol-unrelated/netpol-plain", "shop/web", 8080),
+            ("shop/api", "ip:169.254.169.254", 80),
+            ("netpol-unrelated/netpol-plain", "ip:169.254.169.254", 80),
+        ];
+        assert_eq!(verdicts(&i, Cni::Kubernetes, &flows), [true, false, false, true, true]);
+        i.guardrails.push(metadata_guardrail());
+        assert_eq!(verdicts(&i, Cni::Kubernetes, &flows), [true, false, false, false, false]);
+    }
+
+    #[test]
+    fn cidr_peers_match_pod_addresses_except_on_cilium() {
+        let web = allowlist(
+            "shop",
+            "web",
+            Some(vec![rule("pods", vec![cidr("10.244.0.0/16", &[])], vec![])]),
+            None,
+        );
+        let i = intent(vec![web]);
+        let flows = [("netpol-unrelated/netpol-plain", "shop/web", 80)];
+        assert_eq!(verdicts(&i, Cni::Kubernetes, &flows), [true]);
+        assert_eq!(verdicts(&i, Cni::Cilium, &flows), [false]);
+    }
 
     #[test]
     fn fqdn_patterns() {
