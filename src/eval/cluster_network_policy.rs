@@ -1,13 +1,633 @@
-//! Placeholder: this evaluator is not written yet; its kinds are refused, never guessed.
+//! ClusterNetworkPolicy (`policy.networking.k8s.io/v1alpha2`) and the v1alpha1
+//! AdminNetworkPolicy / BaselineAdminNetworkPolicy many clusters still run (ENGINES.md 5.2,
+//! 5.6): two tiers around the CNI's NetworkPolicies. In a tier, policies by priority (ties by
+//! name: the API leaves them unspecified), rules in order; the first rule whose peers and ports
+//! match decides: Accept/Allow is final, Deny is final, Pass leaves the tier. No match leaves
+//! the tier too. Host-network pods are never subjects nor pod peers.
 
-use super::Layer;
+use ipnet::IpNet;
+use serde::Deserialize;
+
+use super::labels::Selector;
+use super::topology::protocol_text;
+use super::{
+    ADMIN_ORDER, BASELINE_ORDER, Context, Decision, Direction, Endpoint, Flow, Layer, Outcome, Pod, Rank,
+    Step,
+};
 use crate::error::{Diagnostic, Error, Result};
+use crate::intent::{Fqdn, Protocol};
 
+/// One tier's policies, sorted by (priority, name).
+#[derive(Debug)]
+struct Tier {
+    name: &'static str,
+    order: f64,
+    policies: Vec<Policy>,
+}
+
+#[derive(Debug)]
+struct Policy {
+    /// `ClusterNetworkPolicy name`, for steps.
+    label: String,
+    priority: i64,
+    name: String,
+    subject: Subject,
+    ingress: Vec<Rule>,
+    egress: Vec<Rule>,
+}
+
+#[derive(Debug)]
+enum Subject {
+    Namespaces(Selector),
+    Pods { namespaces: Selector, pods: Selector },
+}
+
+#[derive(Debug)]
+struct Rule {
+    /// `ingress[0]`, with the rule's name when it has one.
+    label: String,
+    decision: Decision,
+    action: String,
+    peers: Vec<Peer>,
+    /// `None`: every port.
+    ports: Option<Vec<Port>>,
+}
+
+#[derive(Debug)]
+enum Peer {
+    Namespaces(Selector),
+    Pods { namespaces: Selector, pods: Selector },
+    Networks(Vec<IpNet>),
+    Nodes(Selector),
+    DomainNames(Vec<String>),
+}
+
+#[derive(Debug)]
+enum Port {
+    Range(Protocol, u16, u16),
+    Named(String),
+}
+
+// The wire shapes of both API versions, read leniently (status, unknown metadata) but with
+// every peer and port form checked below.
+#[derive(Deserialize)]
+struct Object {
+    #[serde(rename = "apiVersion")]
+    api_version: String,
+    kind: String,
+    metadata: Metadata,
+    spec: Spec,
+}
+
+#[derive(Deserialize)]
+struct Metadata {
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Spec {
+    tier: Option<String>,
+    priority: Option<i64>,
+    subject: WireSubject,
+    #[serde(default)]
+    ingress: Vec<WireRule>,
+    #[serde(default)]
+    egress: Vec<WireRule>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireSubject {
+    namespaces: Option<Selector>,
+    pods: Option<WirePods>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct WirePods {
+    #[serde(default)]
+    namespace_selector: Selector,
+    #[serde(default)]
+    pod_selector: Selector,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireRule {
+    name: Option<String>,
+    action: String,
+    from: Option<Vec<WirePeer>>,
+    to: Option<Vec<WirePeer>>,
+    /// v1alpha2.
+    protocols: Option<Vec<WireProtocol>>,
+    /// v1alpha1.
+    ports: Option<Vec<WirePort>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct WirePeer {
+    namespaces: Option<Selector>,
+    pods: Option<WirePods>,
+    networks: Option<Vec<IpNet>>,
+    nodes: Option<Selector>,
+    domain_names: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct WireProtocol {
+    tcp: Option<WireDestination>,
+    udp: Option<WireDestination>,
+    sctp: Option<WireDestination>,
+    destination_named_port: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct WireDestination {
+    destination_port: Option<WireNumberOrRange>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireNumberOrRange {
+    number: Option<u16>,
+    range: Option<WireRange>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireRange {
+    start: u16,
+    end: u16,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct WirePort {
+    port_number: Option<WirePortNumber>,
+    named_port: Option<String>,
+    port_range: Option<WirePortRange>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WirePortNumber {
+    protocol: Option<String>,
+    port: u16,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WirePortRange {
+    protocol: Option<String>,
+    start: u16,
+    end: u16,
+}
+
+/// The Admin and Baseline layers of `objects` (ClusterNetworkPolicy, AdminNetworkPolicy,
+/// BaselineAdminNetworkPolicy); a tier without objects is left out.
 pub fn layers(objects: &[&serde_json::Value]) -> Result<Vec<Box<dyn Layer>>> {
-    if objects.is_empty() {
-        return Ok(Vec::new());
+    let mut admin = Tier { name: "kube-admin", order: ADMIN_ORDER, policies: Vec::new() };
+    let mut baseline = Tier { name: "kube-baseline", order: BASELINE_ORDER, policies: Vec::new() };
+    let mut problems = Vec::new();
+    for o in objects {
+        let label = super::object_label(o);
+        let parsed = serde_json::from_value::<Object>((*o).clone())
+            .map_err(|e| e.to_string())
+            .and_then(|object| policy(object, &label));
+        match parsed {
+            Ok((true, p)) => admin.policies.push(p),
+            Ok((false, p)) => baseline.policies.push(p),
+            Err(e) => problems.push(Diagnostic::new(format!("{label}: {e}"))),
+        }
     }
-    Err(Error::invalid(Diagnostic::new(
-        "cluster_network_policy policies are not modelled by the evaluator yet",
-    )))
+    if !problems.is_empty() {
+        return Err(Error::Invalid(problems));
+    }
+    let mut out: Vec<Box<dyn Layer>> = Vec::new();
+    for mut tier in [admin, baseline] {
+        if tier.policies.is_empty() {
+            continue;
+        }
+        tier.policies.sort_by(|a, b| (a.priority, &a.name).cmp(&(b.priority, &b.name)));
+        out.push(Box::new(tier));
+    }
+    Ok(out)
+}
+
+/// The tier (true = Admin) and the policy of one object.
+fn policy(object: Object, label: &str) -> std::result::Result<(bool, Policy), String> {
+    let v1alpha1 = object.api_version.ends_with("/v1alpha1");
+    let (admin, priority) = match (object.kind.as_str(), v1alpha1) {
+        ("ClusterNetworkPolicy", false) => {
+            let admin = match object.spec.tier.as_deref() {
+                Some("Admin") => true,
+                Some("Baseline") => false,
+                other => return Err(format!("tier {other:?} is neither Admin nor Baseline")),
+            };
+            (admin, object.spec.priority.ok_or("spec.priority is required")?)
+        }
+        ("AdminNetworkPolicy", true) => (true, object.spec.priority.ok_or("spec.priority is required")?),
+        ("BaselineAdminNetworkPolicy", true) => {
+            if object.metadata.name != "default" {
+                return Err("a BaselineAdminNetworkPolicy must be named `default` (it is a singleton)".into());
+            }
+            (false, 0)
+        }
+        (kind, _) => return Err(format!("{kind} is not a kind of {}", object.api_version)),
+    };
+    let subject = match (object.spec.subject.namespaces, object.spec.subject.pods) {
+        (Some(ns), None) => Subject::Namespaces(ns),
+        (None, Some(p)) => Subject::Pods { namespaces: p.namespace_selector, pods: p.pod_selector },
+        _ => return Err("spec.subject needs exactly one of `namespaces` and `pods`".into()),
+    };
+    let rules = |wire: Vec<WireRule>, dir: Direction| -> std::result::Result<Vec<Rule>, String> {
+        wire.into_iter().enumerate().map(|(i, r)| rule(r, i, dir, v1alpha1, admin)).collect()
+    };
+    let policy = Policy {
+        label: label.to_string(),
+        priority,
+        name: object.metadata.name,
+        subject,
+        ingress: rules(object.spec.ingress, Direction::Ingress)?,
+        egress: rules(object.spec.egress, Direction::Egress)?,
+    };
+    Ok((admin, policy))
+}
+
+fn rule(
+    r: WireRule,
+    i: usize,
+    dir: Direction,
+    v1alpha1: bool,
+    admin: bool,
+) -> std::result::Result<Rule, String> {
+    let label = match &r.name {
+        Some(name) => format!("{}[{i}] ({name})", dir.field()),
+        None => format!("{}[{i}]", dir.field()),
+    };
+    let decision = match (r.action.as_str(), v1alpha1) {
+        ("Accept", false) | ("Allow", true) => Decision::Allow,
+        ("Deny", _) => Decision::Deny,
+        ("Pass", false) => Decision::Pass,
+        ("Pass", true) if admin => Decision::Pass,
+        (other, _) => return Err(format!("{label}: action `{other}` is not one this kind takes")),
+    };
+    let wire_peers = match dir {
+        Direction::Ingress => r.from,
+        Direction::Egress => r.to,
+    }
+    .ok_or_else(|| {
+        format!("{label}: `{}` is required", if dir == Direction::Ingress { "from" } else { "to" })
+    })?;
+    let mut peers = Vec::new();
+    for (j, p) in wire_peers.into_iter().enumerate() {
+        let forms = [
+            p.namespaces.is_some(),
+            p.pods.is_some(),
+            p.networks.is_some(),
+            p.nodes.is_some(),
+            p.domain_names.is_some(),
+        ];
+        if forms.iter().filter(|f| **f).count() != 1 {
+            return Err(format!(
+                "{label} peer {j}: exactly one of namespaces, pods, networks, nodes, domainNames"
+            ));
+        }
+        if dir == Direction::Ingress
+            && (p.networks.is_some() || p.nodes.is_some() || p.domain_names.is_some())
+        {
+            return Err(format!("{label} peer {j}: ingress peers are namespaces and pods only"));
+        }
+        if p.domain_names.is_some() && decision != Decision::Allow {
+            return Err(format!("{label} peer {j}: domainNames are valid only in Accept rules"));
+        }
+        peers.push(if let Some(ns) = p.namespaces {
+            Peer::Namespaces(ns)
+        } else if let Some(pods) = p.pods {
+            Peer::Pods { namespaces: pods.namespace_selector, pods: pods.pod_selector }
+        } else if let Some(nets) = p.networks {
+            Peer::Networks(nets)
+        } else if let Some(nodes) = p.nodes {
+            Peer::Nodes(nodes)
+        } else {
+            Peer::DomainNames(p.domain_names.unwrap_or_default())
+        });
+    }
+    let ports = match (r.protocols, r.ports) {
+        (Some(_), Some(_)) => return Err(format!("{label}: `protocols` and `ports` are two API versions")),
+        (Some(protocols), None) => Some(
+            protocols.into_iter().map(|p| v1alpha2_port(p, &label)).collect::<std::result::Result<_, _>>()?,
+        ),
+        (None, Some(ports)) => {
+            Some(ports.into_iter().map(|p| v1alpha1_port(p, &label)).collect::<std::result::Result<_, _>>()?)
+        }
+        (None, None) => None,
+    };
+    Ok(Rule { label, decision, action: r.action, peers, ports })
+}
+
+fn v1alpha2_port(p: WireProtocol, label: &str) -> std::result::Result<Port, String> {
+    let forms = [
+        p.tcp.map(|d| (Protocol::Tcp, d)),
+        p.udp.map(|d| (Protocol::Udp, d)),
+        p.sctp.map(|d| (Protocol::Sctp, d)),
+    ];
+    let mut numbered = forms.into_iter().flatten();
+    match (numbered.next(), numbered.next(), p.destination_named_port) {
+        (Some((protocol, d)), None, None) => match d.destination_port {
+            None => Ok(Port::Range(protocol, 1, 65535)),
+            Some(WireNumberOrRange { number: Some(n), range: None }) => Ok(Port::Range(protocol, n, n)),
+            Some(WireNumberOrRange { number: None, range: Some(r) }) if r.start <= r.end => {
+                Ok(Port::Range(protocol, r.start, r.end))
+            }
+            _ => {
+                Err(format!("{label}: destinationPort needs one of `number` and a `range` with start ≤ end"))
+            }
+        },
+        (None, None, Some(name)) => Ok(Port::Named(name)),
+        _ => Err(format!("{label}: each protocols entry is one of tcp, udp, sctp, destinationNamedPort")),
+    }
+}
+
+fn v1alpha1_port(p: WirePort, label: &str) -> std::result::Result<Port, String> {
+    let protocol = |text: Option<String>| {
+        text.as_deref()
+            .map_or(Some(Protocol::Tcp), protocol_text::parse)
+            .ok_or_else(|| format!("{label}: protocol {text:?} is not TCP, UDP or SCTP"))
+    };
+    match (p.port_number, p.named_port, p.port_range) {
+        (Some(n), None, None) => Ok(Port::Range(protocol(n.protocol)?, n.port, n.port)),
+        (None, Some(name), None) => Ok(Port::Named(name)),
+        (None, None, Some(r)) if r.start <= r.end => Ok(Port::Range(protocol(r.protocol)?, r.start, r.end)),
+        _ => {
+            Err(format!("{label}: each ports entry is one of portNumber, namedPort, portRange (start ≤ end)"))
+        }
+    }
+}
+
+impl Policy {
+    fn selects(&self, ctx: &Context<'_>, pod: &Pod) -> bool {
+        let ns = ctx.topology.namespace_labels(&pod.namespace);
+        match &self.subject {
+            Subject::Namespaces(sel) => sel.matches(&ns),
+            Subject::Pods { namespaces, pods } => namespaces.matches(&ns) && pods.matches(&pod.labels),
+        }
+    }
+}
+
+impl Rule {
+    fn matches(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> bool {
+        let peer = flow.peer(dir);
+        self.peers.iter().any(|p| peer_matches(p, ctx, peer))
+            && self.ports.as_ref().is_none_or(|ports| {
+                ports.iter().any(|p| match p {
+                    Port::Range(protocol, start, end) => {
+                        *protocol == flow.protocol && (*start..=*end).contains(&flow.port)
+                    }
+                    Port::Named(name) => flow.destination_port_named(name),
+                })
+            })
+    }
+}
+
+fn peer_matches(peer: &Peer, ctx: &Context<'_>, endpoint: &Endpoint<'_>) -> bool {
+    match peer {
+        Peer::Namespaces(sel) => {
+            endpoint.policy_pod().is_some_and(|p| sel.matches(&ctx.topology.namespace_labels(&p.namespace)))
+        }
+        Peer::Pods { namespaces, pods } => endpoint.policy_pod().is_some_and(|p| {
+            namespaces.matches(&ctx.topology.namespace_labels(&p.namespace)) && pods.matches(&p.labels)
+        }),
+        Peer::Networks(nets) => {
+            ctx.cni.cidr_can_match(endpoint)
+                && endpoint.ip().is_some_and(|ip| nets.iter().any(|n| n.contains(&ip)))
+        }
+        Peer::Nodes(sel) => match endpoint {
+            Endpoint::Node(n) => sel.matches(&n.labels),
+            // A host-network pod is its node.
+            Endpoint::Pod(p) if p.host_network => p
+                .node_name
+                .as_deref()
+                .and_then(|name| ctx.topology.node(name))
+                .is_some_and(|n| sel.matches(&n.labels)),
+            _ => false,
+        },
+        Peer::DomainNames(names) => match endpoint {
+            Endpoint::External(ip) => ctx.topology.names_of(*ip).any(|actual| {
+                names.iter().any(|pattern| {
+                    // `*` matches one or more whole labels.
+                    let fqdn = match pattern.strip_prefix("*.") {
+                        Some(rest) => Fqdn::Pattern(format!("**.{rest}")),
+                        None => Fqdn::Name(pattern.clone()),
+                    };
+                    super::intent::fqdn_matches(&fqdn, actual)
+                })
+            }),
+            _ => false,
+        },
+    }
+}
+
+impl Layer for Tier {
+    fn rank(&self) -> Rank {
+        Rank { order: self.order, name: self.name.to_string() }
+    }
+
+    fn decide(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Outcome {
+        let Some(subject) = flow.subject(dir) else {
+            return Outcome::new(Decision::Pass, Step::builtin(Decision::Pass, "not a pod".into()));
+        };
+        for policy in self.policies.iter().filter(|p| p.selects(ctx, subject)) {
+            let rules = match dir {
+                Direction::Ingress => &policy.ingress,
+                Direction::Egress => &policy.egress,
+            };
+            if let Some(rule) = rules.iter().find(|r| r.matches(ctx, dir, flow)) {
+                let note = match rule.decision {
+                    Decision::Pass => format!(
+                        "{} (priority {}): leaves the {} tier",
+                        rule.action, policy.priority, self.name
+                    ),
+                    _ => format!("{} (priority {})", rule.action, policy.priority),
+                };
+                return Outcome::new(
+                    rule.decision,
+                    Step {
+                        object: policy.label.clone(),
+                        rule: rule.label.clone(),
+                        decision: rule.decision,
+                        note,
+                    },
+                );
+            }
+        }
+        Outcome::new(Decision::Pass, Step::builtin(Decision::Pass, format!("no {} rule matches", self.name)))
+    }
+
+    fn decision(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Decision {
+        let Some(subject) = flow.subject(dir) else { return Decision::Pass };
+        self.policies
+            .iter()
+            .filter(|p| p.selects(ctx, subject))
+            .find_map(|p| {
+                let rules = if dir == Direction::Ingress { &p.ingress } else { &p.egress };
+                rules.iter().find(|r| r.matches(ctx, dir, flow)).map(|r| r.decision)
+            })
+            .unwrap_or(Decision::Pass)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::eval::{Cni, FlowSpec, PolicySet, PortRef, judge, read_objects, topology};
+
+    const TOPOLOGY: &str = r#"
+namespaces:
+  - {name: shop, labels: {env: prod}}
+  - {name: monitoring, labels: {env: ops}}
+pods:
+  - {namespace: shop, name: web, labels: {app: web}, ip: 10.244.1.10, nodeName: n1, ports: [{name: http, port: 8080}]}
+  - {namespace: shop, name: db, labels: {app: db}, ip: 10.244.1.11, ports: [{name: pg, port: 5432}]}
+  - {namespace: monitoring, name: prom, labels: {app: prom}, ip: 10.244.2.10}
+nodes:
+  - {name: n1, ip: 172.18.0.2, labels: {role: worker}}
+dnsNames:
+  - {name: api.example.com, addresses: [192.0.2.10]}
+"#;
+
+    fn verdicts(manifests: &str, cni: Option<Cni>, flows: &[(&str, &str, u16)]) -> Vec<bool> {
+        let topology = topology::read(TOPOLOGY, "t").expect("topology");
+        let objects = read_objects(manifests, "m").expect("objects");
+        let set = PolicySet::new(&objects, cni).expect("policies");
+        let flows: Vec<FlowSpec> = flows
+            .iter()
+            .map(|(f, t, p)| FlowSpec {
+                from: f.to_string(),
+                to: t.to_string(),
+                port: PortRef::Number(*p),
+                protocol: "TCP".into(),
+            })
+            .collect();
+        judge(&set, &topology, &flows).expect("judged").into_iter().map(|j| j.allowed).collect()
+    }
+
+    fn cnp(name: &str, tier: &str, priority: u32, ingress: &str, egress: &str) -> String {
+        format!(
+            "---\napiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: {{name: {name}}}\nspec:\n  tier: {tier}\n  priority: {priority}\n  subject: {{namespaces: {{matchLabels: {{kubernetes.io/metadata.name: shop}}}}}}\n  ingress: {ingress}\n  egress: {egress}\n"
+        )
+    }
+
+    const DENY_ALL_INGRESS_NP: &str = "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: shop}\nspec: {podSelector: {}}\n";
+    const FROM_PROM: &str = "[{action: ACTION, from: [{namespaces: {matchLabels: {env: ops}}}]}]";
+
+    #[test]
+    fn admin_accept_beats_a_network_policy_deny_and_admin_deny_beats_its_allow() {
+        let accept = cnp("a", "Admin", 10, &FROM_PROM.replace("ACTION", "Accept"), "[]");
+        let flows = [("monitoring/prom", "shop/web", 8080), ("shop/db", "shop/web", 8080)];
+        assert_eq!(verdicts(&(accept.clone() + DENY_ALL_INGRESS_NP), None, &flows), [true, false]);
+        let deny = cnp("d", "Admin", 10, &FROM_PROM.replace("ACTION", "Deny"), "[]");
+        let allow_all = "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: all, namespace: shop}\nspec:\n  podSelector: {}\n  ingress: [{}]\n";
+        assert_eq!(verdicts(&(deny + allow_all), None, &flows), [false, true]);
+    }
+
+    #[test]
+    fn priority_then_rule_order_and_pass_defers() {
+        let pass = cnp("p", "Admin", 5, &FROM_PROM.replace("ACTION", "Pass"), "[]");
+        let deny = cnp("d", "Admin", 10, &FROM_PROM.replace("ACTION", "Deny"), "[]");
+        let flows = [("monitoring/prom", "shop/web", 8080)];
+        // Pass (priority 5) leaves the Admin tier before the Deny (10) is reached; no
+        // NetworkPolicy isolates web, so it is allowed.
+        assert_eq!(verdicts(&(pass.clone() + &deny), None, &flows), [true]);
+        // With a NetworkPolicy isolating web, Pass hands the verdict to it.
+        assert_eq!(verdicts(&(pass + DENY_ALL_INGRESS_NP), None, &flows), [false]);
+        // Rule order inside one policy: the first match decides.
+        let ordered = cnp(
+            "o",
+            "Admin",
+            1,
+            "[{action: Deny, from: [{pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: prom}}}}]}, {action: Accept, from: [{namespaces: {}}]}]",
+            "[]",
+        );
+        assert_eq!(
+            verdicts(&ordered, None, &[("monitoring/prom", "shop/web", 80), ("shop/db", "shop/web", 80)]),
+            [false, true]
+        );
+    }
+
+    #[test]
+    fn baseline_applies_only_when_no_network_policy_isolates() {
+        let baseline = cnp("b", "Baseline", 10, "[{action: Deny, from: [{namespaces: {}}]}]", "[]");
+        let allow_prom = "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: shop}\nspec:\n  podSelector: {matchLabels: {app: db}}\n  ingress: [{from: [{namespaceSelector: {}}]}]\n";
+        let flows = [("monitoring/prom", "shop/web", 80), ("monitoring/prom", "shop/db", 80)];
+        assert_eq!(verdicts(&(baseline + allow_prom), None, &flows), [false, true]);
+    }
+
+    #[test]
+    fn ports_named_ports_networks_nodes_and_domain_names() {
+        let egress = "[{action: Accept, to: [{networks: [10.244.1.0/24]}], protocols: [{tcp: {destinationPort: {range: {start: 5000, end: 5500}}}}]}, {action: Accept, to: [{domainNames: ['*.example.com']}], protocols: [{tcp: {destinationPort: {number: 443}}}]}, {action: Accept, to: [{nodes: {matchLabels: {role: worker}}}]}, {action: Deny, to: [{networks: [0.0.0.0/0]}]}]";
+        let web_ingress = "---\napiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: {name: web-in}\nspec:\n  tier: Admin\n  priority: 4\n  subject: {pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: web}}}}\n  ingress: [{action: Accept, from: [{namespaces: {}}], protocols: [{destinationNamedPort: http}]}, {action: Deny, from: [{namespaces: {}}]}]\n";
+        let admin = cnp("e", "Admin", 3, "[]", egress) + web_ingress;
+        let flows = [
+            ("shop/web", "shop/db", 5432),
+            ("shop/web", "shop/db", 6000),
+            ("shop/web", "ip:192.0.2.10", 443),
+            ("shop/web", "ip:192.0.2.10", 80),
+            ("shop/web", "node:n1", 10250),
+            ("monitoring/prom", "shop/web", 8080),
+            ("monitoring/prom", "shop/web", 8081),
+        ];
+        assert_eq!(verdicts(&admin, None, &flows), [true, false, true, false, true, true, false]);
+        // On Cilium, networks never match pods: the Accept misses and the catch-all Deny misses too.
+        let on_cilium = verdicts(&admin, Some(Cni::Cilium), &flows[..2]);
+        assert_eq!(on_cilium, [true, true], "neither rule matches a pod by address on cilium");
+    }
+
+    #[test]
+    fn egress_accept_does_not_bypass_the_destination() {
+        let out = cnp("out", "Admin", 1, "[]", "[{action: Accept, to: [{namespaces: {}}]}]");
+        let db_isolated = "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: db, namespace: shop}\nspec: {podSelector: {matchLabels: {app: db}}}\n";
+        assert_eq!(verdicts(&(out + db_isolated), None, &[("shop/web", "shop/db", 5432)]), [false]);
+    }
+
+    #[test]
+    fn v1alpha1_admin_and_baseline_admin_network_policies() {
+        let anp = "---\napiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\nmetadata: {name: a}\nspec:\n  priority: 1\n  subject: {pods: {namespaceSelector: {matchLabels: {env: prod}}, podSelector: {matchLabels: {app: web}}}}\n  ingress:\n  - {action: Allow, from: [{namespaces: {matchLabels: {env: ops}}}], ports: [{portNumber: {protocol: TCP, port: 8080}}]}\n  - {action: Pass, from: [{namespaces: {matchLabels: {env: prod}}}]}\n  - {action: Deny, from: [{namespaces: {}}]}\n";
+        let banp = "---\napiVersion: policy.networking.k8s.io/v1alpha1\nkind: BaselineAdminNetworkPolicy\nmetadata: {name: default}\nspec:\n  subject: {namespaces: {}}\n  ingress:\n  - {action: Deny, from: [{namespaces: {}}], ports: [{portRange: {protocol: TCP, start: 5000, end: 6000}}]}\n";
+        let flows = [
+            ("monitoring/prom", "shop/web", 8080),
+            ("monitoring/prom", "shop/web", 9090),
+            ("shop/db", "shop/web", 80),
+            ("monitoring/prom", "shop/db", 5432),
+            ("monitoring/prom", "shop/db", 80),
+        ];
+        assert_eq!(verdicts(&(anp.to_string() + banp), None, &flows), [true, false, true, false, true]);
+        let bad = "---\napiVersion: policy.networking.k8s.io/v1alpha1\nkind: BaselineAdminNetworkPolicy\nmetadata: {name: other}\nspec: {subject: {namespaces: {}}}\n";
+        let objects = read_objects(bad, "m").expect("objects");
+        assert!(PolicySet::new(&objects, None).is_err(), "the baseline is a singleton named default");
+    }
+
+    #[test]
+    fn malformed_policies_are_errors() {
+        for bad in [
+            cnp("x", "Middle", 1, "[]", "[]"),
+            cnp("x", "Admin", 1, "[{action: Allow, from: [{namespaces: {}}]}]", "[]"),
+            cnp("x", "Admin", 1, "[{action: Accept, from: [{networks: [10.0.0.0/8]}]}]", "[]"),
+            cnp("x", "Admin", 1, "[]", "[{action: Deny, to: [{domainNames: [a.example.com]}]}]"),
+            cnp("x", "Admin", 1, "[]", "[{action: Deny, to: [{namespaces: {}, networks: [10.0.0.0/8]}]}]"),
+            cnp(
+                "x",
+                "Admin",
+                1,
+                "[{action: Accept, from: [{namespaces: {}}], protocols: [{icmp: {}}]}]",
+                "[]",
+            ),
+        ] {
+            let objects = read_objects(&bad, "m").expect("objects");
+            assert!(PolicySet::new(&objects, None).is_err(), "{bad}");
+        }
+    }
 }
