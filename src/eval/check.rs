@@ -20,6 +20,9 @@ pub enum Limitation {
     Passthrough,
     /// Guardrails rendered for kubernetes with `--accept-weaker-guardrails` only approximate a deny.
     WeakerGuardrails,
+    /// ClusterNetworkPolicy ingress peers are pods only: traffic from nodes, the API server or
+    /// outside the cluster is never denied on that engine.
+    ClusterNetworkPolicyIngressFromNonPods,
 }
 
 impl Limitation {
@@ -30,6 +33,9 @@ impl Limitation {
             }
             Limitation::Passthrough => "engine-specific passthrough rules are outside the intent",
             Limitation::WeakerGuardrails => "kubernetes can only approximate guardrails",
+            Limitation::ClusterNetworkPolicyIngressFromNonPods => {
+                "ClusterNetworkPolicy cannot deny ingress from anything but pods"
+            }
         }
     }
 }
@@ -145,6 +151,9 @@ fn explain_difference(
         .any(|d| intent_layer.passthrough_applies(*d, flow).is_some())
     {
         return Some(Limitation::Passthrough);
+    }
+    if engine == Engine::ClusterNetworkPolicy && got.allowed && flow.source.policy_pod().is_none() {
+        return Some(Limitation::ClusterNetworkPolicyIngressFromNonPods);
     }
     if engine == Engine::Cilium && reference_on_cni.evaluate(&derived.topology, flow).allowed == got.allowed {
         return Some(Limitation::CiliumCidrSkipsClusterEndpoints);
