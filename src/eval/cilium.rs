@@ -1,8 +1,983 @@
-//! Placeholder: this evaluator is not written yet; its kinds are refused, never guessed.
+//! Cilium semantics (ENGINES.md 3.2–3.5): CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy
+//! and Kubernetes NetworkPolicy are pooled, without order. Per pod and direction: a matching
+//! deny rule drops; else a matching allow rule allows; else the pod is dropped if some selecting
+//! rule put it in default-deny for that direction, and allowed otherwise.
+//!
+//! Peers are identities: a pod's labels plus its namespace, namespace labels, service account
+//! and cluster; nodes, the API server and the world are reserved identities. CIDR rules never
+//! match pods, nodes or the API server. Host policies (`nodeSelector`) judge nodes, which are
+//! never subjects here, so they are read and left out.
 
-use super::Layer;
+use std::collections::BTreeMap;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+use super::kubernetes::{self, NetworkPolicy};
+use super::labels::Selector;
+use super::topology::protocol_text;
+use super::{
+    Context, Decision, Direction, Endpoint, Flow, Layer, NAMESPACED_ORDER, Outcome, Pod, Rank, Step,
+};
 use crate::error::{Diagnostic, Error, Result};
+use crate::intent::{Fqdn, Protocol};
 
-pub fn layers(_k8s: &[&serde_json::Value], _objects: &[&serde_json::Value]) -> Result<Vec<Box<dyn Layer>>> {
-    Err(Error::invalid(Diagnostic::new("cilium policies are not modelled by the evaluator yet")))
+const NAMESPACE_KEY: &str = "io.kubernetes.pod.namespace";
+const NAMESPACE_LABELS_PREFIX: &str = "io.cilium.k8s.namespace.labels.";
+const SERVICE_ACCOUNT_KEY: &str = "io.cilium.k8s.policy.serviceaccount";
+const CLUSTER_KEY: &str = "io.cilium.k8s.policy.cluster";
+
+#[derive(Deserialize)]
+struct Object {
+    kind: String,
+    metadata: Metadata,
+    spec: Option<RuleSpec>,
+    specs: Option<Vec<RuleSpec>>,
+}
+
+#[derive(Deserialize)]
+struct Metadata {
+    name: String,
+    namespace: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RuleSpec {
+    endpoint_selector: Option<Selector>,
+    node_selector: Option<Selector>,
+    enable_default_deny: Option<DefaultDeny>,
+    #[serde(default)]
+    ingress: Vec<PeerRule>,
+    #[serde(default)]
+    ingress_deny: Vec<PeerRule>,
+    #[serde(default)]
+    egress: Vec<PeerRule>,
+    #[serde(default)]
+    egress_deny: Vec<PeerRule>,
+    #[allow(dead_code)]
+    description: Option<String>,
+    #[allow(dead_code)]
+    labels: Option<serde_json::Value>,
+    #[allow(dead_code)]
+    log: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct DefaultDeny {
+    ingress: Option<bool>,
+    egress: Option<bool>,
+}
+
+/// An ingress or egress rule; the `from*` and `to*` peer fields share one shape.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct PeerRule {
+    #[serde(alias = "toEndpoints")]
+    from_endpoints: Option<Vec<Selector>>,
+    #[serde(alias = "toRequires")]
+    from_requires: Option<Vec<Selector>>,
+    #[serde(rename = "fromCIDR", alias = "toCIDR")]
+    from_cidr: Option<Vec<IpNet>>,
+    #[serde(rename = "fromCIDRSet", alias = "toCIDRSet")]
+    from_cidr_set: Option<Vec<CidrRule>>,
+    #[serde(alias = "toEntities")]
+    from_entities: Option<Vec<String>>,
+    #[serde(alias = "toNodes")]
+    from_nodes: Option<Vec<Selector>>,
+    #[serde(alias = "toGroups")]
+    from_groups: Option<serde_json::Value>,
+    to_services: Option<serde_json::Value>,
+    #[serde(rename = "toFQDNs")]
+    to_fqdns: Option<Vec<FqdnSelector>>,
+    to_ports: Option<Vec<PortRule>>,
+    icmps: Option<serde_json::Value>,
+    authentication: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct CidrRule {
+    cidr: Option<IpNet>,
+    #[serde(default)]
+    except: Vec<IpNet>,
+    cidr_group_ref: Option<String>,
+    cidr_group_selector: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct FqdnSelector {
+    match_name: Option<String>,
+    match_pattern: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct PortRule {
+    #[serde(default)]
+    ports: Vec<PortProtocol>,
+    rules: Option<L7Rules>,
+    #[allow(dead_code)]
+    listener: Option<serde_json::Value>,
+    #[allow(dead_code)]
+    original_direction: Option<serde_json::Value>,
+    #[allow(dead_code)]
+    server_names: Option<serde_json::Value>,
+    #[allow(dead_code)]
+    terminating_tls: Option<serde_json::Value>,
+    #[allow(dead_code)]
+    originating_tls: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PortProtocol {
+    port: Option<serde_json::Value>,
+    end_port: Option<u16>,
+    protocol: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct L7Rules {
+    dns: Option<Vec<FqdnSelector>>,
+    http: Option<serde_json::Value>,
+    kafka: Option<serde_json::Value>,
+    l7: Option<serde_json::Value>,
+}
+
+/// One rule (a `spec` or an item of `specs`) that selects pods, as the evaluator uses it.
+#[derive(Debug)]
+struct Spec {
+    /// `CiliumNetworkPolicy ns/name` (with `specs[i]` when the object has several).
+    label: String,
+    /// The policy's namespace; `None` for a clusterwide policy.
+    namespace: Option<String>,
+    subject: Selector,
+    default_deny: [Option<bool>; 2],
+    rules: [Vec<Rule>; 2],
+    denies: [Vec<Rule>; 2],
+}
+
+#[derive(Debug)]
+struct Rule {
+    label: String,
+    peers: Peers,
+    /// `None`: every port and protocol.
+    ports: Option<Vec<Port>>,
+    /// DNS names this rule lets the DNS proxy see (`rules.dns`).
+    dns: Vec<Fqdn>,
+    /// Something matched at L3/L4 that the evaluator does not judge (L7).
+    l7: Option<&'static str>,
+}
+
+#[derive(Debug)]
+enum Peers {
+    /// No L3 field: every peer (a rule with only ports, or only L7).
+    Any,
+    /// An empty rule `{}`: nothing (it only switches default-deny on).
+    Nothing,
+    Endpoints(Vec<Selector>),
+    Cidrs(Vec<(IpNet, Vec<IpNet>)>),
+    Entities(Vec<String>),
+    Nodes(Vec<Selector>),
+    Fqdns(Vec<Fqdn>),
+    /// A peer kind the evaluator does not model: reported, never matched.
+    Unmodelled(&'static str),
+}
+
+#[derive(Debug)]
+enum Port {
+    Range(Option<Protocol>, u16, u16),
+    Named(Option<Protocol>, String),
+}
+
+fn dir_index(dir: Direction) -> usize {
+    match dir {
+        Direction::Ingress => 0,
+        Direction::Egress => 1,
+    }
+}
+
+/// The evaluator layer of a Cilium cluster: its NetworkPolicies and Cilium policies together.
+pub fn layers(k8s: &[&serde_json::Value], objects: &[&serde_json::Value]) -> Result<Vec<Box<dyn Layer>>> {
+    let network_policies = kubernetes::parse(k8s)?;
+    let mut specs = Vec::new();
+    let mut problems = Vec::new();
+    for o in objects {
+        let label = super::object_label(o);
+        match serde_json::from_value::<Object>((*o).clone())
+            .map_err(|e| e.to_string())
+            .and_then(|obj| read(obj, &label))
+        {
+            Ok(mut s) => specs.append(&mut s),
+            Err(e) => problems.push(Diagnostic::new(format!("{label}: {e}"))),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::Invalid(problems));
+    }
+    let mut by_namespace: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut clusterwide = Vec::new();
+    for (i, s) in specs.iter().enumerate() {
+        match &s.namespace {
+            Some(ns) => by_namespace.entry(ns.clone()).or_default().push(i),
+            None => clusterwide.push(i),
+        }
+    }
+    let mut nps: BTreeMap<String, Vec<NetworkPolicy>> = BTreeMap::new();
+    for p in network_policies {
+        nps.entry(p.metadata.namespace.clone()).or_default().push(p);
+    }
+    for list in nps.values_mut() {
+        list.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+    }
+    Ok(vec![Box::new(CiliumLayer { specs, by_namespace, clusterwide, network_policies: nps })])
+}
+
+fn read(obj: Object, label: &str) -> std::result::Result<Vec<Spec>, String> {
+    let namespace = match obj.kind.as_str() {
+        "CiliumNetworkPolicy" => Some(obj.metadata.namespace.unwrap_or_else(|| "default".to_string())),
+        _ => None,
+    };
+    let _ = &obj.metadata.name;
+    let mut raw: Vec<RuleSpec> = Vec::new();
+    let several = obj.specs.is_some();
+    raw.extend(obj.spec);
+    raw.extend(obj.specs.into_iter().flatten());
+    if raw.is_empty() {
+        return Err("needs `spec` or `specs`".into());
+    }
+    let mut out = Vec::new();
+    for (i, r) in raw.into_iter().enumerate() {
+        let label = if several { format!("{label} specs[{i}]") } else { label.to_string() };
+        let subject = match (r.endpoint_selector, r.node_selector) {
+            (Some(s), None) => s,
+            // A host policy: it judges nodes, which are never subjects in a verdict here.
+            (None, Some(_)) => continue,
+            _ => return Err(format!("{label}: exactly one of endpointSelector and nodeSelector")),
+        };
+        if r.ingress.is_empty()
+            && r.ingress_deny.is_empty()
+            && r.egress.is_empty()
+            && r.egress_deny.is_empty()
+        {
+            // The agent refuses such a rule ("must have at least one of …"): it does nothing.
+            continue;
+        }
+        let convert =
+            |rules: Vec<PeerRule>, field: &str, deny: bool| -> std::result::Result<Vec<Rule>, String> {
+                rules.into_iter().enumerate().map(|(j, r)| rule(r, format!("{field}[{j}]"), deny)).collect()
+            };
+        let dd = r.enable_default_deny.as_ref();
+        out.push(Spec {
+            label,
+            namespace: namespace.clone(),
+            subject,
+            default_deny: [dd.and_then(|d| d.ingress), dd.and_then(|d| d.egress)],
+            rules: [convert(r.ingress, "ingress", false)?, convert(r.egress, "egress", false)?],
+            denies: [
+                convert(r.ingress_deny, "ingressDeny", true)?,
+                convert(r.egress_deny, "egressDeny", true)?,
+            ],
+        });
+    }
+    Ok(out)
+}
+
+fn fqdn(s: &FqdnSelector) -> Option<Fqdn> {
+    match (&s.match_name, &s.match_pattern) {
+        (Some(n), None) => Some(Fqdn::Name(n.clone())),
+        (None, Some(p)) => Some(Fqdn::Pattern(p.clone())),
+        _ => None,
+    }
+}
+
+fn rule(r: PeerRule, label: String, deny: bool) -> std::result::Result<Rule, String> {
+    let mut l3 = Vec::new();
+    if let Some(e) = r.from_endpoints {
+        l3.push(Peers::Endpoints(e));
+    }
+    if let Some(c) = r.from_cidr {
+        l3.push(Peers::Cidrs(c.into_iter().map(|n| (n, Vec::new())).collect()));
+    }
+    if let Some(set) = r.from_cidr_set {
+        let mut cidrs = Vec::new();
+        let mut grouped = false;
+        for c in set {
+            match c.cidr {
+                Some(n) if c.cidr_group_ref.is_none() && c.cidr_group_selector.is_none() => {
+                    if let Some(e) = c.except.iter().find(|e| !n.contains(*e)) {
+                        return Err(format!("{label}: except {e} is not inside {n}"));
+                    }
+                    cidrs.push((n, c.except));
+                }
+                _ => grouped = true,
+            }
+        }
+        l3.push(if grouped { Peers::Unmodelled("CIDR groups") } else { Peers::Cidrs(cidrs) });
+    }
+    if let Some(e) = r.from_entities {
+        l3.push(Peers::Entities(e));
+    }
+    if let Some(n) = r.from_nodes {
+        l3.push(Peers::Nodes(n));
+    }
+    if let Some(f) = r.to_fqdns {
+        if deny {
+            return Err(format!("{label}: deny rules cannot use toFQDNs"));
+        }
+        let names: Option<Vec<Fqdn>> = f.iter().map(fqdn).collect();
+        l3.push(Peers::Fqdns(
+            names.ok_or_else(|| format!("{label}: each toFQDNs item has one of matchName, matchPattern"))?,
+        ));
+    }
+    if r.from_groups.is_some() {
+        l3.push(Peers::Unmodelled("toGroups/fromGroups"));
+    }
+    if r.to_services.is_some() {
+        l3.push(Peers::Unmodelled("toServices"));
+    }
+    if r.from_requires.as_ref().is_some_and(|v| !v.is_empty()) {
+        l3.push(Peers::Unmodelled("fromRequires/toRequires"));
+    }
+    if l3.len() > 1 {
+        return Err(format!("{label}: one L3 peer kind per rule (the agent rejects combinations)"));
+    }
+    let mut dns = Vec::new();
+    let mut l7 = None;
+    let mut ports: Option<Vec<Port>> = None;
+    if let Some(to_ports) = r.to_ports {
+        let mut list = Vec::new();
+        for pr in to_ports {
+            if pr.ports.is_empty() {
+                list.push(Port::Range(None, 1, 65535));
+            }
+            for p in pr.ports {
+                list.push(
+                    port(&p)
+                        .ok_or_else(|| format!("{label}: a port is not a number 0..65535 or a port name"))?,
+                );
+            }
+            if let Some(rules) = pr.rules {
+                if let Some(d) = rules.dns {
+                    let names: Option<Vec<Fqdn>> = d.iter().map(fqdn).collect();
+                    dns.extend(names.ok_or_else(|| {
+                        format!("{label}: each rules.dns item has one of matchName, matchPattern")
+                    })?);
+                    l7.get_or_insert("DNS query filtering (rules.dns)");
+                }
+                if rules.http.is_some() || rules.kafka.is_some() || rules.l7.is_some() {
+                    l7 = Some("L7 rules (HTTP, Kafka, generic L7)");
+                }
+            }
+        }
+        ports = Some(list);
+    }
+    let peers = match l3.pop() {
+        Some(p) => p,
+        None if ports.is_some() => Peers::Any,
+        // An ICMP-only rule never matches TCP, UDP or SCTP flows; an empty one matches nothing.
+        None => Peers::Nothing,
+    };
+    let peers = match (peers, r.icmps.is_some(), &ports) {
+        (_, true, None) => Peers::Nothing,
+        (p, _, _) => p,
+    };
+    let _ = r.authentication;
+    Ok(Rule { label, peers, ports, dns, l7 })
+}
+
+fn port(p: &PortProtocol) -> Option<Port> {
+    let protocol = match p.protocol.as_deref() {
+        None | Some("ANY") => None,
+        Some(text) => Some(protocol_text::parse(text)?),
+    };
+    let text = match &p.port {
+        None => return Some(Port::Range(protocol, 1, 65535)),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Number(n)) => n.to_string(),
+        Some(_) => return None,
+    };
+    match text.parse::<u32>() {
+        Ok(0) => Some(Port::Range(protocol, 1, 65535)),
+        Ok(n) => {
+            let n = u16::try_from(n).ok()?;
+            Some(Port::Range(protocol, n, p.end_port.unwrap_or(n).max(n)))
+        }
+        Err(_) => Some(Port::Named(protocol, text.to_ascii_lowercase())),
+    }
+}
+
+#[derive(Debug)]
+struct CiliumLayer {
+    specs: Vec<Spec>,
+    by_namespace: BTreeMap<String, Vec<usize>>,
+    clusterwide: Vec<usize>,
+    network_policies: BTreeMap<String, Vec<NetworkPolicy>>,
+}
+
+/// A pod's identity labels as Cilium sees them.
+fn identity(ctx: &Context<'_>, pod: &Pod) -> BTreeMap<String, String> {
+    let mut labels = pod.labels.clone();
+    labels.insert(NAMESPACE_KEY.to_string(), pod.namespace.clone());
+    for (k, v) in ctx.topology.namespace_labels(&pod.namespace).iter() {
+        labels.insert(format!("{NAMESPACE_LABELS_PREFIX}{k}"), v.clone());
+    }
+    labels.insert(
+        SERVICE_ACCOUNT_KEY.to_string(),
+        pod.service_account.clone().unwrap_or_else(|| "default".into()),
+    );
+    labels.insert(CLUSTER_KEY.to_string(), "default".to_string());
+    labels
+}
+
+/// Selector keys may carry a source (`k8s:`, `any:`); reserved identities keep theirs.
+fn strip_source(key: &str) -> &str {
+    key.strip_prefix("k8s:").or_else(|| key.strip_prefix("any:")).unwrap_or(key)
+}
+
+fn selector_matches(selector: &Selector, labels: &BTreeMap<String, String>) -> bool {
+    selector.matches_with(|k| labels.get(strip_source(k)).map(String::as_str))
+}
+
+fn names_namespace(selector: &Selector) -> bool {
+    let named = |k: &str| {
+        let k = strip_source(k);
+        k == NAMESPACE_KEY || k.starts_with(NAMESPACE_LABELS_PREFIX)
+    };
+    selector.match_labels.keys().any(|k| named(k)) || selector.match_expressions.iter().any(|e| named(&e.key))
+}
+
+impl Spec {
+    fn selects(&self, ctx: &Context<'_>, pod: &Pod) -> bool {
+        if self.namespace.as_deref().is_some_and(|ns| ns != pod.namespace) {
+            return false;
+        }
+        let mut labels = identity(ctx, pod);
+        if let Some(ns) = &self.namespace {
+            // The endpoint selector of a namespaced policy is pinned to its namespace.
+            labels.insert(NAMESPACE_KEY.to_string(), ns.clone());
+        }
+        selector_matches(&self.subject, &labels)
+    }
+
+    /// Whether this rule switches default-deny on for `dir`.
+    fn default_deny(&self, dir: Direction) -> bool {
+        let d = dir_index(dir);
+        self.default_deny[d].unwrap_or_else(|| !self.rules[d].is_empty() || !self.denies[d].is_empty())
+    }
+}
+
+impl Rule {
+    /// Whether the rule matches at L3/L4.
+    fn matches(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>, namespace: Option<&str>) -> bool {
+        self.ports_match(flow) && self.peer_matches(ctx, dir, flow, namespace)
+    }
+
+    fn ports_match(&self, flow: &Flow<'_>) -> bool {
+        self.ports.as_ref().is_none_or(|ports| {
+            ports.iter().any(|p| match p {
+                Port::Range(protocol, start, end) => {
+                    protocol.is_none_or(|pr| pr == flow.protocol) && (*start..=*end).contains(&flow.port)
+                }
+                Port::Named(protocol, name) => {
+                    protocol.is_none_or(|pr| pr == flow.protocol) && flow.destination_port_named(name)
+                }
+            })
+        })
+    }
+
+    fn peer_matches(
+        &self,
+        ctx: &Context<'_>,
+        dir: Direction,
+        flow: &Flow<'_>,
+        namespace: Option<&str>,
+    ) -> bool {
+        let endpoint = flow.peer(dir);
+        let own_node = flow.subject(dir).and_then(|p| p.node_name.clone());
+        match &self.peers {
+            Peers::Any => true,
+            Peers::Nothing | Peers::Unmodelled(_) => false,
+            Peers::Endpoints(selectors) => {
+                let Some(pod) = endpoint.policy_pod() else {
+                    return reserved_match(selectors, endpoint, own_node.as_deref());
+                };
+                let labels = identity(ctx, pod);
+                selectors.iter().any(|s| {
+                    let scoped = match namespace {
+                        // A namespaced policy's peers stay in its namespace unless they name one.
+                        Some(ns) if !names_namespace(s) => pod.namespace == ns,
+                        _ => true,
+                    };
+                    scoped && selector_matches(s, &labels)
+                })
+            }
+            Peers::Cidrs(cidrs) => {
+                ctx.cni.cidr_can_match(endpoint)
+                    && endpoint.ip().is_some_and(|ip| {
+                        cidrs
+                            .iter()
+                            .any(|(n, except)| n.contains(&ip) && !except.iter().any(|e| e.contains(&ip)))
+                    })
+            }
+            Peers::Entities(entities) => {
+                entities.iter().any(|e| entity_matches(e, endpoint, own_node.as_deref()))
+            }
+            Peers::Nodes(selectors) => match endpoint {
+                Endpoint::Node(n) => selectors.iter().any(|s| selector_matches(s, &n.labels)),
+                Endpoint::Pod(p) if p.host_network => p
+                    .node_name
+                    .as_deref()
+                    .and_then(|name| ctx.topology.node(name))
+                    .is_some_and(|n| selectors.iter().any(|s| selector_matches(s, &n.labels))),
+                _ => false,
+            },
+            Peers::Fqdns(names) => match endpoint {
+                Endpoint::External(ip) => ctx
+                    .topology
+                    .names_of(*ip)
+                    .any(|actual| names.iter().any(|f| super::intent::fqdn_matches(f, actual))),
+                _ => false,
+            },
+        }
+    }
+}
+
+/// `reserved:*` keys in endpoint selectors name reserved identities (the host, the world…).
+fn reserved_match(selectors: &[Selector], endpoint: &Endpoint<'_>, own_node: Option<&str>) -> bool {
+    let identity = match endpoint {
+        Endpoint::Node(n) if own_node == Some(n.name.as_str()) => "reserved:host",
+        Endpoint::Node(_) => "reserved:remote-node",
+        Endpoint::Pod(p) if p.node_name.as_deref() == own_node && own_node.is_some() => "reserved:host",
+        Endpoint::Pod(_) => "reserved:remote-node",
+        Endpoint::ApiServer(_) => "reserved:kube-apiserver",
+        Endpoint::External(_) => "reserved:world",
+    };
+    selectors.iter().any(|s| {
+        !s.is_empty()
+            && s.matches_with(|k| (k == identity || k == format!("any:{identity}").as_str()).then_some(""))
+    })
+}
+
+fn entity_matches(entity: &str, endpoint: &Endpoint<'_>, own_node: Option<&str>) -> bool {
+    let on_own_node = |name: Option<&str>| own_node.is_some() && name == own_node;
+    match entity {
+        "all" => true,
+        "world" | "world-ipv4" | "world-ipv6" => match endpoint {
+            Endpoint::External(ip) => match entity {
+                "world-ipv4" => ip.is_ipv4(),
+                "world-ipv6" => ip.is_ipv6(),
+                _ => true,
+            },
+            _ => false,
+        },
+        "cluster" => !matches!(endpoint, Endpoint::External(_)),
+        "host" => match endpoint {
+            Endpoint::Node(n) => on_own_node(Some(&n.name)),
+            Endpoint::Pod(p) if p.host_network => on_own_node(p.node_name.as_deref()),
+            _ => false,
+        },
+        "remote-node" => match endpoint {
+            Endpoint::Node(n) => !on_own_node(Some(&n.name)),
+            Endpoint::Pod(p) if p.host_network => !on_own_node(p.node_name.as_deref()),
+            _ => false,
+        },
+        "kube-apiserver" => matches!(endpoint, Endpoint::ApiServer(_)),
+        // Cilium's own proxies and bookkeeping identities are not in a topology.
+        _ => false,
+    }
+}
+
+impl CiliumLayer {
+    fn selecting<'a>(&'a self, ctx: &'a Context<'_>, pod: &'a Pod) -> impl Iterator<Item = &'a Spec> + 'a {
+        self.by_namespace
+            .get(&pod.namespace)
+            .into_iter()
+            .flatten()
+            .chain(self.clusterwide.iter())
+            .filter_map(|i| self.specs.get(*i))
+            .filter(move |s| s.selects(ctx, pod))
+    }
+
+    /// Whether the pod's selecting rules let the DNS proxy see `name` (FQDN rules need it).
+    fn dns_visible(&self, ctx: &Context<'_>, pod: &Pod, flow: &Flow<'_>) -> bool {
+        let Endpoint::External(ip) = flow.destination else { return false };
+        let names: Vec<&str> = ctx.topology.names_of(ip).collect();
+        self.selecting(ctx, pod).any(|s| {
+            s.rules[1]
+                .iter()
+                .flat_map(|r| r.dns.iter())
+                .any(|f| names.iter().any(|n| super::intent::fqdn_matches(f, n)))
+        })
+    }
+
+    fn judge(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>, explain: bool) -> Outcome {
+        let Some(subject) = flow.subject(dir) else {
+            return Outcome::new(Decision::Pass, Step::builtin(Decision::Pass, "not a pod".into()));
+        };
+        let d = dir_index(dir);
+        let specs: Vec<&Spec> = self.selecting(ctx, subject).collect();
+        let step = |object: &str, rule: &str, decision: Decision, note: String| Step {
+            object: object.to_string(),
+            rule: rule.to_string(),
+            decision,
+            note,
+        };
+        for s in &specs {
+            if let Some(r) = s.denies[d].iter().find(|r| r.matches(ctx, dir, flow, s.namespace.as_deref())) {
+                let note = if explain {
+                    "a deny rule matches; denies beat every allow".to_string()
+                } else {
+                    String::new()
+                };
+                return Outcome::new(Decision::Deny, step(&s.label, &r.label, Decision::Deny, note));
+            }
+        }
+        let mut unmodelled = Vec::new();
+        for s in &specs {
+            for r in &s.rules[d] {
+                if let Peers::Unmodelled(what) = &r.peers {
+                    unmodelled.push(format!(
+                        "{} {}: {what} peers are not modelled (treated as matching nothing)",
+                        s.label, r.label
+                    ));
+                    continue;
+                }
+                if !r.matches(ctx, dir, flow, s.namespace.as_deref()) {
+                    continue;
+                }
+                if matches!(r.peers, Peers::Fqdns(_)) && !self.dns_visible(ctx, subject, flow) {
+                    unmodelled.push(format!(
+                        "{} {}: the FQDN matches but no DNS rule (rules.dns) lets the proxy learn it; not allowed",
+                        s.label, r.label
+                    ));
+                    continue;
+                }
+                if let Some(l7) = r.l7 {
+                    unmodelled.push(format!("{} {}: {l7} not modelled; allowed at L3/L4", s.label, r.label));
+                }
+                return Outcome {
+                    decision: Decision::Allow,
+                    steps: vec![step(&s.label, &r.label, Decision::Allow, "the rule matches".into())],
+                    unmodelled,
+                };
+            }
+        }
+        let nps = self.network_policies.get(&subject.namespace).into_iter().flatten();
+        let mut isolating: Vec<String> = Vec::new();
+        for p in nps.filter(|p| p.isolates(dir) && p.selects(subject)) {
+            if let Some(i) = p.matching_rule(ctx, dir, flow) {
+                return Outcome {
+                    decision: Decision::Allow,
+                    steps: vec![step(
+                        &p.label(),
+                        &format!("{}[{i}]", dir.field()),
+                        Decision::Allow,
+                        "the rule matches".into(),
+                    )],
+                    unmodelled,
+                };
+            }
+            isolating.push(p.label());
+        }
+        isolating.extend(specs.iter().filter(|s| s.default_deny(dir)).map(|s| s.label.clone()));
+        if isolating.is_empty() {
+            return Outcome {
+                decision: Decision::Pass,
+                steps: vec![Step::builtin(
+                    Decision::Pass,
+                    format!(
+                        "{}/{} is not in default-deny for {}",
+                        subject.namespace,
+                        subject.name,
+                        dir.field()
+                    ),
+                )],
+                unmodelled,
+            };
+        }
+        Outcome {
+            decision: Decision::Deny,
+            steps: vec![step(
+                &isolating.join(", "),
+                "",
+                Decision::Deny,
+                format!("default-deny for {} and no allow rule matches", dir.field()),
+            )],
+            unmodelled,
+        }
+    }
+}
+
+impl Layer for CiliumLayer {
+    fn rank(&self) -> Rank {
+        Rank { order: NAMESPACED_ORDER, name: "cilium".to_string() }
+    }
+
+    fn decide(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Outcome {
+        self.judge(ctx, dir, flow, true)
+    }
+
+    fn decision(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Decision {
+        self.judge(ctx, dir, flow, false).decision
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::eval::{Cni, FlowSpec, PolicySet, PortRef, judge, read_objects, topology};
+
+    const TOPOLOGY: &str = r#"
+namespaces:
+  - {name: shop, labels: {team: a}}
+  - {name: monitoring, labels: {team: ops}}
+pods:
+  - {namespace: shop, name: web, labels: {app: web}, ip: 10.244.1.10, nodeName: n1, serviceAccount: web, ports: [{name: http, port: 8080}]}
+  - {namespace: shop, name: db, labels: {app: db}, ip: 10.244.1.11, nodeName: n1, ports: [{name: pg, port: 5432}]}
+  - {namespace: monitoring, name: prom, labels: {app: prom}, ip: 10.244.2.10, nodeName: n2, serviceAccount: prometheus}
+  - {namespace: kube-system, name: dns, labels: {k8s-app: kube-dns}, ip: 10.244.3.10}
+nodes:
+  - {name: n1, ip: 172.18.0.2}
+  - {name: n2, ip: 172.18.0.3}
+apiServer: {addresses: [172.18.0.5]}
+dnsNames:
+  - {name: api.example.com, addresses: [192.0.2.10]}
+  - {name: other.example.org, addresses: [192.0.2.11]}
+"#;
+
+    fn verdicts(manifests: &str, flows: &[(&str, &str, u16, &str)]) -> Vec<bool> {
+        let topology = topology::read(TOPOLOGY, "t").expect("topology");
+        let objects = read_objects(manifests, "m").expect("objects");
+        let set = PolicySet::new(&objects, Some(Cni::Cilium)).expect("policies");
+        let flows: Vec<FlowSpec> = flows
+            .iter()
+            .map(|(f, t, p, proto)| FlowSpec {
+                from: f.to_string(),
+                to: t.to_string(),
+                port: PortRef::Number(*p),
+                protocol: proto.to_string(),
+            })
+            .collect();
+        judge(&set, &topology, &flows).expect("judged").into_iter().map(|j| j.allowed).collect()
+    }
+
+    fn cnp(name: &str, ns: &str, spec: &str) -> String {
+        format!(
+            "---\napiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n{spec}"
+        )
+    }
+
+    fn ccnp(name: &str, spec: &str) -> String {
+        format!(
+            "---\napiVersion: cilium.io/v2\nkind: CiliumClusterwideNetworkPolicy\nmetadata: {{name: {name}}}\nspec:\n{spec}"
+        )
+    }
+
+    #[test]
+    fn selection_switches_default_deny_on_even_for_empty_and_deny_only_rules() {
+        let flows =
+            [("monitoring/prom", "shop/web", 8080, "TCP"), ("shop/web", "monitoring/prom", 9090, "TCP")];
+        assert_eq!(verdicts("", &flows), [true, true], "nothing selects: open");
+        let empty = cnp("dd", "shop", "  endpointSelector: {}\n  ingress: [{}]\n");
+        assert_eq!(verdicts(&empty, &flows), [false, true], "ingress: [{{}}] isolates ingress only");
+        let deny_only = cnp(
+            "d",
+            "shop",
+            "  endpointSelector: {}\n  ingressDeny: [{fromEndpoints: [{matchLabels: {app: nobody}}]}]\n",
+        );
+        assert_eq!(verdicts(&deny_only, &flows), [false, true], "an ingressDeny section isolates too");
+        let additive = cnp(
+            "d",
+            "shop",
+            "  endpointSelector: {}\n  enableDefaultDeny: {ingress: false}\n  ingressDeny: [{fromEndpoints: [{matchLabels: {app: nobody}}]}]\n",
+        );
+        assert_eq!(verdicts(&additive, &flows), [true, true], "enableDefaultDeny false makes it additive");
+        let invalid = cnp("x", "shop", "  endpointSelector: {}\n  ingress: []\n");
+        assert_eq!(
+            verdicts(&invalid, &flows),
+            [true, true],
+            "a rule without a non-empty section is refused by the agent"
+        );
+    }
+
+    #[test]
+    fn denies_beat_allows_from_every_kind() {
+        let allow = cnp(
+            "a",
+            "shop",
+            "  endpointSelector: {matchLabels: {app: web}}\n  ingress: [{fromEntities: [all]}]\n",
+        );
+        let deny = ccnp(
+            "no-ops",
+            "  endpointSelector: {}\n  enableDefaultDeny: {ingress: false, egress: false}\n  ingressDeny: [{fromEndpoints: [{matchLabels: {io.cilium.k8s.namespace.labels.team: ops}}]}]\n",
+        );
+        let flows = [("monitoring/prom", "shop/web", 8080, "TCP"), ("shop/db", "shop/web", 8080, "TCP")];
+        assert_eq!(verdicts(&(allow.clone() + &deny), &flows), [false, true]);
+        let np = "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: np, namespace: shop}\nspec:\n  podSelector: {}\n  ingress: [{}]\n";
+        let cnp_deny = cnp(
+            "d",
+            "shop",
+            "  endpointSelector: {}\n  ingressDeny: [{fromEndpoints: [{matchLabels: {app: db}}]}]\n",
+        );
+        assert_eq!(
+            verdicts(&(np.to_string() + &cnp_deny), &flows),
+            [true, false],
+            "a CNP deny beats a NetworkPolicy allow"
+        );
+    }
+
+    #[test]
+    fn endpoints_are_scoped_to_the_namespace_in_cnp_and_to_pods_in_ccnp() {
+        let same_ns = cnp(
+            "s",
+            "shop",
+            "  endpointSelector: {matchLabels: {app: web}}\n  ingress: [{fromEndpoints: [{}]}]\n",
+        );
+        let flows = [
+            ("shop/db", "shop/web", 8080, "TCP"),
+            ("monitoring/prom", "shop/web", 8080, "TCP"),
+            ("node:n2", "shop/web", 8080, "TCP"),
+        ];
+        assert_eq!(verdicts(&same_ns, &flows), [true, false, false]);
+        let any_pod =
+            ccnp("c", "  endpointSelector: {matchLabels: {app: web}}\n  ingress: [{fromEndpoints: [{}]}]\n");
+        assert_eq!(verdicts(&any_pod, &flows), [true, true, false]);
+        let by_ns_label = cnp(
+            "by-label",
+            "shop",
+            "  endpointSelector: {matchLabels: {app: web}}\n  ingress: [{fromEndpoints: [{matchLabels: {k8s:io.cilium.k8s.namespace.labels.team: ops, io.cilium.k8s.policy.serviceaccount: prometheus}}]}]\n",
+        );
+        assert_eq!(
+            verdicts(&by_ns_label, &flows),
+            [false, true, false],
+            "namespace labels lift the scoping; the service account is an identity label"
+        );
+    }
+
+    #[test]
+    fn entities_cidrs_and_the_api_server() {
+        let egress = cnp(
+            "e",
+            "shop",
+            "  endpointSelector: {matchLabels: {app: web}}\n  egress:\n  - toEntities: [kube-apiserver]\n  - toEntities: [host]\n    toPorts: [{ports: [{port: \"10250\"}]}]\n  - toCIDRSet: [{cidr: 0.0.0.0/0, except: [192.0.2.11/32]}]\n",
+        );
+        let flows = [
+            ("shop/web", "apiserver", 443, "TCP"),
+            ("shop/web", "node:n1", 10250, "TCP"),
+            ("shop/web", "node:n2", 10250, "TCP"),
+            ("shop/web", "ip:192.0.2.10", 443, "TCP"),
+            ("shop/web", "ip:192.0.2.11", 443, "TCP"),
+            ("shop/web", "shop/db", 5432, "TCP"),
+        ];
+        // 0.0.0.0/0 never reaches pods, nodes or the API server on Cilium.
+        assert_eq!(verdicts(&egress, &flows), [true, true, false, true, false, false]);
+        let world = cnp(
+            "w",
+            "shop",
+            "  endpointSelector: {matchLabels: {app: web}}\n  egress: [{toEntities: [world]}, {toEntities: [cluster], toPorts: [{ports: [{port: \"5432\", protocol: TCP}]}]}]\n",
+        );
+        assert_eq!(verdicts(&world, &flows), [false, false, false, true, true, true]);
+    }
+
+    #[test]
+    fn fqdn_egress_needs_a_dns_rule() {
+        let without_dns = cnp(
+            "f",
+            "shop",
+            "  endpointSelector: {matchLabels: {app: web}}\n  egress:\n  - toFQDNs: [{matchPattern: '*.example.com'}]\n    toPorts: [{ports: [{port: \"443\"}]}]\n  - toEndpoints: [{matchLabels: {k8s:io.kubernetes.pod.namespace: kube-system, k8s-app: kube-dns}}]\n    toPorts: [{ports: [{port: \"53\", protocol: ANY}]}]\n",
+        );
+        let flows = [
+            ("shop/web", "dns:api.example.com", 443, "TCP"),
+            ("shop/web", "dns:other.example.org", 443, "TCP"),
+            ("shop/web", "kube-system/dns", 53, "UDP"),
+        ];
+        assert_eq!(verdicts(&without_dns, &flows), [false, false, true]);
+        let with_dns = without_dns.replace(
+            "toPorts: [{ports: [{port: \"53\", protocol: ANY}]}]",
+            "toPorts: [{ports: [{port: \"53\", protocol: ANY}], rules: {dns: [{matchPattern: '*'}]}}]",
+        );
+        assert_eq!(verdicts(&with_dns, &flows), [true, false, true]);
+    }
+
+    #[test]
+    fn ports_named_ports_and_l7_notes() {
+        let p = cnp(
+            "p",
+            "shop",
+            "  endpointSelector: {}\n  ingress:\n  - toPorts: [{ports: [{port: http, protocol: TCP}]}]\n  - fromEndpoints: [{matchLabels: {app: web}}]\n    toPorts: [{ports: [{port: \"5400\", endPort: 5500}], rules: {http: [{method: GET}]}}]\n",
+        );
+        let flows = [
+            ("monitoring/prom", "shop/web", 8080, "TCP"),
+            ("monitoring/prom", "shop/web", 8081, "TCP"),
+            ("shop/web", "shop/db", 5432, "TCP"),
+            ("shop/web", "shop/db", 5432, "UDP"),
+        ];
+        assert_eq!(verdicts(&p, &flows), [true, false, true, true]);
+        let topology = topology::read(TOPOLOGY, "t").expect("topology");
+        let objects = read_objects(&p, "m").expect("objects");
+        let set = PolicySet::new(&objects, Some(Cni::Cilium)).expect("policies");
+        let flow = FlowSpec {
+            from: "shop/web".into(),
+            to: "shop/db".into(),
+            port: PortRef::Number(5432),
+            protocol: "TCP".into(),
+        };
+        let judged = judge(&set, &topology, &[flow]).expect("judged");
+        assert!(judged[0].unmodelled.iter().any(|u| u.contains("L7")), "{:?}", judged[0]);
+    }
+
+    #[test]
+    fn netpols_own_rendering_is_judged_as_intended() {
+        use crate::engine::Backend;
+        use crate::intent::testing::{allowlist, dns_rule, intent, pods_in, rule, tcp};
+        let web = allowlist(
+            "shop",
+            "web",
+            Some(vec![rule("http", vec![pods_in("monitoring", &[("app", "prom")])], vec![tcp(8080)])]),
+            Some(vec![dns_rule()]),
+        );
+        let rendered = crate::engine::cilium::Cilium.render(&intent(vec![web])).expect("renders");
+        let text: String = rendered.manifests.iter().map(|m| format!("---\n{}", m.yaml)).collect();
+        let flows = [
+            ("monitoring/prom", "shop/web", 8080, "TCP"),
+            ("monitoring/prom", "shop/web", 9090, "TCP"),
+            ("shop/db", "shop/web", 8080, "TCP"),
+            ("shop/web", "kube-system/dns", 53, "UDP"),
+            ("shop/web", "monitoring/prom", 9090, "TCP"),
+        ];
+        assert_eq!(verdicts(&text, &flows), [true, false, false, true, false]);
+    }
+
+    #[test]
+    fn malformed_policies_are_errors() {
+        for bad in [
+            cnp("x", "shop", "  ingress: [{}]\n"),
+            cnp(
+                "x",
+                "shop",
+                "  endpointSelector: {}\n  ingress: [{fromEndpoints: [{}], fromEntities: [world]}]\n",
+            ),
+            cnp(
+                "x",
+                "shop",
+                "  endpointSelector: {}\n  egressDeny: [{toFQDNs: [{matchName: a.example.com}]}]\n",
+            ),
+            cnp(
+                "x",
+                "shop",
+                "  endpointSelector: {}\n  ingress: [{fromCIDRSet: [{cidr: 10.0.0.0/8, except: [192.168.0.0/16]}]}]\n",
+            ),
+            cnp(
+                "x",
+                "shop",
+                "  endpointSelector: {}\n  ingress: [{toPorts: [{ports: [{port: \"99999\"}]}]}]\n",
+            ),
+            cnp("x", "shop", "  endpointSelector: {}\n  ingress: [{fromSomewhere: []}]\n"),
+        ] {
+            let objects = read_objects(&bad, "m").expect("objects");
+            assert!(PolicySet::new(&objects, Some(Cni::Cilium)).is_err(), "{bad}");
+        }
+    }
 }
