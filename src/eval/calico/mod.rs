@@ -1,0 +1,707 @@
+//! Calico `projectcalico.org/v3` semantics (ENGINES.md 4.2–4.4): tiers by order, in a tier the
+//! policies that select the endpoint for the direction by order (ties by name), rules
+//! first-match: Allow and Deny end evaluation, Pass leaves the tier, Log continues; no match
+//! in a tier that selected the endpoint takes the tier's default action (Deny unless Pass). A
+//! tier that selects nothing is skipped; after the last tier the namespace profile allows.
+//! Kubernetes NetworkPolicies sit in the `default` tier at order 1000.
+
+pub mod selector;
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+use self::selector::{Sel, Subject};
+use super::kubernetes::{self, NetworkPolicy};
+use super::topology::protocol_text;
+use super::{
+    Context, Decision, Direction, Endpoint, Flow, Layer, NAMESPACED_ORDER, Outcome, Pod, Rank, Step,
+};
+use crate::error::{Diagnostic, Error, Result};
+use crate::intent::Protocol;
+
+const DEFAULT_TIER: &str = "default";
+/// The order Calico gives converted Kubernetes NetworkPolicies in the default tier.
+const NETWORK_POLICY_ORDER: f64 = 1000.0;
+
+#[derive(Deserialize)]
+struct Object {
+    kind: String,
+    metadata: Metadata,
+    #[serde(default)]
+    spec: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+struct Metadata {
+    name: String,
+    namespace: Option<String>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TierSpec {
+    order: Option<f64>,
+    default_action: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct PolicySpec {
+    tier: Option<String>,
+    order: Option<f64>,
+    selector: Option<String>,
+    namespace_selector: Option<String>,
+    service_account_selector: Option<String>,
+    types: Option<Vec<String>>,
+    #[serde(default)]
+    ingress: Vec<WireRule>,
+    #[serde(default)]
+    egress: Vec<WireRule>,
+    do_not_track: Option<bool>,
+    pre_dnat: Option<bool>,
+    apply_on_forward: Option<bool>,
+    performance_hints: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct WireRule {
+    action: String,
+    protocol: Option<serde_json::Value>,
+    not_protocol: Option<serde_json::Value>,
+    ip_version: Option<u8>,
+    icmp: Option<serde_json::Value>,
+    #[serde(rename = "notICMP")]
+    not_icmp: Option<serde_json::Value>,
+    #[serde(default)]
+    source: WireEntity,
+    #[serde(default)]
+    destination: WireEntity,
+    http: Option<serde_json::Value>,
+    metadata: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct WireEntity {
+    #[serde(default)]
+    nets: Vec<IpNet>,
+    #[serde(default)]
+    not_nets: Vec<IpNet>,
+    selector: Option<String>,
+    not_selector: Option<String>,
+    namespace_selector: Option<String>,
+    #[serde(default)]
+    ports: Vec<serde_json::Value>,
+    #[serde(default)]
+    not_ports: Vec<serde_json::Value>,
+    service_accounts: Option<WireServiceAccounts>,
+    services: Option<WireService>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireServiceAccounts {
+    #[serde(default)]
+    names: Vec<String>,
+    selector: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireService {
+    name: String,
+    namespace: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Action {
+    Allow,
+    Deny,
+    Pass,
+    Log,
+}
+
+#[derive(Debug)]
+struct Rule {
+    label: String,
+    action: Action,
+    protocol: Option<Option<Protocol>>,
+    not_protocol: Option<Option<Protocol>>,
+    ip_version: Option<u8>,
+    source: Entity,
+    destination: Entity,
+    /// L7 (HTTP) constraints: judged at L3/L4 only, and reported.
+    http: bool,
+}
+
+#[derive(Debug, Default)]
+struct Entity {
+    nets: Vec<IpNet>,
+    not_nets: Vec<IpNet>,
+    selector: Option<Sel>,
+    not_selector: Option<Sel>,
+    namespace_selector: Option<Sel>,
+    ports: Vec<PortMatch>,
+    not_ports: Vec<PortMatch>,
+    service_account_names: Vec<String>,
+    /// Service accounts chosen by their labels, which a topology does not carry.
+    service_account_selector: bool,
+    service: Option<(String, String)>,
+}
+
+#[derive(Debug)]
+enum PortMatch {
+    Range(u16, u16),
+    Named(String),
+}
+
+#[derive(Debug)]
+enum Body {
+    Calico { rules: [Vec<Rule>; 2] },
+    Kubernetes(Box<NetworkPolicy>),
+}
+
+#[derive(Debug)]
+struct Policy {
+    label: String,
+    /// Name Calico sorts by (`knp.default.<name>` for converted NetworkPolicies).
+    sort_name: String,
+    order: f64,
+    namespace: Option<String>,
+    selector: Sel,
+    namespace_selector: Option<Sel>,
+    types: [bool; 2],
+    body: Body,
+}
+
+#[derive(Debug)]
+struct Tier {
+    name: String,
+    order: f64,
+    pass_by_default: bool,
+    policies: Vec<Policy>,
+}
+
+/// A (Global)NetworkSet: external addresses with labels that selectors can match.
+#[derive(Debug)]
+struct NetworkSet {
+    namespace: Option<String>,
+    labels: BTreeMap<String, String>,
+    nets: Vec<IpNet>,
+}
+
+fn index(dir: Direction) -> usize {
+    match dir {
+        Direction::Ingress => 0,
+        Direction::Egress => 1,
+    }
+}
+
+/// The evaluator layers of a Calico cluster: one per tier.
+pub fn layers(k8s: &[&serde_json::Value], objects: &[&serde_json::Value]) -> Result<Vec<Box<dyn Layer>>> {
+    let mut problems = Vec::new();
+    let mut tiers: BTreeMap<String, Tier> = BTreeMap::new();
+    tiers.insert(
+        DEFAULT_TIER.into(),
+        Tier {
+            name: DEFAULT_TIER.into(),
+            order: NAMESPACED_ORDER,
+            pass_by_default: false,
+            policies: Vec::new(),
+        },
+    );
+    let mut policies: Vec<(String, Policy)> = Vec::new();
+    let mut sets = Vec::new();
+    for o in objects {
+        let label = super::object_label(o);
+        let read =
+            serde_json::from_value::<Object>((*o).clone()).map_err(|e| e.to_string()).and_then(|obj| {
+                match obj.kind.as_str() {
+                    "Tier" => {
+                        let spec: TierSpec = serde_json::from_value(obj.spec).map_err(|e| e.to_string())?;
+                        let pass = match spec.default_action.as_deref() {
+                            None | Some("Deny") => false,
+                            Some("Pass") => true,
+                            Some(other) => {
+                                return Err(format!("defaultAction `{other}` is neither Deny nor Pass"));
+                            }
+                        };
+                        let order = spec.order.unwrap_or(f64::INFINITY);
+                        let order = if obj.metadata.name == DEFAULT_TIER { NAMESPACED_ORDER } else { order };
+                        tiers.insert(
+                            obj.metadata.name.clone(),
+                            Tier {
+                                name: obj.metadata.name,
+                                order,
+                                pass_by_default: pass,
+                                policies: Vec::new(),
+                            },
+                        );
+                    }
+                    "NetworkSet" | "GlobalNetworkSet" => {
+                        let nets = obj
+                            .spec
+                            .get("nets")
+                            .cloned()
+                            .map(serde_json::from_value::<Vec<IpNet>>)
+                            .transpose()
+                            .map_err(|e| e.to_string())?
+                            .unwrap_or_default();
+                        let namespace = (obj.kind == "NetworkSet")
+                            .then(|| obj.metadata.namespace.clone().unwrap_or_else(|| "default".into()));
+                        sets.push(NetworkSet { namespace, labels: obj.metadata.labels, nets });
+                    }
+                    "NetworkPolicy" | "GlobalNetworkPolicy" => {
+                        let namespace = (obj.kind == "NetworkPolicy")
+                            .then(|| obj.metadata.namespace.clone().unwrap_or_else(|| "default".into()));
+                        let spec: PolicySpec = serde_json::from_value(obj.spec).map_err(|e| e.to_string())?;
+                        if let Some(p) = policy(spec, &label, &obj.metadata.name, namespace)? {
+                            policies.push(p);
+                        }
+                    }
+                    other => return Err(format!("{other} is not a Calico policy kind")),
+                }
+                Ok(())
+            });
+        if let Err(e) = read {
+            problems.push(Diagnostic::new(format!("{label}: {e}")));
+        }
+    }
+    for np in kubernetes::parse(k8s)? {
+        let types = [np.isolates(Direction::Ingress), np.isolates(Direction::Egress)];
+        policies.push((
+            DEFAULT_TIER.into(),
+            Policy {
+                label: np.label(),
+                sort_name: format!("knp.default.{}", np.metadata.name),
+                order: NETWORK_POLICY_ORDER,
+                namespace: Some(np.metadata.namespace.clone()),
+                selector: Sel::All,
+                namespace_selector: None,
+                types,
+                body: Body::Kubernetes(Box::new(np)),
+            },
+        ));
+    }
+    for (tier, p) in policies {
+        match tiers.get_mut(&tier) {
+            Some(t) => t.policies.push(p),
+            None => problems
+                .push(Diagnostic::new(format!("{}: tier `{tier}` does not exist (no Tier object)", p.label))),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::Invalid(problems));
+    }
+    let sets = std::sync::Arc::new(sets);
+    Ok(tiers
+        .into_values()
+        .map(|mut t| {
+            t.policies
+                .sort_by(|a, b| a.order.total_cmp(&b.order).then_with(|| a.sort_name.cmp(&b.sort_name)));
+            Box::new(TierLayer { tier: t, sets: sets.clone() }) as Box<dyn Layer>
+        })
+        .collect())
+}
+
+fn parse_selector(text: Option<&str>, what: &str) -> std::result::Result<Option<Sel>, String> {
+    text.map(|t| selector::parse(t).map_err(|e| format!("{what} `{t}`: {e}"))).transpose()
+}
+
+/// The tier and the policy; `None` for policies that never judge pods (host endpoint only).
+fn policy(
+    spec: PolicySpec,
+    label: &str,
+    name: &str,
+    namespace: Option<String>,
+) -> std::result::Result<Option<(String, Policy)>, String> {
+    if spec.do_not_track == Some(true) || spec.pre_dnat == Some(true) {
+        // Untracked and pre-DNAT policies apply to host endpoints only.
+        return Ok(None);
+    }
+    let _ = (spec.apply_on_forward, spec.performance_hints);
+    if spec.service_account_selector.as_deref().is_some_and(|s| !matches!(s.trim(), "" | "all()")) {
+        return Err(
+            "serviceAccountSelector chooses service accounts by labels, which the evaluator does not model"
+                .into(),
+        );
+    }
+    let types = match &spec.types {
+        Some(types) => {
+            let mut t = [false; 2];
+            for ty in types {
+                match ty.as_str() {
+                    "Ingress" => t[0] = true,
+                    "Egress" => t[1] = true,
+                    other => return Err(format!("type `{other}` is neither Ingress nor Egress")),
+                }
+            }
+            t
+        }
+        // Calico's default: Egress alone when only egress rules exist, else Ingress, plus
+        // Egress when egress rules exist.
+        None => [!spec.ingress.is_empty() || spec.egress.is_empty(), !spec.egress.is_empty()],
+    };
+    let rules = |wire: Vec<WireRule>, field: &str| -> std::result::Result<Vec<Rule>, String> {
+        wire.into_iter().enumerate().map(|(i, r)| rule(r, format!("{field}[{i}]"))).collect()
+    };
+    let tier = spec.tier.clone().unwrap_or_else(|| DEFAULT_TIER.into());
+    let policy = Policy {
+        label: label.to_string(),
+        sort_name: name.to_string(),
+        order: spec.order.unwrap_or(f64::INFINITY),
+        namespace,
+        selector: parse_selector(spec.selector.as_deref(), "selector")?.unwrap_or(Sel::All),
+        namespace_selector: parse_selector(spec.namespace_selector.as_deref(), "namespaceSelector")?,
+        types,
+        body: Body::Calico { rules: [rules(spec.ingress, "ingress")?, rules(spec.egress, "egress")?] },
+    };
+    Ok(Some((tier, policy)))
+}
+
+fn protocol(v: &serde_json::Value) -> std::result::Result<Option<Protocol>, String> {
+    // `None` inside: a protocol (ICMP, numbers other than TCP/UDP/SCTP) no modelled flow has.
+    match v {
+        serde_json::Value::String(s) => Ok(protocol_text::parse(s)),
+        serde_json::Value::Number(n) => Ok(match n.as_u64() {
+            Some(6) => Some(Protocol::Tcp),
+            Some(17) => Some(Protocol::Udp),
+            Some(132) => Some(Protocol::Sctp),
+            Some(n) if n <= 255 => None,
+            _ => return Err(format!("protocol {n} is not 0..255")),
+        }),
+        other => Err(format!("protocol {other} is neither a name nor a number")),
+    }
+}
+
+fn ports(values: &[serde_json::Value], label: &str) -> std::result::Result<Vec<PortMatch>, String> {
+    values
+        .iter()
+        .map(|v| {
+            let text = match v {
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::String(s) => s.clone(),
+                other => return Err(format!("{label}: port {other} is neither a number nor a string")),
+            };
+            let number = |t: &str| t.parse::<u16>().map_err(|_| format!("{label}: `{t}` is not a port"));
+            match text.split_once(':') {
+                Some((a, b)) => Ok(PortMatch::Range(number(a)?, number(b)?)),
+                None if text.chars().all(|c| c.is_ascii_digit()) => {
+                    let n = number(&text)?;
+                    Ok(PortMatch::Range(n, n))
+                }
+                None => Ok(PortMatch::Named(text)),
+            }
+        })
+        .collect()
+}
+
+fn entity(e: WireEntity, label: &str) -> std::result::Result<Entity, String> {
+    let (names, sa_selector) = match e.service_accounts {
+        Some(sa) => (sa.names, sa.selector.is_some_and(|s| !matches!(s.trim(), "" | "all()"))),
+        None => (Vec::new(), false),
+    };
+    Ok(Entity {
+        nets: e.nets,
+        not_nets: e.not_nets,
+        selector: parse_selector(e.selector.as_deref(), "selector")?,
+        not_selector: parse_selector(e.not_selector.as_deref(), "notSelector")?,
+        namespace_selector: parse_selector(e.namespace_selector.as_deref(), "namespaceSelector")?,
+        ports: ports(&e.ports, label)?,
+        not_ports: ports(&e.not_ports, label)?,
+        service_account_names: names,
+        service_account_selector: sa_selector,
+        service: e.services.map(|s| (s.name, s.namespace.unwrap_or_default())),
+    })
+}
+
+fn rule(r: WireRule, label: String) -> std::result::Result<Rule, String> {
+    let action = match r.action.as_str() {
+        "Allow" => Action::Allow,
+        "Deny" => Action::Deny,
+        "Pass" => Action::Pass,
+        "Log" => Action::Log,
+        other => return Err(format!("{label}: action `{other}` is not Allow, Deny, Pass or Log")),
+    };
+    let _ = (r.icmp, r.not_icmp, r.metadata);
+    Ok(Rule {
+        action,
+        protocol: r.protocol.as_ref().map(protocol).transpose()?,
+        not_protocol: r.not_protocol.as_ref().map(protocol).transpose()?,
+        ip_version: r.ip_version,
+        source: entity(r.source, &label)?,
+        destination: entity(r.destination, &label)?,
+        http: r.http.is_some(),
+        label,
+    })
+}
+
+/// An endpoint as Calico's rules see it.
+struct View<'a> {
+    ip: Option<IpAddr>,
+    /// A workload endpoint (a pod Calico networks) or a network set: something with labels.
+    labels: Option<BTreeMap<String, String>>,
+    /// The namespace of a workload or a namespaced network set; `None` for global things.
+    namespace: Option<&'a str>,
+    pod: Option<&'a Pod>,
+    api_server: bool,
+}
+
+#[derive(Debug)]
+struct TierLayer {
+    tier: Tier,
+    sets: std::sync::Arc<Vec<NetworkSet>>,
+}
+
+fn pod_labels(pod: &Pod) -> BTreeMap<String, String> {
+    let mut labels = pod.labels.clone();
+    labels.insert("projectcalico.org/namespace".into(), pod.namespace.clone());
+    labels.insert("projectcalico.org/orchestrator".into(), "k8s".into());
+    if let Some(sa) = &pod.service_account {
+        labels.insert("projectcalico.org/serviceaccount".into(), sa.clone());
+    }
+    labels
+}
+
+fn namespace_labels(ctx: &Context<'_>, ns: &str) -> BTreeMap<String, String> {
+    let mut labels = ctx.topology.namespace_labels(ns).into_owned();
+    labels.insert("projectcalico.org/name".into(), ns.to_string());
+    labels
+}
+
+impl TierLayer {
+    fn view<'a>(&'a self, endpoint: &Endpoint<'a>) -> View<'a> {
+        if let Some(pod) = endpoint.policy_pod() {
+            return View {
+                ip: pod.ip,
+                labels: Some(pod_labels(pod)),
+                namespace: Some(&pod.namespace),
+                pod: Some(pod),
+                api_server: false,
+            };
+        }
+        let ip = endpoint.ip();
+        // The most specific network set holding the address lends it its labels.
+        let set = ip.and_then(|ip| {
+            self.sets
+                .iter()
+                .filter_map(|s| {
+                    s.nets
+                        .iter()
+                        .filter(|n| n.contains(&ip))
+                        .map(|n| n.prefix_len())
+                        .max()
+                        .map(|len| (len, s))
+                })
+                .max_by_key(|(len, _)| *len)
+                .map(|(_, s)| s)
+        });
+        View {
+            ip,
+            labels: set.map(|s| s.labels.clone()),
+            namespace: set.and_then(|s| s.namespace.as_deref()),
+            pod: None,
+            api_server: matches!(endpoint, Endpoint::ApiServer(_)),
+        }
+    }
+}
+
+impl Entity {
+    /// Whether the endpoint `v` matches this side of a rule of a policy in `policy_ns`.
+    fn matches(
+        &self,
+        ctx: &Context<'_>,
+        v: &View<'_>,
+        policy_ns: Option<&str>,
+        flow: &Flow<'_>,
+        ports_apply: bool,
+    ) -> bool {
+        let ip_in = |nets: &[IpNet]| v.ip.is_some_and(|ip| nets.iter().any(|n| n.contains(&ip)));
+        if !self.nets.is_empty() && !ip_in(&self.nets) {
+            return false;
+        }
+        if ip_in(&self.not_nets) {
+            return false;
+        }
+        let scoped = self.selector.is_some()
+            || self.not_selector.is_some()
+            || self.namespace_selector.is_some()
+            || !self.service_account_names.is_empty();
+        if scoped {
+            let Some(labels) = &v.labels else {
+                // Only a notSelector alone, in a global policy, matches non-Calico addresses.
+                return self.selector.is_none()
+                    && self.namespace_selector.is_none()
+                    && self.service_account_names.is_empty()
+                    && policy_ns.is_none()
+                    && self.ports_match(flow, ports_apply);
+            };
+            let in_scope = match (&self.namespace_selector, v.namespace, policy_ns) {
+                (Some(sel), Some(ns), _) => {
+                    sel.matches(&Subject { labels: &namespace_labels(ctx, ns), global: false })
+                }
+                (Some(sel), None, _) => sel.matches(&Subject { labels: &BTreeMap::new(), global: true }),
+                (None, ns, Some(policy_ns)) => ns == Some(policy_ns),
+                (None, _, None) => true,
+            };
+            let subject = Subject { labels, global: v.namespace.is_none() };
+            if !in_scope
+                || self.selector.as_ref().is_some_and(|s| !s.matches(&subject))
+                || self.not_selector.as_ref().is_some_and(|s| s.matches(&subject))
+            {
+                return false;
+            }
+            if !self.service_account_names.is_empty()
+                && !v
+                    .pod
+                    .and_then(|p| p.service_account.as_ref())
+                    .is_some_and(|sa| self.service_account_names.contains(sa))
+            {
+                return false;
+            }
+        }
+        if self.service_account_selector {
+            return false;
+        }
+        if let Some((name, ns)) = &self.service {
+            if !(name == "kubernetes" && ns == "default" && v.api_server) {
+                return false;
+            }
+        }
+        self.ports_match(flow, ports_apply)
+    }
+
+    fn ports_match(&self, flow: &Flow<'_>, ports_apply: bool) -> bool {
+        let hit = |p: &PortMatch| match p {
+            PortMatch::Range(a, b) => (*a..=*b).contains(&flow.port),
+            PortMatch::Named(name) => flow.destination_port_named(name),
+        };
+        if !ports_apply {
+            // Source ports are ephemeral: a flow names none, so a rule on them never matches.
+            return self.ports.is_empty() && self.not_ports.is_empty();
+        }
+        (self.ports.is_empty() || self.ports.iter().any(hit)) && !self.not_ports.iter().any(hit)
+    }
+}
+
+impl TierLayer {
+    fn rule_matches(&self, ctx: &Context<'_>, r: &Rule, policy_ns: Option<&str>, flow: &Flow<'_>) -> bool {
+        if r.protocol.is_some_and(|p| p != Some(flow.protocol))
+            || r.not_protocol.is_some_and(|p| p == Some(flow.protocol))
+        {
+            return false;
+        }
+        if let Some(version) = r.ip_version {
+            let v4 = flow.source.ip().or(flow.destination.ip()).is_some_and(|ip| ip.is_ipv4());
+            if (version == 4) != v4 {
+                return false;
+            }
+        }
+        let (source, destination) = (self.view(&flow.source), self.view(&flow.destination));
+        r.source.matches(ctx, &source, policy_ns, flow, false)
+            && r.destination.matches(ctx, &destination, policy_ns, flow, true)
+    }
+
+    fn selects(&self, ctx: &Context<'_>, p: &Policy, pod: &Pod, dir: Direction) -> bool {
+        if !p.types[index(dir)] {
+            return false;
+        }
+        if p.namespace.as_deref().is_some_and(|ns| ns != pod.namespace) {
+            return false;
+        }
+        if let Body::Kubernetes(np) = &p.body {
+            return np.selects(pod);
+        }
+        p.namespace_selector.as_ref().is_none_or(|s| {
+            s.matches(&Subject { labels: &namespace_labels(ctx, &pod.namespace), global: false })
+        }) && p.selector.matches(&Subject { labels: &pod_labels(pod), global: false })
+    }
+}
+
+impl Layer for TierLayer {
+    fn rank(&self) -> Rank {
+        Rank { order: self.tier.order, name: self.tier.name.clone() }
+    }
+
+    fn decide(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Outcome {
+        let Some(subject) = flow.subject(dir) else {
+            return Outcome::new(Decision::Pass, Step::builtin(Decision::Pass, "not a pod".into()));
+        };
+        let mut steps = Vec::new();
+        let mut unmodelled = Vec::new();
+        let mut selected = false;
+        for p in self.tier.policies.iter().filter(|p| self.selects(ctx, p, subject, dir)) {
+            selected = true;
+            match &p.body {
+                Body::Kubernetes(np) => {
+                    if let Some(i) = np.matching_rule(ctx, dir, flow) {
+                        steps.push(Step {
+                            object: p.label.clone(),
+                            rule: format!("{}[{i}]", dir.field()),
+                            decision: Decision::Allow,
+                            note: format!("Allow (tier {}, order 1000)", self.tier.name),
+                        });
+                        return Outcome { decision: Decision::Allow, steps, unmodelled };
+                    }
+                }
+                Body::Calico { rules } => {
+                    for r in &rules[index(dir)] {
+                        if !self.rule_matches(ctx, r, p.namespace.as_deref(), flow) {
+                            continue;
+                        }
+                        let decision = match r.action {
+                            Action::Allow => Decision::Allow,
+                            Action::Deny => Decision::Deny,
+                            Action::Pass => Decision::Pass,
+                            Action::Log => {
+                                steps.push(Step {
+                                    object: p.label.clone(),
+                                    rule: r.label.clone(),
+                                    decision: Decision::Pass,
+                                    note: "Log: logged, evaluation continues".into(),
+                                });
+                                continue;
+                            }
+                        };
+                        if r.http && r.action == Action::Allow {
+                            unmodelled.push(format!(
+                                "{} {}: HTTP rules not modelled; allowed at L3/L4",
+                                p.label, r.label
+                            ));
+                        }
+                        let note = match r.action {
+                            Action::Pass => format!("Pass: leaves tier {}", self.tier.name),
+                            _ => format!("{:?} (tier {}, order {})", r.action, self.tier.name, p.order),
+                        };
+                        steps.push(Step { object: p.label.clone(), rule: r.label.clone(), decision, note });
+                        return Outcome { decision, steps, unmodelled };
+                    }
+                }
+            }
+        }
+        if !selected {
+            steps.push(Step::builtin(
+                Decision::Pass,
+                format!("tier {} selects no policy for this endpoint", self.tier.name),
+            ));
+            return Outcome { decision: Decision::Pass, steps, unmodelled };
+        }
+        let decision = if self.tier.pass_by_default { Decision::Pass } else { Decision::Deny };
+        steps.push(Step {
+            object: format!("Tier {}", self.tier.name),
+            rule: String::new(),
+            decision,
+            note: format!(
+                "end of tier: no rule matched, default action {}",
+                if self.tier.pass_by_default { "Pass" } else { "Deny" }
+            ),
+        });
+        Outcome { decision, steps, unmodelled }
+    }
+}
