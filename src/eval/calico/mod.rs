@@ -569,10 +569,10 @@ impl Entity {
         if self.service_account_selector {
             return false;
         }
-        if let Some((name, ns)) = &self.service {
-            if !(name == "kubernetes" && ns == "default" && v.api_server) {
-                return false;
-            }
+        if let Some((name, ns)) = &self.service
+            && !(name == "kubernetes" && ns == "default" && v.api_server)
+        {
+            return false;
         }
         self.ports_match(flow, ports_apply)
     }
