@@ -625,17 +625,29 @@ impl CiliumLayer {
             decision,
             note,
         };
+        let mut unmodelled = Vec::new();
         for s in &specs {
+            for r in &s.denies[d] {
+                if let Peers::Unmodelled(what) = &r.peers {
+                    unmodelled.push(format!(
+                        "{} {}: {what} peers are not modelled (this deny is not applied)",
+                        s.label, r.label
+                    ));
+                }
+            }
             if let Some(r) = s.denies[d].iter().find(|r| r.matches(ctx, dir, flow, s.namespace.as_deref())) {
                 let note = if explain {
                     "a deny rule matches; denies beat every allow".to_string()
                 } else {
                     String::new()
                 };
-                return Outcome::new(Decision::Deny, step(&s.label, &r.label, Decision::Deny, note));
+                return Outcome {
+                    decision: Decision::Deny,
+                    steps: vec![step(&s.label, &r.label, Decision::Deny, note)],
+                    unmodelled,
+                };
             }
         }
-        let mut unmodelled = Vec::new();
         for s in &specs {
             for r in &s.rules[d] {
                 if let Peers::Unmodelled(what) = &r.peers {
