@@ -305,37 +305,44 @@ pub fn check(args: &CheckArgs, sources: &mut Sources) -> Result<(String, bool)> 
     };
     let mut reports: Vec<EngineCheck> = Vec::new();
     let mut first_error = None;
+    let mut rendered = Vec::new();
     for engine in engines {
         let options = args.values.options(Some(engine), None);
         let mut scratch = Sources::default();
-        let report = match render::render(&inputs, &options, &mut scratch, &mut replay) {
-            Ok(output) if output.disabled_reason.is_some() => EngineCheck {
+        match render::render(&inputs, &options, &mut scratch, &mut replay) {
+            Ok(output) if output.disabled_reason.is_some() => reports.push(EngineCheck {
                 engine: engine.to_string(),
                 not_rendered: output.disabled_reason,
                 flows: 0,
                 differences: Vec::new(),
-            },
-            Ok(output) => check::check_engine(engine, &output.intent, &output.manifests)?,
+            }),
+            Ok(output) => rendered.push(output),
             Err(Error::Invalid(problems)) => {
                 let summary = problems.iter().map(|d| d.message.clone()).collect::<Vec<_>>().join("; ");
                 first_error.get_or_insert((Error::Invalid(problems), std::mem::take(&mut scratch)));
-                EngineCheck {
+                reports.push(EngineCheck {
                     engine: engine.to_string(),
                     not_rendered: Some(summary),
                     flows: 0,
                     differences: Vec::new(),
-                }
+                });
             }
             Err(other) => {
                 *sources = scratch;
                 return Err(other);
             }
-        };
+        }
         if !scratch.file_names().is_empty() {
             *sources = scratch;
         }
-        reports.push(report);
     }
+    // Every engine is judged on one topology: derived from all their intents together.
+    let derived = check::derive_common(rendered.iter().map(|o| &o.intent));
+    for output in &rendered {
+        reports.push(check::check_engine_on(output.engine, &output.intent, &output.manifests, &derived)?);
+    }
+    let order = |name: &str| Engine::ALL.iter().position(|e| e.to_string() == name).unwrap_or(usize::MAX);
+    reports.sort_by_key(|r| order(&r.engine));
     // Values that no engine renders are bad input, not an engine limitation.
     if reports.iter().all(|r| r.not_rendered.is_some())
         && let Some((error, error_sources)) = first_error

@@ -96,9 +96,34 @@ pub fn objects_of(manifests: &[Manifest]) -> Result<Vec<serde_json::Value>> {
     Ok(out)
 }
 
-/// Judge one engine's rendering against its intent on the derived topology.
+/// Judge one engine's rendering against its intent on the topology derived from that intent.
 pub fn check_engine(engine: Engine, intent: &Intent, manifests: &[Manifest]) -> Result<EngineCheck> {
-    let derived = derive(intent);
+    check_engine_on(engine, intent, manifests, &derive(intent))
+}
+
+/// The topology of several engines' intents at once (their policies differ only in how each
+/// engine spells a peer), so that every engine is judged on the same endpoints and flows.
+pub fn derive_common<'a>(intents: impl IntoIterator<Item = &'a Intent>) -> Derived {
+    let mut common: Option<Intent> = None;
+    for intent in intents {
+        match &mut common {
+            None => common = Some(intent.clone()),
+            Some(c) => {
+                c.policies.extend(intent.policies.iter().cloned());
+                c.guardrails.extend(intent.guardrails.iter().cloned());
+            }
+        }
+    }
+    derive(&common.unwrap_or_default())
+}
+
+/// Judge one engine's rendering against its intent on a given derived topology.
+pub fn check_engine_on(
+    engine: Engine,
+    intent: &Intent,
+    manifests: &[Manifest],
+    derived: &Derived,
+) -> Result<EngineCheck> {
     let objects = objects_of(manifests)?;
     let cni = cni_of(engine);
     let rendered = PolicySet::new(&objects, Some(cni))?;
@@ -117,7 +142,7 @@ pub fn check_engine(engine: Engine, intent: &Intent, manifests: &[Manifest]) -> 
             continue;
         }
         let limitation =
-            explain_difference(engine, intent, &intent_layer, &reference_on_cni, &derived, &flow, &got);
+            explain_difference(engine, intent, &intent_layer, &reference_on_cni, derived, &flow, &got);
         differences.push(Difference {
             from: spec.from.clone(),
             to: spec.to.clone(),
