@@ -635,9 +635,9 @@ impl Layer for TierLayer {
         };
         let mut steps = Vec::new();
         let mut unmodelled = Vec::new();
-        let mut selected = false;
+        let mut selected: Vec<&str> = Vec::new();
         for p in self.tier.policies.iter().filter(|p| self.selects(ctx, p, subject, dir)) {
-            selected = true;
+            selected.push(&p.label);
             match &p.body {
                 Body::Kubernetes(np) => {
                     if let Some(i) = np.matching_rule(ctx, dir, flow) {
@@ -685,7 +685,7 @@ impl Layer for TierLayer {
                 }
             }
         }
-        if !selected {
+        if selected.is_empty() {
             steps.push(Step::builtin(
                 Decision::Pass,
                 format!("tier {} selects no policy for this endpoint", self.tier.name),
@@ -698,7 +698,8 @@ impl Layer for TierLayer {
             rule: String::new(),
             decision,
             note: format!(
-                "end of tier: no rule matched, default action {}",
+                "end of tier: selected by {} and no rule matched; default action {}",
+                selected.join(", "),
                 if self.tier.pass_by_default { "Pass" } else { "Deny" }
             ),
         });
