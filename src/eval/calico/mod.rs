@@ -219,7 +219,8 @@ pub fn layers(k8s: &[&serde_json::Value], objects: &[&serde_json::Value]) -> Res
     let mut policies: Vec<(String, Policy)> = Vec::new();
     let mut sets = Vec::new();
     for o in objects {
-        let label = super::object_label(o);
+        // "Calico" tells its NetworkPolicy from the Kubernetes kind of the same name.
+        let label = format!("Calico {}", super::object_label(o));
         let read =
             serde_json::from_value::<Object>((*o).clone()).map_err(|e| e.to_string()).and_then(|obj| {
                 match obj.kind.as_str() {
