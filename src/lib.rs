@@ -14,4 +14,5 @@ pub mod eval;
 pub mod intent;
 pub mod profiles;
 pub mod render;
+pub mod sorted;
 pub mod values;

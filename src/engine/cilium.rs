@@ -511,7 +511,7 @@ fn to_ports(ports: &[PortMatch], dns: bool) -> Option<Vec<PortRule>> {
 
 fn selector(s: &LabelSelector) -> Selector {
     Selector {
-        match_labels: s.match_labels.clone(),
+        match_labels: s.match_labels.clone().into_iter().collect(),
         match_expressions: s.match_expressions.iter().map(|e| expression(&e.key, e)).collect(),
     }
 }
@@ -828,11 +828,11 @@ mod tests {
         );
         let with_expressions = pods(
             Namespaces::Matching(LabelSelector {
-                match_labels: BTreeMap::new(),
+                match_labels: Default::default(),
                 match_expressions: vec![expr("env", LabelOperator::In, &["prod", "stage"])],
             }),
             LabelSelector {
-                match_labels: BTreeMap::from([("app".to_string(), "db".to_string())]),
+                match_labels: crate::sorted::SortedMap::from([("app".to_string(), "db".to_string())]),
                 match_expressions: vec![expr("tier", LabelOperator::Exists, &[])],
             },
         );
@@ -869,7 +869,7 @@ mod tests {
         // `team NotIn [a]` also matches identities without namespace labels (world, host…).
         let only_exclusions = pods(
             Namespaces::Matching(LabelSelector {
-                match_labels: BTreeMap::new(),
+                match_labels: Default::default(),
                 match_expressions: vec![
                     expr("team", LabelOperator::NotIn, &["a"]),
                     expr("legacy", LabelOperator::DoesNotExist, &[]),
@@ -879,7 +879,7 @@ mod tests {
         );
         let mixed = pods(
             Namespaces::Matching(LabelSelector {
-                match_labels: BTreeMap::new(),
+                match_labels: Default::default(),
                 match_expressions: vec![
                     expr("team", LabelOperator::NotIn, &["a"]),
                     expr("env", LabelOperator::Exists, &[]),
@@ -913,7 +913,7 @@ mod tests {
     fn subject_selectors_are_written_as_given() {
         let mut p = allowlist("shop", "web", Some(vec![]), None);
         p.subject = LabelSelector {
-            match_labels: BTreeMap::from([("app".to_string(), "web".to_string())]),
+            match_labels: crate::sorted::SortedMap::from([("app".to_string(), "web".to_string())]),
             match_expressions: vec![expr("track", LabelOperator::NotIn, &["canary"])],
         };
         let spec = spec_of(p);
@@ -1307,14 +1307,14 @@ mod tests {
             own_pods(&[("app", "front")]),
             pods(
                 Namespaces::Matching(LabelSelector {
-                    match_labels: BTreeMap::from([("team".to_string(), "a".to_string())]),
+                    match_labels: crate::sorted::SortedMap::from([("team".to_string(), "a".to_string())]),
                     match_expressions: vec![expr("env", LabelOperator::NotIn, &["dev"])],
                 }),
                 LabelSelector::default(),
             ),
             pods(
                 Namespaces::Matching(LabelSelector {
-                    match_labels: BTreeMap::new(),
+                    match_labels: Default::default(),
                     match_expressions: vec![expr("legacy", LabelOperator::DoesNotExist, &[])],
                 }),
                 LabelSelector::default(),

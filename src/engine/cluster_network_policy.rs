@@ -303,7 +303,7 @@ fn subject(namespaces: &LabelSelector, pods: &LabelSelector) -> Subject {
 
 fn selector(s: &LabelSelector) -> Selector {
     Selector {
-        match_labels: s.match_labels.clone(),
+        match_labels: s.match_labels.clone().into_iter().collect(),
         match_expressions: s
             .match_expressions
             .iter()

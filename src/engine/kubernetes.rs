@@ -253,7 +253,7 @@ fn ports(ports: &[PortMatch]) -> Option<Vec<net::NetworkPolicyPort>> {
 /// A Kubernetes label selector; `{}` selects everything.
 pub fn selector(s: &LabelSelector) -> meta::LabelSelector {
     meta::LabelSelector {
-        match_labels: (!s.match_labels.is_empty()).then(|| s.match_labels.clone()),
+        match_labels: (!s.match_labels.is_empty()).then(|| s.match_labels.clone().into_iter().collect()),
         match_expressions: (!s.match_expressions.is_empty()).then(|| {
             s.match_expressions
                 .iter()

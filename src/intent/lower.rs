@@ -114,7 +114,7 @@ pub fn lower(loaded: &Loaded, options: &LowerOptions) -> Result<Lowered> {
     Ok(Lowered {
         intent: Intent {
             release,
-            labels,
+            labels: labels.into_iter().collect(),
             annotations: values.common_annotations.clone(),
             policies,
             guardrails,
@@ -1224,7 +1224,7 @@ fn all_pods_of(namespaces: LabelSelector) -> Peer {
 
 fn selector_of(mut expressions: Vec<LabelExpression>) -> LabelSelector {
     expressions.sort();
-    LabelSelector { match_labels: BTreeMap::new(), match_expressions: expressions }
+    LabelSelector { match_labels: Default::default(), match_expressions: expressions }
 }
 
 fn expression(key: &str, operator: LabelOperator, values: &[&str]) -> LabelExpression {

@@ -240,7 +240,7 @@ pub enum Fqdn {
 /// A Kubernetes label selector, normalised: maps sorted, expression values sorted and deduplicated.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct LabelSelector {
-    pub match_labels: BTreeMap<String, String>,
+    pub match_labels: crate::sorted::SortedMap<String, String>,
     pub match_expressions: Vec<LabelExpression>,
 }
 

@@ -123,12 +123,12 @@ pub fn check_label_value(k: &str, v: &str) -> Result<(), String> {
 
 /// A label map with valid keys and values.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Labels(pub BTreeMap<String, String>);
+pub struct Labels(pub crate::sorted::SortedMap<String, String>);
 
 impl<'de> Deserialize<'de> for Labels {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let map = BTreeMap::<String, LabelValueText>::deserialize(d)?;
-        let map: BTreeMap<String, String> = map.into_iter().map(|(k, v)| (k, v.0)).collect();
+        let map: crate::sorted::SortedMap<String, String> = map.into_iter().map(|(k, v)| (k, v.0)).collect();
         for (k, v) in &map {
             check_label_key(k).and_then(|()| check_label_value(k, v)).map_err(de::Error::custom)?;
         }

@@ -114,7 +114,7 @@ impl PodsRef {
     pub fn monitoring() -> Self {
         PodsRef {
             namespace: DnsLabel("monitoring".into()),
-            pod_labels: Labels(BTreeMap::from([(
+            pod_labels: Labels(crate::sorted::SortedMap::from([(
                 "app.kubernetes.io/name".to_string(),
                 "prometheus".to_string(),
             )])),
@@ -170,7 +170,7 @@ fn default_dns_namespace() -> DnsLabel {
 }
 
 fn default_dns_labels() -> Labels {
-    Labels(BTreeMap::from([("k8s-app".to_string(), "kube-dns".to_string())]))
+    Labels(crate::sorted::SortedMap::from([("k8s-app".to_string(), "kube-dns".to_string())]))
 }
 
 /// Platform guardrails (003 document): cluster-wide denies nothing below may override.
@@ -338,7 +338,7 @@ pub struct Workload {
     pub pod_selector: Option<Selector>,
     /// Named ports, each open to its `from` list (absent or empty: open to everyone).
     #[serde(default)]
-    pub ports: BTreeMap<String, WorkloadPort>,
+    pub ports: crate::sorted::SortedMap<String, WorkloadPort>,
     /// Further ingress rules, Kubernetes-shaped (`from`, `ports`).
     #[serde(default)]
     pub ingress: Vec<IngressRuleSpec>,
