@@ -94,7 +94,7 @@ pub fn apply(root: &mut Node, sources: &mut Sources) -> Result<(), Diagnostic> {
 
 fn map_entry_mut<'a>(node: &'a mut Node, key: &str) -> Option<&'a mut Node> {
     match &mut node.value {
-        Value::Map(entries) => entries.iter_mut().find(|(k, _)| k.name == key).map(|(_, v)| v),
+        Value::Map(entries) => entries.iter_mut().find(|(k, _)| &*k.name == key).map(|(_, v)| v),
         _ => None,
     }
 }

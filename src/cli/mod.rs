@@ -245,17 +245,20 @@ fn run_render(args: RenderArgs) -> i32 {
             emit::to_files(&output.manifests, &output.header).and_then(|files| emit::write_dir(dir, &files))
         }
         None => {
-            let text = match args.output {
-                OutputFormat::Yaml => emit::to_yaml(&output.manifests, &output.header),
-                OutputFormat::Json => emit::to_json(&output.manifests),
-            };
-            text.and_then(|t| {
-                let mut stdout = std::io::stdout().lock();
-                stdout
-                    .write_all(t.as_bytes())
-                    .and_then(|()| stdout.flush())
-                    .map_err(|source| Error::Io { path: "<stdout>".into(), source })
-            })
+            let stdout_error = |source| Error::Io { path: "<stdout>".into(), source };
+            match args.output {
+                // Everything that can fail has been checked: the objects are final text.
+                OutputFormat::Yaml => {
+                    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+                    emit::write_yaml(&output.manifests, &output.header, &mut stdout)
+                        .and_then(|()| stdout.flush())
+                        .map_err(stdout_error)
+                }
+                OutputFormat::Json => emit::to_json(&output.manifests).and_then(|t| {
+                    let mut stdout = std::io::stdout().lock();
+                    stdout.write_all(t.as_bytes()).and_then(|()| stdout.flush()).map_err(stdout_error)
+                }),
+            }
         }
     };
     let code = match written {

@@ -49,6 +49,21 @@ fn yaml_of<T: Serialize>(value: &T) -> Result<String> {
 }
 
 /// Multi-document YAML, each object preceded by `---`.
+/// Write the multi-document YAML straight to `out`: the objects are already text, and joining
+/// them first would hold the whole output twice.
+pub fn write_yaml(
+    manifests: &[Manifest],
+    header: &Header,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    out.write_all(header.lines().as_bytes())?;
+    for m in manifests {
+        out.write_all(b"---\n")?;
+        out.write_all(m.yaml.as_bytes())?;
+    }
+    Ok(())
+}
+
 pub fn to_yaml(manifests: &[Manifest], header: &Header) -> Result<String> {
     let documents = |part: &[Manifest]| {
         let mut out = String::new();

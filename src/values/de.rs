@@ -186,6 +186,11 @@ struct SeqDe<'p, I> {
 impl<'de, I: Iterator<Item = (usize, &'de Node)>> SeqAccess<'de> for SeqDe<'_, I> {
     type Error = DeError;
 
+    /// Exact, so typed lists are allocated once at their size.
+    fn size_hint(&self) -> Option<usize> {
+        self.items.size_hint().1
+    }
+
     fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, DeError> {
         match self.items.next() {
             None => Ok(None),
@@ -207,6 +212,10 @@ struct MapDe<'p, 'de, I> {
 
 impl<'de, I: Iterator<Item = &'de (Key, Node)>> MapAccess<'de> for MapDe<'_, 'de, I> {
     type Error = DeError;
+
+    fn size_hint(&self) -> Option<usize> {
+        self.entries.size_hint().1
+    }
 
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
         match self.entries.next() {

@@ -44,7 +44,8 @@ pub enum Value {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Key {
-    pub name: String,
+    /// Shared among equal keys: a values file repeats a few dozen key names thousands of times.
+    pub name: std::sync::Arc<str>,
     pub loc: Loc,
 }
 
@@ -106,7 +107,7 @@ impl Node {
             Value::Str(s) => serde_json::Value::String(s.clone()),
             Value::Seq(items) => serde_json::Value::Array(items.iter().map(Node::to_json).collect()),
             Value::Map(entries) => serde_json::Value::Object(
-                entries.iter().map(|(k, v)| (k.name.clone(), v.to_json())).collect(),
+                entries.iter().map(|(k, v)| (k.name.to_string(), v.to_json())).collect(),
             ),
         }
     }
@@ -114,7 +115,7 @@ impl Node {
 
 /// Position of `key` in sorted map entries (`Err`: where it would be inserted).
 pub fn map_index(entries: &[(Key, Node)], key: &str) -> Result<usize, usize> {
-    entries.binary_search_by(|(k, _)| k.name.as_str().cmp(key))
+    entries.binary_search_by(|(k, _)| (*k.name).cmp(key))
 }
 
 /// One step of a key path.
@@ -239,8 +240,14 @@ pub fn parse(text: &str, source: SourceId, sources: &Sources) -> Result<Node, Di
             path: String::new(),
         })
     };
-    let mut builder =
-        TreeBuilder { stack: Vec::new(), anchors: Vec::new(), nodes: 0, documents: 0, root: None };
+    let mut builder = TreeBuilder {
+        stack: Vec::new(),
+        anchors: Vec::new(),
+        nodes: 0,
+        documents: 0,
+        root: None,
+        key_names: Default::default(),
+    };
     for event in granit_parser::Parser::new_from_str(text) {
         let (event, span) = event.map_err(|e| {
             let m = e.marker();
@@ -276,6 +283,7 @@ struct TreeBuilder {
     nodes: usize,
     documents: usize,
     root: Option<Node>,
+    key_names: std::collections::BTreeSet<std::sync::Arc<str>>,
 }
 
 impl TreeBuilder {
@@ -300,11 +308,18 @@ impl TreeBuilder {
                 self.open(Frame::Map { node: Node::new(Value::Map(Vec::new()), loc), anchor, key: None })
             }
             Event::SequenceEnd | Event::MappingEnd => match self.stack.pop() {
-                Some(Frame::Seq { node, anchor }) => self.finish(node, anchor),
+                // Growth leaves up to half of a list unused; the tree lives through lowering.
+                Some(Frame::Seq { mut node, anchor }) => {
+                    if let Value::Seq(items) = &mut node.value {
+                        items.shrink_to_fit();
+                    }
+                    self.finish(node, anchor)
+                }
                 Some(Frame::Map { mut node, anchor, key: _ }) => {
                     if let Value::Map(entries) = &mut node.value {
                         apply_merge_keys(entries)?;
                         entries.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+                        entries.shrink_to_fit();
                     }
                     self.finish(node, anchor)
                 }
@@ -375,6 +390,14 @@ impl TreeBuilder {
                         Value::Null => "null".to_string(),
                         Value::Seq(_) | Value::Map(_) => return Err("map keys must be scalars".into()),
                     };
+                    let name = match self.key_names.get(name.as_str()) {
+                        Some(shared) => shared.clone(),
+                        None => {
+                            let shared: std::sync::Arc<str> = name.into();
+                            self.key_names.insert(shared.clone());
+                            shared
+                        }
+                    };
                     *key = Some(Key { name, loc: node.loc });
                     Ok(())
                 }
@@ -391,7 +414,7 @@ impl TreeBuilder {
 
 /// YAML merge keys (`<<: *base`): entries of the merged maps that the map does not set itself.
 fn apply_merge_keys(entries: &mut Vec<(Key, Node)>) -> Result<(), String> {
-    let Some(pos) = entries.iter().position(|(k, _)| k.name == "<<") else { return Ok(()) };
+    let Some(pos) = entries.iter().position(|(k, _)| &*k.name == "<<") else { return Ok(()) };
     let (_, merged) = entries.remove(pos);
     let sources = match merged.value {
         Value::Map(_) => vec![merged],
@@ -515,7 +538,7 @@ fn find_duplicate(node: &Node) -> Option<(Vec<Seg>, &Key, &Key)> {
             }
             entries.iter().find_map(|(k, v)| {
                 find_duplicate(v).map(|(mut trail, a, b)| {
-                    trail.push(Seg::Key(k.name.clone()));
+                    trail.push(Seg::Key(k.name.to_string()));
                     (trail, a, b)
                 })
             })

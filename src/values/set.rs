@@ -114,7 +114,7 @@ fn insert(node: &mut Node, path: &[PathSeg], value: Node, loc: Loc) -> Result<()
             let i = match map_index(entries, k) {
                 Ok(i) => i,
                 Err(i) => {
-                    entries.insert(i, (Key { name: k.clone(), loc }, Node::new(Value::Null, loc)));
+                    entries.insert(i, (Key { name: k.as_str().into(), loc }, Node::new(Value::Null, loc)));
                     i
                 }
             };
