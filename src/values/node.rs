@@ -248,8 +248,8 @@ pub fn parse(text: &str, source: SourceId, sources: &Sources) -> Result<Node, Di
         root: None,
         key_names: Default::default(),
     };
-    for event in granit_parser::Parser::new_from_str(text) {
-        let (event, span) = event.map_err(|e| {
+    let mut consume = |item: ParsedEvent<'_>| -> Result<(), Diagnostic> {
+        let (event, span) = item.map_err(|e| {
             let m = e.marker();
             located(format!("{name}: invalid YAML: {}", e.info()), m.line(), m.col() + 1)
         })?;
@@ -258,8 +258,41 @@ pub fn parse(text: &str, source: SourceId, sources: &Sources) -> Result<Node, Di
             line: u32::try_from(span.start.line()).unwrap_or(u32::MAX),
             column: u32::try_from(span.start.col() + 1).unwrap_or(u32::MAX),
         };
-        builder.event(event, loc).map_err(|message| {
-            located(format!("{name}: {message}"), loc.line as usize, loc.column as usize)
+        builder
+            .event(event, loc)
+            .map_err(|message| located(format!("{name}: {message}"), loc.line as usize, loc.column as usize))
+    };
+    if text.len() < PIPELINE_FROM_BYTES {
+        for item in granit_parser::Parser::new_from_str(text) {
+            consume(item)?;
+        }
+    } else {
+        // Large inputs: the parser runs on a second thread while this one builds the tree,
+        // handing over events in batches.
+        std::thread::scope(|scope| -> Result<(), Diagnostic> {
+            let (send, receive) = std::sync::mpsc::sync_channel::<Vec<ParsedEvent<'_>>>(8);
+            scope.spawn(move || {
+                let mut batch = Vec::with_capacity(EVENT_BATCH);
+                for item in granit_parser::Parser::new_from_str(text) {
+                    let failed = item.is_err();
+                    batch.push(item);
+                    if batch.len() == EVENT_BATCH || failed {
+                        // The receiver hangs up after an error: stop parsing then.
+                        if send.send(std::mem::replace(&mut batch, Vec::with_capacity(EVENT_BATCH))).is_err()
+                            || failed
+                        {
+                            return;
+                        }
+                    }
+                }
+                let _ = send.send(batch);
+            });
+            for batch in receive {
+                for item in batch {
+                    consume(item)?;
+                }
+            }
+            Ok(())
         })?;
     }
     let mut node = builder.root.unwrap_or_else(|| Node::new(Value::Null, Loc { source, line: 1, column: 1 }));
@@ -269,6 +302,12 @@ pub fn parse(text: &str, source: SourceId, sources: &Sources) -> Result<Node, Di
     check_unique_keys(&node, sources, &KeyPath::default())?;
     Ok(node)
 }
+
+/// One parser event with its span, or the parser's error.
+type ParsedEvent<'a> = Result<(Event<'a>, granit_parser::Span), granit_parser::ScanError>;
+/// Inputs from this size on are parsed on a second thread while the tree is built.
+const PIPELINE_FROM_BYTES: usize = 1 << 20;
+const EVENT_BATCH: usize = 4096;
 
 /// Collections under construction while events stream in.
 enum Frame {
@@ -561,6 +600,27 @@ mod tests {
         let mut sources = Sources::default();
         let id = sources.add("t.yaml", text);
         parse(text, id, &sources)
+    }
+
+    #[test]
+    fn large_inputs_parsed_on_two_threads_keep_locations_and_errors() {
+        let mut text = String::from("workloads:\n");
+        let mut n = 0;
+        while text.len() <= PIPELINE_FROM_BYTES + 1000 {
+            text.push_str(&format!(
+                "  w{n}: {{namespace: ns, ports: {{http: {{port: 8080, from: [{{namespace: a}}]}}}}}}\n"
+            ));
+            n += 1;
+        }
+        let node = parse_str(&text).expect("parses");
+        let last = node.get("workloads").and_then(|w| w.get(&format!("w{}", n - 1))).expect("last workload");
+        assert_eq!(last.loc.line as usize, n + 1);
+        let broken = text.clone() + "  bad: [unclosed\n";
+        let e = parse_str(&broken).expect_err("invalid");
+        assert!(e.message.contains("invalid YAML"), "{}", e.message);
+        assert_eq!(e.origin.as_ref().map(|o| o.line as usize), Some(n + 2));
+        let duplicate = text + "  w0: {}\n";
+        assert!(parse_str(&duplicate).expect_err("duplicate").message.contains("duplicate key"));
     }
 
     #[test]
