@@ -104,73 +104,48 @@ fn write_string(out: &mut String, s: &str) {
     }
 }
 
-/// Whether `s` reads back as exactly this string in YAML 1.1 and 1.2, unquoted.
+/// Whether `s` reads back as exactly this string in YAML 1.1 and 1.2, unquoted. One pass over
+/// the bytes: every scalar of every object goes through here.
 fn is_plain_safe(s: &str) -> bool {
-    let Some(first) = s.chars().next() else { return false };
-    if !(first.is_ascii_alphabetic() || first == '_' || first == '/' || (first.is_ascii_digit())) {
+    let bytes = s.as_bytes();
+    let Some(&first) = bytes.first() else { return false };
+    if !(first.is_ascii_alphanumeric() || first == b'_' || first == b'/') {
         return false;
     }
-    if !s.chars().all(|c| {
-        c.is_ascii_alphanumeric()
-            || matches!(
-                c,
-                '-' | '_'
-                    | '.'
-                    | '/'
-                    | ':'
-                    | '*'
-                    | '('
-                    | ')'
-                    | '\''
-                    | '='
-                    | '&'
-                    | '|'
-                    | '!'
-                    | '{'
-                    | '}'
-                    | ','
-                    | ' '
-            )
-    }) {
+    let mut has_colon = false;
+    let mut previous = 0u8;
+    for &b in bytes {
+        match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' | b'(' | b')' | b'=' => {}
+            // Flow indicators, anchors, tags, quotes and aliases change how a plain scalar reads.
+            b'{' | b'}' | b',' | b'&' | b'|' | b'!' | b'\'' | b'*' => return false,
+            b':' => has_colon = true,
+            // A comment marker after a space.
+            b'#' if previous == b' ' => return false,
+            b' ' if previous == b':' => return false,
+            b' ' => {}
+            _ => return false,
+        }
+        previous = b;
+    }
+    // Trailing spaces and a trailing mapping marker.
+    if matches!(previous, b' ' | b':') {
         return false;
     }
-    // Indicators and comment or mapping markers in the middle, and trailing spaces.
-    if s.ends_with([' ', ':'])
-        || s.contains(": ")
-        || s.contains(" #")
-        || s.contains(['{', '}', ',', '&', '|', '!', '\'', '*'])
-    {
-        return false;
-    }
-    if s.contains(':') && !s.starts_with(|c: char| c.is_ascii_alphabetic()) {
+    if has_colon && !first.is_ascii_alphabetic() {
         // `1:30` is a sexagesimal number in YAML 1.1.
         return false;
     }
-    // Anything a resolver might read as null, boolean, number or timestamp.
-    let lower = s.to_ascii_lowercase();
-    if matches!(
-        lower.as_str(),
-        "null"
-            | "~"
-            | "true"
-            | "false"
-            | "yes"
-            | "no"
-            | "on"
-            | "off"
-            | "y"
-            | "n"
-            | ".inf"
-            | ".nan"
-            | "-.inf"
-            | "+.inf"
-    ) {
+    // Anything a resolver might read as null or boolean (numbers start with a digit, below).
+    const WORDS: [&str; 14] =
+        ["null", "~", "true", "false", "yes", "no", "on", "off", "y", "n", ".inf", ".nan", "-.inf", "+.inf"];
+    if s.len() <= 5 && WORDS.iter().any(|w| w.eq_ignore_ascii_case(s)) {
         return false;
     }
     if is_ipv4_cidr(s) {
         return true;
     }
-    if first.is_ascii_digit() || first == '.' {
+    if first.is_ascii_digit() {
         // Numbers (1, 1.5, 1e3, 0x1F, 0o17, 1_000), timestamps (2024-01-01) and versions all
         // start with a digit: quote them all rather than guess which reader takes which.
         return false;

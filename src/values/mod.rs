@@ -64,6 +64,7 @@ pub fn load(
                         .map_err(|source| Error::Io { path: path.into(), source })?;
                     (path.clone(), text)
                 };
+                let text: std::sync::Arc<str> = text.into();
                 let id = sources.add(name, text.clone());
                 node::parse(&text, id, sources).map_err(Error::invalid)?
             }
@@ -71,7 +72,7 @@ pub fn load(
                 let typing =
                     if matches!(input, Input::Set(_)) { set::Typing::Infer } else { set::Typing::String };
                 let flag = if typing == set::Typing::Infer { "--set" } else { "--set-string" };
-                let id = sources.add(format!("{flag} {arg}"), arg.clone());
+                let id = sources.add(format!("{flag} {arg}"), arg.as_str());
                 set::parse_set(arg, typing, Loc { source: id, line: 0, column: 0 })
                     .map_err(|e| Error::invalid(Diagnostic::new(format!("{flag}: {e}"))))?
             }

@@ -170,11 +170,12 @@ pub struct Sources {
 pub struct Source {
     /// As the user named it: a path, `<stdin>`, `--set`, `profile:NAME`.
     pub name: std::sync::Arc<str>,
-    pub text: String,
+    /// Shared, not copied, by every holder of the sources (a values file can be megabytes).
+    pub text: std::sync::Arc<str>,
 }
 
 impl Sources {
-    pub fn add(&mut self, name: impl Into<String>, text: impl Into<String>) -> SourceId {
+    pub fn add(&mut self, name: impl Into<String>, text: impl Into<std::sync::Arc<str>>) -> SourceId {
         let name: String = name.into();
         self.entries.push(Source { name: name.into(), text: text.into() });
         self.entries.len() - 1
@@ -186,7 +187,7 @@ impl Sources {
 
     /// The text of the source called `name`.
     pub fn by_name(&self, name: &str) -> Option<&str> {
-        self.entries.iter().find(|s| &*s.name == name).map(|s| s.text.as_str())
+        self.entries.iter().find(|s| &*s.name == name).map(|s| &*s.text)
     }
 
     pub fn name(&self, id: SourceId) -> &str {
