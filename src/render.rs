@@ -63,15 +63,30 @@ pub fn render(
 /// silently dropping rules. Cluster-scoped names are built from namespaced ones, so they can
 /// meet (`a-b` + `c` and `a` + `b-c`).
 fn refuse_name_clashes(manifests: &[Manifest]) -> Result<()> {
-    let mut seen = std::collections::BTreeSet::new();
+    let mut seen = std::collections::BTreeMap::new();
     let mut problems = Vec::new();
     for m in manifests {
-        if !seen.insert((m.api_version, m.kind, m.namespace.as_deref(), m.name.as_str())) {
-            let scope = m.namespace.as_deref().map(|ns| format!(" in namespace {ns}")).unwrap_or_default();
-            problems.push(
-                Diagnostic::new(format!("two {} objects are both named `{}`{scope}", m.kind, m.name))
-                    .with_help("rename one of the workloads or guardrails (`nameOverride`, or the key in the values)"),
-            );
+        let key = (m.api_version, m.kind, m.namespace.as_deref(), m.name.as_str());
+        match seen.get(&key) {
+            None => {
+                seen.insert(key, m.origin.as_ref());
+            }
+            Some(first) => {
+                let scope =
+                    m.namespace.as_deref().map(|ns| format!(" in namespace {ns}")).unwrap_or_default();
+                let other = first.map(|o| format!(" (the other comes from {o})")).unwrap_or_default();
+                let mut d = Diagnostic::new(format!(
+                    "two {} objects are both named `{}`{scope}{other}",
+                    m.kind, m.name
+                ))
+                .with_help(
+                    "rename one of the workloads or guardrails (`nameOverride`, or the key in the values)",
+                );
+                if let Some(origin) = &m.origin {
+                    d = d.at(origin);
+                }
+                problems.push(d);
+            }
         }
     }
     if problems.is_empty() { Ok(()) } else { Err(crate::error::Error::Invalid(problems)) }

@@ -466,6 +466,7 @@ fn cluster_scoped_name_clashes_are_errors_not_overwrites() {
     assert!(out.stdout.is_empty());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("two ClusterNetworkPolicy objects are both named `a-b-c`"), "{err}");
+    assert!(err.contains("workloads.c") && err.contains("workloads.b-c"), "both origins are named: {err}");
     // Namespaced engines keep the two apart.
     netpol().args(["render", "-f", &values, "--engine", "kubernetes"]).assert().success();
 }

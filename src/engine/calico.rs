@@ -167,12 +167,12 @@ impl Backend for Calico {
                 .saturating_mul(GUARDRAIL_ORDER_STEP)
                 .saturating_add(GUARDRAIL_FIRST_ORDER);
             if let Some(m) = render_guardrail(intent, g, order, &mut problems)? {
-                rendered.manifests.push(m);
+                rendered.manifests.push(m.written_at(&g.origin));
             }
         }
         for p in &intent.policies {
             if let Some(m) = render_policy(intent, p, &mut problems)? {
-                rendered.manifests.push(m);
+                rendered.manifests.push(m.written_at(&p.origin));
             }
         }
         problems.finish(rendered)

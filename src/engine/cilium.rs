@@ -199,12 +199,12 @@ impl Backend for Cilium {
         let mut rendered = Rendered::default();
         for guardrail in &intent.guardrails {
             if let Some(m) = render_guardrail(intent, guardrail, &mut problems)? {
-                rendered.manifests.push(m);
+                rendered.manifests.push(m.written_at(&guardrail.origin));
             }
         }
         for policy in &intent.policies {
             if let Some(m) = render_policy(intent, policy, &mut problems)? {
-                rendered.manifests.push(m);
+                rendered.manifests.push(m.written_at(&policy.origin));
             }
         }
         problems.finish(rendered)

@@ -134,10 +134,16 @@ impl Backend for ClusterNetworkPolicy {
                 )));
                 break;
             }
-            rendered.manifests.extend(render_guardrail(intent, g, priority, &mut problems)?);
+            rendered.manifests.extend(
+                render_guardrail(intent, g, priority, &mut problems)?
+                    .into_iter()
+                    .map(|m| m.written_at(&g.origin)),
+            );
         }
         for p in &intent.policies {
-            rendered.manifests.extend(render_policy(intent, p, &mut problems)?);
+            rendered.manifests.extend(
+                render_policy(intent, p, &mut problems)?.into_iter().map(|m| m.written_at(&p.origin)),
+            );
         }
         problems.finish(rendered)
     }

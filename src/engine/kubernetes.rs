@@ -50,7 +50,7 @@ impl Backend for Kubernetes {
         }
         for policy in &intent.policies {
             if let Some(manifest) = render_policy(intent, policy, &mut problems)? {
-                rendered.manifests.push(manifest);
+                rendered.manifests.push(manifest.written_at(&policy.origin));
             }
         }
         problems.finish(rendered)

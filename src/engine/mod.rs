@@ -83,6 +83,8 @@ pub struct Manifest {
     /// text, not as a JSON tree: a 10,000-workload render would otherwise hold ten times its
     /// output in memory.
     pub yaml: String,
+    /// Where the policy or guardrail it renders was written, for errors about the object.
+    pub origin: Option<crate::intent::Origin>,
 }
 
 /// Output order classes; objects sort by (layer, namespace, name, kind).
@@ -109,7 +111,13 @@ impl Manifest {
         let body = serde_json::to_value(object)
             .map_err(|e| Error::invalid(Diagnostic::new(format!("cannot serialise {kind} {name}: {e}"))))?;
         let yaml = crate::emit::yaml::to_string(&body);
-        Ok(Manifest { api_version, kind, name, namespace, layer, yaml })
+        Ok(Manifest { api_version, kind, name, namespace, layer, yaml, origin: None })
+    }
+
+    /// The same object, remembering the values it came from.
+    pub fn written_at(mut self, origin: &crate::intent::Origin) -> Self {
+        self.origin = Some(origin.clone());
+        self
     }
 
     /// The object as a JSON tree, read back from its YAML (the writer is lossless: every
