@@ -250,3 +250,59 @@ fn topology_prints_the_derived_cluster_and_flows() {
     assert!(f.as_array().is_some_and(|f| f.len() > 100));
     assert_eq!(stdout_of(&["topology", "-f", LUCITY]), out, "derivation is deterministic");
 }
+
+mod never_panics {
+    use netpol::eval::{Cni, FlowSpec, PolicySet, PortRef, judge, read_objects, topology};
+    use proptest::prelude::*;
+
+    /// Pieces of policies of every kind, in the right and the wrong places.
+    const POLICY_FRAGMENTS: [&str; 16] = [
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: a, namespace: s}\nspec:\n  podSelector: {}\n",
+        "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: c, namespace: s}\nspec:\n  endpointSelector: {}\n",
+        "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: g}\nspec:\n  selector: ",
+        "apiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: {name: x}\nspec:\n  tier: Admin\n  priority: 1\n  subject: {namespaces: {}}\n",
+        "  ingress: [{from: [{ipBlock: {cidr: 10.0.0.0/8, except: [10.1.0.0/16]}}], ports: [{port: 80, endPort: 70}]}]\n",
+        "  egress: [{toFQDNs: [{matchPattern: '**.*.x'}], toPorts: [{ports: [{port: \"http\"}]}]}]\n",
+        "  ingress: [{action: Allow, source: {selector: \"a in {'x'} && !has(b) || (c == 'd'\"}}]\n",
+        "  ingress: [{action: Accept, from: [{namespaces: {matchExpressions: [{key: k, operator: Bogus}]}}]}]\n",
+        "---\n",
+        "  types: [Ingress, Sideways]\n",
+        "  egress: [{action: Deny, to: [{networks: [0.0.0.0/0]}], protocols: [{tcp: {destinationPort: {range: {start: 9, end: 1}}}}]}]\n",
+        "all() && ",
+        "((((((((",
+        "  enableDefaultDeny: {ingress: false}\n  ingressDeny: [{fromEntities: [world, nonsense]}]\n",
+        "kind: List\nitems: [",
+        "  order: -1e308\n  tier: default\n",
+    ];
+
+    const TOPOLOGY: &str = "namespaces: [{name: s, labels: {a: b}}]\npods:\n  - {namespace: s, name: p, labels: {app: web}, ip: 10.0.0.1, ports: [{name: http, port: 80}]}\n  - {namespace: t, name: q, ip: '::1', hostNetwork: true, nodeName: n}\nnodes: [{name: n, ip: 10.9.9.9}]\ndnsNames: [{name: a.x, addresses: [192.0.2.1]}]\n";
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+        /// Whatever the manifests hold, the evaluator answers or refuses; it never panics.
+        #[test]
+        fn arbitrary_manifests_never_panic(
+            parts in prop::collection::vec(prop::sample::select(&POLICY_FRAGMENTS[..]), 0..8),
+            noise in ".{0,12}",
+            cni in prop::sample::select(&[None, Some(Cni::Kubernetes), Some(Cni::Cilium), Some(Cni::Calico)][..]),
+            from in prop::sample::select(&["s/p", "t/q", "ip:192.0.2.1", "node:n", "ip:::1"][..]),
+            port in prop::sample::select(vec![PortRef::Number(80), PortRef::Name("http".into()), PortRef::Number(65535)]),
+        ) {
+            let text = parts.concat() + &noise;
+            let topology = topology::read(TOPOLOGY, "t").expect("topology");
+            if let Ok(objects) = read_objects(&text, "m")
+                && let Ok(set) = PolicySet::new(&objects, cni)
+            {
+                let flows = [FlowSpec { from: from.to_string(), to: "s/p".into(), port, protocol: "TCP".into() }];
+                let _ = judge(&set, &topology, &flows);
+            }
+        }
+
+        /// Any topology text is read or refused.
+        #[test]
+        fn arbitrary_topologies_never_panic(text in "[a-z:{}\\[\\], \\n0-9./'-]{0,80}") {
+            let _ = topology::read(&text, "t");
+        }
+    }
+}

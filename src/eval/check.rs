@@ -89,7 +89,7 @@ pub fn objects_of(manifests: &[Manifest]) -> Result<Vec<serde_json::Value>> {
     let mut out = Vec::with_capacity(manifests.len());
     for m in manifests {
         let text = &m.yaml;
-        let value: serde_json::Value = serde_saphyr::from_str(text)
+        let value: serde_json::Value = serde_saphyr::from_str_with_options(text, super::yaml_options())
             .map_err(|e| Error::invalid(Diagnostic::new(format!("re-reading rendered output: {e}"))))?;
         out.push(value);
     }

@@ -600,14 +600,21 @@ pub fn pod_pair_flows(topology: &Topology) -> Vec<FlowSpec> {
     out
 }
 
+/// How the evaluator reads YAML: only `true`/`false` are booleans, so a label value, a pod or
+/// a node named `n`, `y`, `on` or `no` stays a string.
+pub fn yaml_options() -> serde_saphyr::Options {
+    serde_saphyr::options! { strict_booleans: true }
+}
+
 /// Parse a flows file: a YAML list of `{from, to, port, protocol}`.
 pub fn read_flows(text: &str, name: &str) -> Result<Vec<FlowSpec>> {
-    serde_saphyr::from_str(text).map_err(|e| Error::invalid(Diagnostic::new(format!("{name}: {e}"))))
+    serde_saphyr::from_str_with_options(text, yaml_options())
+        .map_err(|e| Error::invalid(Diagnostic::new(format!("{name}: {e}"))))
 }
 
 /// Every object of a manifests file (multi-document YAML, or a `List`).
 pub fn read_objects(text: &str, name: &str) -> Result<Vec<serde_json::Value>> {
-    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(text)
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple_with_options(text, yaml_options())
         .map_err(|e| Error::invalid(Diagnostic::new(format!("{name}: {e}"))))?;
     let mut out = Vec::new();
     for d in docs {

@@ -202,8 +202,8 @@ impl Topology {
 /// Parse a topology: our format, or the `List` that `kubectl get namespaces,pods -A -o yaml`
 /// prints (namespaces, pods, and nodes if `nodes` was asked for too).
 pub fn read(text: &str, name: &str) -> Result<Topology> {
-    let raw: serde_json::Value =
-        serde_saphyr::from_str(text).map_err(|e| Error::invalid(Diagnostic::new(format!("{name}: {e}"))))?;
+    let raw: serde_json::Value = serde_saphyr::from_str_with_options(text, super::yaml_options())
+        .map_err(|e| Error::invalid(Diagnostic::new(format!("{name}: {e}"))))?;
     let topology = if raw.get("kind").and_then(|k| k.as_str()) == Some("List") {
         from_kubectl(&raw, name)?
     } else {
