@@ -20,7 +20,7 @@ use crate::values::node::Sources;
 #[command(
     name = "netpol",
     version,
-    about = "Render one values file into network policies for Kubernetes, Cilium, Calico or ClusterNetworkPolicy"
+    about = "Render one values file into network policies for Kubernetes, Cilium, Calico or ClusterNetworkPolicy, and explain and prove what they allow"
 )]
 pub struct Cli {
     #[command(subcommand)]
