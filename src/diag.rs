@@ -16,6 +16,8 @@ pub fn human(d: &Diagnostic, sources: Option<&Sources>, color: bool) -> String {
     let line_text = d.origin.as_ref().and_then(|o| {
         let text = sources?.by_name(&o.file)?;
         let line = text.lines().nth(usize::try_from(o.line).ok()?.checked_sub(1)?)?;
+        // The parser skips a byte-order mark and does not count it as a column.
+        let line = if o.line == 1 { line.trim_start_matches('\u{feff}') } else { line };
         Some((o, line))
     });
     if let Some(o) = &d.origin {
@@ -24,10 +26,14 @@ pub fn human(d: &Diagnostic, sources: Option<&Sources>, color: bool) -> String {
         }
         match line_text {
             Some((o, line)) => {
-                let start = usize::try_from(o.column).unwrap_or(1).saturating_sub(1).min(line.len());
+                // Columns count characters; the snippet wants byte offsets on character
+                // boundaries.
+                let column = usize::try_from(o.column).unwrap_or(1).saturating_sub(1);
+                let start = line.char_indices().nth(column).map_or(line.len(), |(i, _)| i);
                 let rest = line.get(start..).unwrap_or("");
-                let len = rest.find([':', ',', ']', '}']).unwrap_or(rest.trim_end().len()).max(1);
-                let end = (start + len).min(line.len().max(start + 1));
+                let len = rest.find([':', ',', ']', '}']).unwrap_or(rest.trim_end().len());
+                let first_char = rest.chars().next().map_or(1, char::len_utf8);
+                let end = start + len.max(first_char);
                 let mut snippet =
                     Snippet::source(line).line_start(usize::try_from(o.line).unwrap_or(1)).path(&*o.file);
                 if start < line.len() {

@@ -38,6 +38,11 @@ impl Error {
         }
     }
 
+    /// Writing failed because the reader of a pipe went away.
+    pub fn is_closed_pipe(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+
     pub fn diagnostics(&self) -> Vec<Diagnostic> {
         match self {
             Error::Invalid(d) => d.clone(),

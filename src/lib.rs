@@ -11,6 +11,7 @@ pub mod emit;
 pub mod engine;
 pub mod error;
 pub mod eval;
+pub mod input;
 pub mod intent;
 pub mod profiles;
 pub mod render;

@@ -154,7 +154,9 @@ fn output_dir_gets_one_file_per_object_and_a_kustomization() {
     let dir = tempfile::tempdir().expect("tempdir");
     let target = dir.path().join("out");
     std::fs::create_dir(&target).expect("mkdir");
-    std::fs::write(target.join("stale.yaml"), "old").expect("write");
+    // A file an earlier render wrote and this one no longer has is removed.
+    std::fs::write(target.join("stale.yaml"), "# Rendered by netpol for the kubernetes engine.\n")
+        .expect("write");
     netpol()
         .args(["render", "-f", "examples/controller-default-deny.yaml", "--output-dir"])
         .arg(&target)
@@ -186,14 +188,14 @@ fn a_failed_render_leaves_the_output_dir_untouched() {
     let dir = tempfile::tempdir().expect("tempdir");
     let target = dir.path().join("out");
     std::fs::create_dir(&target).expect("mkdir");
-    std::fs::write(target.join("keep.yaml"), "old").expect("write");
+    std::fs::write(target.join("keep.yaml"), "# Rendered by netpol: old").expect("write");
     let bad = write(
         dir.path(),
         "bad.yaml",
         "networkPolicy:\n  enabled: true\n  egress:\n    to: [{to: [{cidr: 10.0.0.1/8}]}]\n",
     );
     netpol().args(["render", "-f", &bad, "--output-dir"]).arg(&target).assert().code(1);
-    assert_eq!(std::fs::read_to_string(target.join("keep.yaml")).expect("kept"), "old");
+    assert_eq!(std::fs::read_to_string(target.join("keep.yaml")).expect("kept"), "# Rendered by netpol: old");
     assert_eq!(std::fs::read_dir(&target).expect("dir").count(), 1);
 }
 

@@ -49,7 +49,7 @@ pub struct Loaded {
 }
 
 fn read_file(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })
+    crate::input::read_path(path)
 }
 
 fn read_topology(path: &Path) -> Result<Topology> {

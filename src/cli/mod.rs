@@ -1,6 +1,6 @@
 //! The command line: clap definitions, and `run`, which maps a parsed command to the library.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 pub mod analyse;
@@ -139,6 +139,10 @@ pub struct RenderArgs {
     /// Write one file per object plus kustomization.yaml into DIR (replaced atomically).
     #[arg(long, value_name = "DIR", conflicts_with = "output")]
     pub output_dir: Option<PathBuf>,
+    /// With --output-dir: render into a directory that also holds files netpol did not write,
+    /// replacing only netpol's own files (hidden files and everything else stay untouched).
+    #[arg(long, requires = "output_dir")]
+    pub force: bool,
     /// How errors and warnings are printed on stderr.
     #[arg(long, value_enum, default_value_t = ErrorFormat::Human)]
     pub error_format: ErrorFormat,
@@ -188,19 +192,24 @@ pub fn run(cli: Cli) -> i32 {
             let color = std::io::stderr().is_terminal();
             let mut sources = Sources::default();
             match analyse::check(&args, &mut sources) {
-                Ok((text, clean)) => {
-                    print!("{text}");
-                    if clean { 0 } else { DIFFERENCES_EXIT }
-                }
+                Ok((text, clean)) => match write_stdout(&text) {
+                    Ok(()) if clean => 0,
+                    Ok(()) => DIFFERENCES_EXIT,
+                    Err(e) => report(&e, &sources, ErrorFormat::Human, color),
+                },
                 Err(e) => report(&e, &sources, ErrorFormat::Human, color),
             }
         }
         Command::Profiles => {
             let width = crate::profiles::PROFILES.iter().map(|p| p.name.len()).max().unwrap_or(0);
-            for p in crate::profiles::PROFILES {
-                println!("{:width$}  {}", p.name, p.description());
+            let text: String = crate::profiles::PROFILES
+                .iter()
+                .map(|p| format!("{:width$}  {}\n", p.name, p.description()))
+                .collect();
+            match write_stdout(&text) {
+                Ok(()) => 0,
+                Err(e) => report(&e, &Sources::default(), ErrorFormat::Human, false),
             }
-            0
         }
     }
 }
@@ -237,12 +246,15 @@ fn run_render(args: RenderArgs) -> i32 {
     };
     print_diagnostics(&output.warnings, &sources, format, color);
     if let Some(reason) = &output.disabled_reason {
-        eprintln!("netpol: {reason}");
+        write_stderr(&format!("netpol: {reason}"));
         return 0;
     }
     let written = match &args.output_dir {
         Some(dir) => {
-            emit::to_files(&output.manifests, &output.header).and_then(|files| emit::write_dir(dir, &files))
+            let foreign =
+                if args.force { emit::output_dir::Foreign::Keep } else { emit::output_dir::Foreign::Refuse };
+            emit::to_files(&output.manifests, &output.header)
+                .and_then(|files| emit::write_dir(dir, &files, foreign))
         }
         None => {
             let stdout_error = |source| Error::Io { path: "<stdout>".into(), source };
@@ -285,8 +297,10 @@ fn print_result(
     match command(&mut sources) {
         Ok((text, warnings)) => {
             print_diagnostics(&warnings, &sources, ErrorFormat::Human, color);
-            print!("{text}");
-            0
+            match write_stdout(&text) {
+                Ok(()) => 0,
+                Err(e) => report(&e, &sources, ErrorFormat::Human, color),
+            }
         }
         Err(e) => report(&e, &sources, ErrorFormat::Human, color),
     }
@@ -294,16 +308,14 @@ fn print_result(
 
 /// Standard input, read once per call.
 pub fn read_stdin() -> std::io::Result<String> {
-    let mut text = String::new();
-    std::io::stdin().read_to_string(&mut text).map(|_| text)
+    crate::input::read_bounded(std::io::stdin(), "<stdin>")
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))
 }
 
 fn run_eval(args: &EvalArgs) -> i32 {
     let color = std::io::stderr().is_terminal();
     let sources = Sources::default();
-    let read = |path: &PathBuf| {
-        std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.clone(), source })
-    };
+    let read = |path: &PathBuf| crate::input::read_path(path);
     let judged = (|| {
         let objects =
             crate::eval::read_objects(&read(&args.manifests)?, &args.manifests.display().to_string())?;
@@ -328,8 +340,10 @@ fn run_eval(args: &EvalArgs) -> i32 {
         OutputFormat::Yaml => crate::emit::yaml::to_string(&value),
         OutputFormat::Json => format!("{value:#}\n"),
     };
-    print!("{text}");
-    0
+    match write_stdout(&text) {
+        Ok(()) => 0,
+        Err(e) => report(&e, &sources, ErrorFormat::Human, color),
+    }
 }
 
 fn print_diagnostics(diagnostics: &[Diagnostic], sources: &Sources, format: ErrorFormat, color: bool) {
@@ -339,14 +353,39 @@ fn print_diagnostics(diagnostics: &[Diagnostic], sources: &Sources, format: Erro
     match format {
         ErrorFormat::Human => {
             for d in diagnostics {
-                eprintln!("{}", diag::human(d, Some(sources), color));
+                write_stderr(&diag::human(d, Some(sources), color));
             }
         }
-        ErrorFormat::Json => eprintln!("{}", diag::json(diagnostics)),
+        ErrorFormat::Json => write_stderr(&diag::json(diagnostics)),
     }
 }
 
 fn report(error: &Error, sources: &Sources, format: ErrorFormat, color: bool) -> i32 {
+    // A reader that went away (`| head -1`) is not an error worth a word: stop quietly with
+    // the status a shell reports for SIGPIPE, as git does.
+    if error.is_closed_pipe() {
+        return CLOSED_PIPE_EXIT;
+    }
     print_diagnostics(&error.diagnostics(), sources, format, color);
     error.exit_code()
+}
+
+/// Exit status when standard output's reader has gone away: 128 + SIGPIPE.
+pub const CLOSED_PIPE_EXIT: i32 = 141;
+
+/// Write a command's whole text to standard output; failures (a closed pipe, a full device)
+/// come back as errors instead of the panic `print!` would raise.
+fn write_stdout(text: &str) -> crate::error::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|source| Error::Io { path: "<stdout>".into(), source })
+}
+
+/// One line on standard error. A standard error nobody can read must not turn a successful
+/// run into a crash, so a failure here is ignored.
+fn write_stderr(line: &str) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr.write_all(line.as_bytes()).and_then(|()| stderr.write_all(b"\n"));
 }

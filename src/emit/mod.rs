@@ -1,7 +1,7 @@
 //! Emission: canonical text from sorted manifests. YAML documents, a JSON `List`, or a
 //! directory with one file per object and a `kustomization.yaml`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 
@@ -19,7 +19,7 @@ pub struct Header {
 
 impl Header {
     fn lines(&self) -> String {
-        let mut out = format!("# Rendered by netpol for the {} engine", self.engine);
+        let mut out = format!("{} for the {} engine", output_dir::HEADER_PREFIX, self.engine);
         if !self.sources.is_empty() {
             out.push_str(&format!(" from {}", self.sources.join(", ")));
         }
@@ -40,6 +40,7 @@ pub fn sort(manifests: &mut [Manifest]) {
     manifests.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
 }
 
+pub mod output_dir;
 pub mod yaml;
 
 fn yaml_of<T: Serialize>(value: &T) -> Result<String> {
@@ -134,49 +135,7 @@ pub fn to_files(manifests: &[Manifest], header: &Header) -> Result<Vec<(String, 
     Ok(files)
 }
 
-/// Replace `dir` with exactly `files`, atomically as seen by readers of `dir`: everything is
-/// written to a sibling first and swapped in by rename, so a failed render leaves the old
-/// directory untouched.
-pub fn write_dir(dir: &Path, files: &[(String, String)]) -> Result<()> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| Error::Io { path, source }
-    };
-    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let base = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
-    let staging = parent.join(format!(".{base}.netpol-new-{}", std::process::id()));
-    let retired = parent.join(format!(".{base}.netpol-old-{}", std::process::id()));
-    if staging.exists() {
-        std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
-    }
-    std::fs::create_dir_all(&staging).map_err(io(&staging))?;
-    let written = files.iter().try_for_each(|(name, content)| {
-        let path: PathBuf = staging.join(name);
-        std::fs::write(&path, content).map_err(io(&path))
-    });
-    if let Err(e) = written {
-        let _ = std::fs::remove_dir_all(&staging);
-        return Err(e);
-    }
-    if dir.exists() {
-        if !dir.is_dir() {
-            let _ = std::fs::remove_dir_all(&staging);
-            return Err(Error::Usage(format!(
-                "--output-dir {}: exists and is not a directory",
-                dir.display()
-            )));
-        }
-        std::fs::rename(dir, &retired).map_err(io(dir))?;
-    }
-    if let Err(source) = std::fs::rename(&staging, dir) {
-        if retired.exists() {
-            let _ = std::fs::rename(&retired, dir);
-        }
-        let _ = std::fs::remove_dir_all(&staging);
-        return Err(Error::Io { path: dir.to_path_buf(), source });
-    }
-    if retired.exists() {
-        std::fs::remove_dir_all(&retired).map_err(io(&retired))?;
-    }
-    Ok(())
+/// Write an output directory; see [`output_dir`] for what is replaced and what is refused.
+pub fn write_dir(dir: &Path, files: &[(String, String)], foreign: output_dir::Foreign) -> Result<()> {
+    output_dir::write(dir, files, foreign)
 }

@@ -60,8 +60,7 @@ pub fn load(
                     let text = stdin().map_err(|source| Error::Io { path: "<stdin>".into(), source })?;
                     ("<stdin>".to_string(), text)
                 } else {
-                    let text = std::fs::read_to_string(Path::new(path))
-                        .map_err(|source| Error::Io { path: path.into(), source })?;
+                    let text = crate::input::read_path(Path::new(path))?;
                     (path.clone(), text)
                 };
                 let text: std::sync::Arc<str> = text.into();

@@ -1,0 +1,99 @@
+//! Standard streams that go away or fill up: no panic, no backtrace, the usual exit statuses.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+fn bin() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("netpol")
+}
+
+/// Every subcommand with arguments that print something on stdout.
+fn subcommands(topology: &str, manifests: &str) -> Vec<Vec<String>> {
+    let owned = |args: &[&str]| args.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    vec![
+        owned(&["render", "-f", "examples/lucity.yaml"]),
+        owned(&["render", "-f", "examples/lucity.yaml", "-o", "json"]),
+        owned(&["profiles"]),
+        owned(&["matrix", "-f", "examples/lucity.yaml"]),
+        owned(&["check", "-f", "examples/lucity.yaml"]),
+        owned(&["topology", "-f", "examples/lucity.yaml", "--flows"]),
+        owned(&["eval", "--manifests", manifests, "--topology", topology]),
+        owned(&[
+            "explain",
+            "-f",
+            "examples/minimal.yaml",
+            "--from",
+            "ingress-nginx/netpol-plain",
+            "--to",
+            "shop/web",
+            "--port",
+            "8080",
+        ]),
+    ]
+}
+
+fn fixtures(dir: &std::path::Path) -> (String, String) {
+    let topology = dir.join("topology.yaml");
+    let manifests = dir.join("manifests.yaml");
+    let run = |args: &[&str]| {
+        let out = Command::new(bin()).args(args).output().expect("runs");
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    };
+    std::fs::write(&topology, run(&["topology", "-f", "examples/lucity.yaml"])).expect("write");
+    std::fs::write(&manifests, run(&["render", "-f", "examples/lucity.yaml"])).expect("write");
+    (topology.to_string_lossy().into_owned(), manifests.to_string_lossy().into_owned())
+}
+
+#[test]
+fn a_reader_that_goes_away_stops_every_subcommand_quietly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (topology, manifests) = fixtures(dir.path());
+    for args in subcommands(&topology, &manifests) {
+        // The read end is closed before the child writes a byte.
+        let mut child = Command::new(bin())
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.trim().is_empty() || !stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {stderr}");
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_device_is_an_error_never_a_success() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (topology, manifests) = fixtures(dir.path());
+    for args in subcommands(&topology, &manifests) {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full");
+        let out = Command::new(bin()).args(&args).stdout(full).output().expect("runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains("No space left on device"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn an_unwritable_stderr_does_not_turn_success_into_a_crash() {
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full");
+    // A disabled chart says so on stderr and succeeds.
+    let mut child = Command::new(bin())
+        .args(["render", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(full)
+        .spawn()
+        .expect("spawn");
+    use std::io::Write;
+    child.stdin.take().expect("stdin").write_all(b"networkPolicy:\n  enabled: false\n").expect("write");
+    assert_eq!(child.wait().expect("wait").code(), Some(0));
+}
