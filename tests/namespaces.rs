@@ -70,7 +70,20 @@ fn guardrails_sort_first() {
         sorted.sort();
         assert_eq!(layers, sorted, "{engine}");
         assert!(layers.contains(&Layer::Guardrail), "{engine}");
-        assert_eq!(out.intent.guardrails.len(), 5);
+        // metadata, system namespaces (split around the DNS pods: two), tenants to system
+        // namespaces, and one per tenant.
+        let names: Vec<&str> = out.intent.guardrails.iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "deny-metadata-service",
+                "isolate-tenant-one",
+                "isolate-tenant-two",
+                "system-namespaces-deny-tenants",
+                "system-namespaces-deny-tenants-dns",
+                "tenants-deny-system-namespaces"
+            ]
+        );
     }
 }
 

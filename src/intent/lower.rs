@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ipnet::IpNet;
 
+use super::exceptions::Exception;
 use super::{
     DEFAULT_DENY_ORDER, DenyOrder, Guardrail, Intent, LabelExpression, LabelOperator, LabelSelector,
     Namespaces, Origin, Passthrough, Peer, Policy, PolicyRole, PortMatch, PortSel, Protocol, RawRules, Rule,
@@ -1047,7 +1048,73 @@ impl Cx<'_> {
                 });
             }
         }
-        out.sort_by(|a, b| a.name.cmp(&b.name));
+        let exceptions = self.guardrail_exceptions();
+        let values = &self.loaded.values;
+        let known = |ns: &str| {
+            // What the values say of a namespace is all netpol knows; an undeclared namespace
+            // carries only its name label (and so is no tenant).
+            let mut labels: crate::sorted::SortedMap<String, String> = values
+                .namespaces
+                .get(ns)
+                .map(|n| n.labels.0.clone().into_iter().collect())
+                .unwrap_or_default();
+            labels.insert(super::NAMESPACE_NAME_LABEL.to_string(), ns.to_string());
+            Some(labels)
+        };
+        super::exceptions::apply(out, &exceptions, &known)
+    }
+
+    /// What the tenant guardrails leave reachable: cluster DNS on 53/UDP and 53/TCP, then
+    /// `guardrails.allow`.
+    fn guardrail_exceptions(&mut self) -> Vec<Exception> {
+        let values = &self.loaded.values;
+        let dns = &values.cluster.dns;
+        let mut out = vec![Exception {
+            name: "dns".to_string(),
+            namespaces: LabelSelector::namespace_named(&dns.namespace.0),
+            pods: LabelSelector::from_labels(dns.pod_labels.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+            ports: vec![
+                PortMatch { protocol: Protocol::Udp, port: PortSel::Number(53) },
+                PortMatch { protocol: Protocol::Tcp, port: PortSel::Number(53) },
+            ],
+            origin: self.origin(&KeyPath::default().key("cluster").key("dns")),
+        }];
+        let path = KeyPath::default().key("guardrails").key("allow");
+        for (i, allow) in values.guardrails.allow.iter().enumerate() {
+            let at = path.index(i);
+            let origin = self.origin(&at);
+            let (namespaces, pods) = match &allow.to.0 {
+                Peer::Pods { namespaces: Namespaces::Matching(ns), pods } => (ns.clone(), pods.clone()),
+                Peer::Pods { namespaces: Namespaces::Own, .. } => {
+                    self.problems.push(
+                        Diagnostic::new("a guardrail exception needs the namespace of its pods: guardrails are cluster-wide")
+                            .at(&self.origin(&at.key("to")))
+                            .with_help("add `namespace: NAME` or a `namespaceSelector`"),
+                    );
+                    continue;
+                }
+                _ => {
+                    self.problems.push(
+                        Diagnostic::new("a guardrail exception names pods (`namespace`, `podLabels`, `namespaceSelector`, `podSelector`): the tenant guardrails deny only pods")
+                            .at(&self.origin(&at.key("to"))),
+                    );
+                    continue;
+                }
+            };
+            let mut ports = Vec::new();
+            for (j, port) in allow.ports.iter().enumerate() {
+                if let PortSel::Named(name) = &port.0.port {
+                    self.problems.push(
+                        Diagnostic::new(format!("a guardrail exception needs port numbers, not the name `{name}`"))
+                            .at(&self.origin(&at.key("ports").index(j)))
+                            .with_help("a name is resolved on each pod, so the deny around it could not be computed; write the number"),
+                    );
+                    continue;
+                }
+                ports.push(port.0.clone());
+            }
+            out.push(Exception { name: format!("allow-{i}"), namespaces, pods, ports, origin });
+        }
         out
     }
 

@@ -4,6 +4,7 @@
 //! Everything here is already validated: CIDRs are canonical, ports are in range, label keys and
 //! values are legal, names are DNS labels. Collections are sorted where users could reorder them.
 
+pub mod exceptions;
 pub mod lower;
 
 use std::collections::BTreeMap;

@@ -186,6 +186,22 @@ pub struct Guardrails {
     /// Deny traffic between different tenant namespaces (those with `cluster.tenantLabel`).
     #[serde(default)]
     pub deny_cross_tenant: bool,
+    /// Pods and ports the tenant guardrails leave reachable (cluster DNS always is), e.g. the
+    /// ingress controller's admission webhook.
+    #[serde(default)]
+    pub allow: Vec<GuardrailAllow>,
+}
+
+/// One exception to the tenant guardrails: traffic to these pods on these ports is not denied
+/// by them (namespace and workload policies still decide).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GuardrailAllow {
+    /// The pods: `namespace` / `podLabels` or `namespaceSelector` / `podSelector`.
+    pub to: PeerSpec,
+    /// Their ports (numbers or ranges, not names); empty: every port.
+    #[serde(default)]
+    pub ports: Vec<PortSpec>,
 }
 
 /// Namespace-level policy: a default-deny, namespace-wide allows, and the namespace's workloads.
