@@ -17,3 +17,4 @@ pub mod profiles;
 pub mod render;
 pub mod sorted;
 pub mod values;
+pub mod vocab;

@@ -37,11 +37,9 @@ pub fn render(
     let mut warnings = lowered.warnings;
     let mut manifests = Vec::new();
     if lowered.disabled_reason.is_none() {
-        let rendered = crate::engine::render_parallel(lowered.engine.backend(), &mut lowered.intent)?;
-        warnings.extend(rendered.warnings);
-        manifests = rendered.manifests;
-        emit::sort(&mut manifests);
-        refuse_name_clashes(&manifests)?;
+        let (rendered, engine_warnings) = render_intent(lowered.engine, &mut lowered.intent)?;
+        manifests = rendered;
+        warnings.extend(engine_warnings);
     }
     let _ = freeing.join();
     let header = Header {
@@ -57,6 +55,27 @@ pub fn render(
         header,
         disabled_reason: lowered.disabled_reason,
     })
+}
+
+/// Load and lower only: the one engine-neutral intent, with the engine the values or flags
+/// chose (which the intent does not depend on).
+pub fn lower_values(
+    inputs: &[Input],
+    options: &LowerOptions,
+    sources: &mut Sources,
+    stdin: &mut dyn FnMut() -> std::io::Result<String>,
+) -> Result<lower::Lowered> {
+    let loaded = values::load(inputs, sources, stdin)?;
+    lower::lower(&loaded, options)
+}
+
+/// Render one intent for one engine: the objects in output order, and the engine's warnings.
+pub fn render_intent(engine: Engine, intent: &mut Intent) -> Result<(Vec<Manifest>, Vec<Diagnostic>)> {
+    let rendered = crate::engine::render_parallel(engine.backend(), intent)?;
+    let mut manifests = rendered.manifests;
+    emit::sort(&mut manifests);
+    refuse_name_clashes(&manifests)?;
+    Ok((manifests, rendered.warnings))
 }
 
 /// Two objects with one (kind, namespace, name) would overwrite each other on `kubectl apply`,

@@ -8,9 +8,10 @@ use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
 use netpol::engine::Engine;
-use netpol::eval::check::{check_engine_on, derive_common};
+use netpol::eval::check::check_engine_on;
+use netpol::eval::derive::derive;
 use netpol::intent::lower::LowerOptions;
-use netpol::render::render;
+use netpol::render::{lower_values, render_intent};
 use netpol::values::Input;
 use netpol::values::node::Sources;
 
@@ -126,26 +127,23 @@ proptest! {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("values.yaml");
         std::fs::write(&path, v.to_string()).expect("write");
-        let mut outputs = Vec::new();
+        let inputs = [Input::File(path.to_string_lossy().into_owned())];
+        let options = LowerOptions { accept_weaker_guardrails: true, ..LowerOptions::default() };
+        let mut sources = Sources::default();
+        let mut no_stdin = || Ok(String::new());
+        // One intent, one topology and one set of flows for every engine.
+        let intent = lower_values(&inputs, &options, &mut sources, &mut no_stdin).expect("values lower").intent;
+        let derived = derive(&intent);
         for engine in Engine::ALL {
-            let inputs = [Input::File(path.to_string_lossy().into_owned())];
-            let options = LowerOptions { engine: Some(engine), accept_weaker_guardrails: true, ..LowerOptions::default() };
-            let mut sources = Sources::default();
-            let mut no_stdin = || Ok(String::new());
+            let mut own = intent.clone();
             // An engine that cannot express the values says so loudly; that is not a difference.
-            if let Ok(output) = render(&inputs, &options, &mut sources, &mut no_stdin) {
-                outputs.push(output);
-            }
-        }
-        // One topology and one set of flows for every engine.
-        let derived = derive_common(outputs.iter().map(|o| &o.intent));
-        for output in &outputs {
-            let report = check_engine_on(output.engine, &output.intent, &output.manifests, &derived).expect("judged");
+            let Ok((manifests, _)) = render_intent(engine, &mut own) else { continue };
+            let report = check_engine_on(engine, &intent, &manifests, &derived).expect("judged");
             let unexplained: Vec<_> = report.differences.iter().filter(|d| d.limitation.is_none()).collect();
             prop_assert!(
                 unexplained.is_empty(),
                 "{}: {} of {} flows differ from the intent, e.g. {:#?}\nvalues: {v}",
-                output.engine,
+                engine,
                 unexplained.len(),
                 report.flows,
                 unexplained.iter().take(3).collect::<Vec<_>>()

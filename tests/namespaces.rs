@@ -143,15 +143,22 @@ fn unmanaged_namespaces_get_no_policy_and_are_listed() {
 }
 
 #[test]
-fn gateway_is_the_ingress_entity_on_cilium_and_configured_pods_elsewhere() {
+fn gateway_is_the_ingress_entity_on_cilium_and_configured_pods_everywhere() {
     let v = "namespaces:\n  a:\n    allow:\n      fromGateway: true\n";
     let errors = run(v, Engine::Kubernetes, false).expect_err("needs cluster.gateway");
     assert!(errors.iter().any(|e| e.contains("fromGateway")), "{errors:?}");
     let out = run(v, Engine::Cilium, false).expect("cilium has the entity");
+    // The intent is the same for every engine; Cilium spells the proxy as its entity.
     let rule = &out.intent.policies[0].ingress.as_ref().expect("ingress")[0];
-    assert_eq!(rule.peers, vec![Peer::Entity(netpol::intent::Entity::Ingress)]);
+    assert_eq!(rule.peers, vec![Peer::GatewayProxy]);
+    let text = netpol::emit::to_yaml(&out.manifests, &out.header).expect("yaml");
+    assert!(text.contains("fromEntities:\n    - ingress"), "{text}");
     let v = format!("cluster:\n  gateway: {{namespace: gw}}\n{v}");
-    run(&v, Engine::Kubernetes, false).expect("configured");
+    for engine in [Engine::Kubernetes, Engine::Calico, Engine::ClusterNetworkPolicy, Engine::Cilium] {
+        let out = run(&v, engine, false).expect("configured");
+        let text = netpol::emit::to_yaml(&out.manifests, &out.header).expect("yaml");
+        assert!(text.contains("gw"), "{engine}: the gateway's pods are allowed\n{text}");
+    }
 }
 
 #[test]

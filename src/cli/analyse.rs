@@ -289,37 +289,28 @@ pub fn check(args: &CheckArgs, sources: &mut Sources) -> Result<(String, bool)> 
     if args.values.values.is_empty() {
         return Err(Error::Usage("give values (`-f FILE`)".into()));
     }
-    let inputs = args.values.inputs();
-    // Standard input is read once and replayed for every engine.
-    let mut stdin_text: Option<String> = None;
-    let mut replay = || -> std::io::Result<String> {
-        if stdin_text.is_none() {
-            stdin_text = Some(read_stdin()?);
-        }
-        Ok(stdin_text.clone().unwrap_or_default())
-    };
     let engines: Vec<Engine> = if args.engines.is_empty() {
-        vec![Engine::Kubernetes, Engine::Cilium, Engine::Calico, Engine::ClusterNetworkPolicy]
+        Engine::ALL.to_vec()
     } else {
         args.engines.iter().map(|e| e.0).collect()
     };
+    // One intent, whatever the engine: every engine's rendering is judged against it.
+    let options = args.values.options(None, None);
+    let lowered = render::lower_values(&args.values.inputs(), &options, sources, &mut read_stdin)?;
+    if let Some(reason) = &lowered.disabled_reason {
+        return Err(Error::Usage(format!("nothing to check: {reason}")));
+    }
+    let intent = lowered.intent;
     let mut reports: Vec<EngineCheck> = Vec::new();
     let mut first_error = None;
     let mut rendered = Vec::new();
     for engine in engines {
-        let options = args.values.options(Some(engine), None);
-        let mut scratch = Sources::default();
-        match render::render(&inputs, &options, &mut scratch, &mut replay) {
-            Ok(output) if output.disabled_reason.is_some() => reports.push(EngineCheck {
-                engine: engine.to_string(),
-                not_rendered: output.disabled_reason,
-                flows: 0,
-                differences: Vec::new(),
-            }),
-            Ok(output) => rendered.push(output),
+        let mut own = intent.clone();
+        match render::render_intent(engine, &mut own) {
+            Ok((manifests, _)) => rendered.push((engine, manifests)),
             Err(Error::Invalid(problems)) => {
                 let summary = problems.iter().map(|d| d.message.clone()).collect::<Vec<_>>().join("; ");
-                first_error.get_or_insert((Error::Invalid(problems), std::mem::take(&mut scratch)));
+                first_error.get_or_insert(Error::Invalid(problems));
                 reports.push(EngineCheck {
                     engine: engine.to_string(),
                     not_rendered: Some(summary),
@@ -327,27 +318,20 @@ pub fn check(args: &CheckArgs, sources: &mut Sources) -> Result<(String, bool)> 
                     differences: Vec::new(),
                 });
             }
-            Err(other) => {
-                *sources = scratch;
-                return Err(other);
-            }
-        }
-        if !scratch.file_names().is_empty() {
-            *sources = scratch;
+            Err(other) => return Err(other),
         }
     }
-    // Every engine is judged on one topology: derived from all their intents together.
-    let derived = check::derive_common(rendered.iter().map(|o| &o.intent));
-    for output in &rendered {
-        reports.push(check::check_engine_on(output.engine, &output.intent, &output.manifests, &derived)?);
+    // Every engine is judged on one topology, derived from the one intent.
+    let derived = crate::eval::derive::derive(&intent);
+    for (engine, manifests) in &rendered {
+        reports.push(check::check_engine_on(*engine, &intent, manifests, &derived)?);
     }
     let order = |name: &str| Engine::ALL.iter().position(|e| e.to_string() == name).unwrap_or(usize::MAX);
     reports.sort_by_key(|r| order(&r.engine));
     // Values that no engine renders are bad input, not an engine limitation.
     if reports.iter().all(|r| r.not_rendered.is_some())
-        && let Some((error, error_sources)) = first_error
+        && let Some(error) = first_error
     {
-        *sources = error_sources;
         return Err(error);
     }
     let clean = reports.iter().all(|r| r.unexplained() == 0);
@@ -413,11 +397,12 @@ pub fn derived_topology(args: &TopologyArgs, sources: &mut Sources) -> Result<(S
     if args.values.values.is_empty() {
         return Err(Error::Usage("give values (`-f FILE`)".into()));
     }
+    // The intent alone: a topology does not depend on any engine's rendering.
     let options = args.values.options(None, None);
-    let output = render::render(&args.values.inputs(), &options, sources, &mut read_stdin)?;
-    let (derived, flows) = check::derived_flows(&output.intent);
+    let lowered = render::lower_values(&args.values.inputs(), &options, sources, &mut read_stdin)?;
+    let (derived, flows) = check::derived_flows(&lowered.intent);
     let value =
         if args.flows { serde_json::to_value(&flows) } else { serde_json::to_value(&derived.topology) }
             .map_err(|e| Error::Usage(e.to_string()))?;
-    Ok((crate::emit::yaml::to_string(&value), output.warnings))
+    Ok((crate::emit::yaml::to_string(&value), lowered.warnings))
 }

@@ -18,7 +18,7 @@ use super::{Backend, Engine, Entry, Layer, Manifest, ObjectMeta, Problems, Rende
 use crate::error::{Diagnostic, Result};
 use crate::intent::{
     ALLOWLIST_ORDER, Entity, Guardrail, Intent, LabelOperator, LabelSelector, Namespaces, Origin, Peer,
-    Policy, PolicyRole, PortMatch, PortSel, Protocol, RawRules, Rule,
+    Policy, PolicyRole, PortMatch, PortSel, Protocol, Rule,
 };
 
 pub struct Calico;
@@ -171,6 +171,7 @@ impl Backend for Calico {
             }
         }
         for p in &intent.policies {
+            rendered.warnings.extend(super::foreign_passthrough(Engine::Calico, p));
             if let Some(m) = render_policy(intent, p, &mut problems)? {
                 rendered.manifests.push(m.written_at(&p.origin));
             }
@@ -182,7 +183,6 @@ impl Backend for Calico {
 fn render_policy(intent: &Intent, policy: &Policy, problems: &mut Problems) -> Result<Option<Manifest>> {
     let raw = &policy.passthrough.calico;
     let context = format!("policy `{}` in namespace `{}`", policy.name, policy.namespace);
-    foreign_passthrough(policy, &context, problems);
     let order = match &policy.role {
         PolicyRole::Allow => ALLOWLIST_ORDER,
         PolicyRole::DefaultDeny(order) => {
@@ -256,26 +256,6 @@ fn allow_list(
     list.extend(verbatim.iter().cloned().map(Entry::Verbatim));
     check_rule_count(list.len(), direction, context, &policy.origin, problems);
     list
-}
-
-/// Passthrough rules written in another engine's schema cannot be merged into Calico objects.
-/// (Lowering normally drops them with a warning; an intent that still carries them is refused.)
-fn foreign_passthrough(policy: &Policy, context: &str, problems: &mut Problems) {
-    let foreign: [(&str, &RawRules); 2] = [
-        ("cilium", &policy.passthrough.cilium),
-        ("clusterNetworkPolicy", &policy.passthrough.cluster_network_policy),
-    ];
-    for (engine, raw) in foreign {
-        if !raw.is_empty() {
-            problems.push(
-                Diagnostic::unsupported("calico", &format!("{engine} passthrough rules"), context, &[engine])
-                    .at(&raw.origin)
-                    .with_help(format!(
-                        "these rules are written in {engine}'s own schema and only render with --engine {engine}; remove them or switch engine"
-                    )),
-            );
-        }
-    }
 }
 
 fn render_guardrail(
@@ -368,8 +348,13 @@ fn translate(
     if rule.peers.is_empty() {
         targets.push(Target::Any);
     }
+    if super::only_gateway_proxy(rule, super::Engine::Calico, problems) {
+        return Vec::new();
+    }
     for peer in &rule.peers {
         match peer {
+            // No gateway proxy of the CNI's own: the gateway's pods are the rule's other peers.
+            Peer::GatewayProxy => {}
             Peer::Pods { namespaces, pods } => match (namespaces, scope) {
                 // A namespaced policy's rule selector without namespaceSelector stays in the
                 // policy's namespace; `all()` = every pod there (never "any source").
@@ -951,13 +936,18 @@ mod tests {
     }
 
     #[test]
-    fn foreign_passthrough_is_refused_naming_its_engine() {
+    fn foreign_passthrough_is_left_out_with_a_warning_naming_its_engine() {
         let mut p = allowlist("shop", "web", Some(vec![]), None);
         p.passthrough.cilium.egress.push(json!({"toFQDNs": [{"matchName": "a.example.com"}]}));
         p.passthrough.cilium.origin = origin("workloads.web.cilium");
         p.passthrough.cluster_network_policy.ingress.push(json!({"action": "Accept"}));
-        let d = render_err(&intent(vec![p]));
+        let rendered = Calico.render(&intent(vec![p])).expect("renders");
+        assert!(
+            !rendered.manifests[0].yaml.contains("toFQDNs") && !rendered.manifests[0].yaml.contains("Accept")
+        );
+        let d = rendered.warnings;
         assert_eq!(d.len(), 2, "{d:?}");
+        assert!(d.iter().all(|d| d.severity == crate::error::Severity::Warning));
         assert!(
             d[0].message.contains("cilium passthrough")
                 && d[1].message.contains("clusterNetworkPolicy passthrough")

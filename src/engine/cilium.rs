@@ -203,6 +203,10 @@ impl Backend for Cilium {
             }
         }
         for policy in &intent.policies {
+            rendered.warnings.extend(super::foreign_passthrough(Engine::Cilium, policy));
+            if intent.cluster.api_server.is_empty() {
+                rendered.warnings.extend(cidr_api_server_warnings(policy));
+            }
             if let Some(m) = render_policy(intent, policy, &mut problems)? {
                 rendered.manifests.push(m.written_at(&policy.origin));
             }
@@ -213,7 +217,6 @@ impl Backend for Cilium {
 
 fn render_policy(intent: &Intent, policy: &Policy, problems: &mut Problems) -> Result<Option<Manifest>> {
     let context = format!("policy `{}` in namespace `{}`", policy.name, policy.namespace);
-    foreign_passthrough(policy, &context, problems);
     let raw = &policy.passthrough.cilium;
     if policy.ingress.is_none() && policy.egress.is_none() && raw.is_empty() {
         return Ok(None);
@@ -275,22 +278,27 @@ fn render_policy(intent: &Intent, policy: &Policy, problems: &mut Problems) -> R
     .map(Some)
 }
 
-/// Passthrough rules written in another engine's schema cannot be merged into Cilium objects.
-fn foreign_passthrough(policy: &Policy, context: &str, problems: &mut Problems) {
-    for (engine, raw) in [
-        ("calico", &policy.passthrough.calico),
-        ("clusterNetworkPolicy", &policy.passthrough.cluster_network_policy),
-    ] {
-        if !raw.is_empty() {
-            problems.push(
-                Diagnostic::unsupported(ENGINE, &format!("{engine} passthrough rules"), context, &[engine])
-                    .at(&raw.origin)
-                    .with_help(format!(
-                        "these rules are written in {engine}'s own schema and only render with --engine {engine}; remove them or switch engine"
-                    )),
-            );
-        }
-    }
+/// Cilium CIDR rules never match an in-cluster API server. When the values do not say where
+/// the API server is, an ipBlock on its usual ports probably means it: say so.
+fn cidr_api_server_warnings(policy: &Policy) -> Vec<Diagnostic> {
+    let api_port = |p: &PortMatch| matches!(p.port, PortSel::Number(443 | 6443));
+    policy
+        .egress
+        .iter()
+        .flatten()
+        .filter(|rule| {
+            rule.peers.iter().any(|p| matches!(p, Peer::Cidr { cidr, .. } if cidr.prefix_len() == cidr.max_prefix_len()))
+                && rule.ports.iter().any(api_port)
+        })
+        .map(|rule| {
+            Diagnostic::warning(format!(
+                "egress rule `{}` of `{}/{}` allows a single address on an API server port; if it is the API server, Cilium will not match it by CIDR",
+                rule.name, policy.namespace, policy.name
+            ))
+            .at(&rule.origin)
+            .with_help("set cluster.apiServer.cidrs to the API server's endpoint addresses: netpol then renders Cilium's kube-apiserver entity")
+        })
+        .collect()
 }
 
 /// Whether the policy has FQDN egress, so that its DNS rules must carry Cilium's DNS proxy
@@ -397,6 +405,7 @@ fn translate(rule: &Rule, site: &Site<'_>, problems: &mut Problems) -> Vec<Ciliu
             // CIDR rules never match an in-cluster API server: its identity always does.
             Peer::ApiServer { .. } => entities.push(KUBE_APISERVER),
             Peer::Entity(e) => entities.push(e.as_str()),
+            Peer::GatewayProxy => entities.push(Entity::Ingress.as_str()),
             Peer::Fqdn(_) if site.deny => problems.push(
                 Diagnostic::unsupported(
                     ENGINE,
@@ -1080,18 +1089,24 @@ mod tests {
     }
 
     #[test]
-    fn foreign_passthrough_is_refused_naming_its_engine() {
+    fn foreign_passthrough_is_left_out_with_a_warning_naming_its_engine() {
         let mut p = allowlist("shop", "web", Some(vec![]), None);
         p.passthrough.calico.ingress.push(json!({"action": "Allow"}));
         p.passthrough.calico.origin = origin("workloads.web.calico");
         p.passthrough.cluster_network_policy.egress.push(json!({"action": "Accept"}));
         p.passthrough.cluster_network_policy.origin = origin("workloads.web.clusterNetworkPolicy");
-        let d = errors(&intent(vec![p]));
+        let rendered = Cilium.render(&intent(vec![p])).expect("renders");
+        assert!(
+            !rendered.manifests[0].yaml.contains("Accept") && !rendered.manifests[0].yaml.contains("action")
+        );
+        let d = rendered.warnings;
         assert_eq!(d.len(), 2, "{d:?}");
-        assert!(d[0].message.contains("cilium engine cannot express calico passthrough rules"), "{d:?}");
+        assert!(
+            d[0].message.contains("calico passthrough rules of `shop/web` apply only to the calico engine"),
+            "{d:?}"
+        );
         assert_eq!(d[0].origin, Some(origin("workloads.web.calico")));
-        assert!(d[1].message.contains("clusterNetworkPolicy passthrough rules"), "{d:?}");
-        assert!(d[1].help.as_deref().is_some_and(|h| h.contains("--engine clusterNetworkPolicy")), "{d:?}");
+        assert!(d[1].message.contains("not rendered for cilium"), "{d:?}");
     }
 
     #[test]
@@ -1273,16 +1288,15 @@ mod tests {
 
     #[test]
     fn every_problem_is_reported_in_one_run() {
-        let mut p = allowlist(
+        let p = allowlist(
             "shop",
             "web",
             Some(vec![rule("in", vec![Peer::Fqdn(Fqdn::Pattern("*.a.com".into()))], vec![])]),
             Some(vec![fqdn_rule("b.example.com")]),
         );
-        p.passthrough.calico.egress.push(json!({}));
         let mut i = intent(vec![p]);
         i.guardrails.push(guardrail("g", vec![], vec![fqdn_rule("c.example.com")]));
-        assert_eq!(errors(&i).len(), 4);
+        assert_eq!(errors(&i).len(), 3);
     }
 
     #[test]

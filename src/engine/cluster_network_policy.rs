@@ -141,6 +141,7 @@ impl Backend for ClusterNetworkPolicy {
             );
         }
         for p in &intent.policies {
+            rendered.warnings.extend(super::foreign_passthrough(Engine::ClusterNetworkPolicy, p));
             rendered.manifests.extend(
                 render_policy(intent, p, &mut problems)?.into_iter().map(|m| m.written_at(&p.origin)),
             );
@@ -418,9 +419,14 @@ fn peers(
     if rule.peers.is_empty() {
         any(&mut out);
     }
+    if super::only_gateway_proxy(rule, super::Engine::ClusterNetworkPolicy, problems) {
+        return None;
+    }
     let mut networks: Vec<IpNet> = Vec::new();
     for peer in &rule.peers {
         match peer {
+            // No gateway proxy of the CNI's own: the gateway's pods are the rule's other peers.
+            Peer::GatewayProxy => {}
             Peer::Pods { namespaces, pods } => {
                 let ns = match (namespaces, own) {
                     (Namespaces::Own, Some(own)) => own,

@@ -48,8 +48,10 @@ impl Backend for Kubernetes {
                 ));
             }
         }
+        let anyone = spelled_out_anyone(intent);
         for policy in &intent.policies {
-            if let Some(manifest) = render_policy(intent, policy, &mut problems)? {
+            rendered.warnings.extend(super::foreign_passthrough(Engine::Kubernetes, policy));
+            if let Some(manifest) = render_policy(intent, policy, anyone.as_deref(), &mut problems)? {
                 rendered.manifests.push(manifest.written_at(&policy.origin));
             }
         }
@@ -57,23 +59,47 @@ impl Backend for Kubernetes {
     }
 }
 
-fn render_policy(intent: &Intent, policy: &Policy, problems: &mut Problems) -> Result<Option<Manifest>> {
-    let context = format!("policy `{}` in namespace `{}`", policy.name, policy.namespace);
-    for (engine, raw) in [
-        ("cilium", &policy.passthrough.cilium),
-        ("calico", &policy.passthrough.calico),
-        ("clusterNetworkPolicy", &policy.passthrough.cluster_network_policy),
-    ] {
-        if !raw.is_empty() {
-            problems.push(
-                Diagnostic::unsupported("kubernetes", &format!("{engine} passthrough rules"), &context, &[engine])
-                    .at(&raw.origin)
-                    .with_help(format!(
-                        "these rules are written in {engine}'s own schema and only render with --engine {engine}; remove them or switch engine"
-                    )),
-            );
-        }
+/// NetworkPolicy cannot deny, so under weaker guardrails (`--accept-weaker-guardrails`) an
+/// egress rule to "anyone" is spelled out as every pod plus the whole address space minus what
+/// the cluster-wide guardrails deny by address (the metadata service). `None`: no such denies.
+fn spelled_out_anyone(intent: &Intent) -> Option<Vec<net::NetworkPolicyPeer>> {
+    let denied: Vec<ipnet::IpNet> = intent
+        .guardrails
+        .iter()
+        .filter(|g| g.namespaces.is_empty() && g.pods.is_empty())
+        .flat_map(|g| g.egress_deny.iter())
+        .filter(|r| r.ports.is_empty())
+        .flat_map(|r| r.peers.iter())
+        .filter_map(|p| match p {
+            Peer::Cidr { cidr, except } if except.is_empty() => Some(*cidr),
+            _ => None,
+        })
+        .collect();
+    if denied.is_empty() || !intent.accept_weaker_guardrails {
+        return None;
     }
+    let every_pod = net::NetworkPolicyPeer {
+        namespace_selector: Some(meta::LabelSelector::default()),
+        ..Default::default()
+    };
+    let mut peers = vec![every_pod];
+    for everything in [ipnet::IpNet::V4(Default::default()), ipnet::IpNet::V6(Default::default())] {
+        let mut except: Vec<ipnet::IpNet> =
+            denied.iter().filter(|d| everything.contains(*d)).copied().collect();
+        except.sort();
+        except.dedup();
+        peers.push(ip_block(&everything.to_string(), &except));
+    }
+    Some(peers)
+}
+
+fn render_policy(
+    intent: &Intent,
+    policy: &Policy,
+    anyone: Option<&[net::NetworkPolicyPeer]>,
+    problems: &mut Problems,
+) -> Result<Option<Manifest>> {
+    let context = format!("policy `{}` in namespace `{}`", policy.name, policy.namespace);
     let mut policy_types = Vec::new();
     let ingress = policy.ingress.as_ref().map(|rules| {
         policy_types.push("Ingress".to_string());
@@ -81,7 +107,15 @@ fn render_policy(intent: &Intent, policy: &Policy, problems: &mut Problems) -> R
     });
     let egress = policy.egress.as_ref().map(|rules| {
         policy_types.push("Egress".to_string());
-        rules.iter().filter_map(|r| egress_rule(r, &context, problems)).collect::<Vec<_>>()
+        rules
+            .iter()
+            .filter_map(|r| match anyone {
+                Some(peers) if r.peers.is_empty() => {
+                    Some(net::NetworkPolicyEgressRule { to: Some(peers.to_vec()), ports: ports(&r.ports) })
+                }
+                _ => egress_rule(r, &context, problems),
+            })
+            .collect::<Vec<_>>()
     });
     if policy_types.is_empty() {
         return Ok(None);
@@ -159,10 +193,15 @@ fn peers(
     if rule.peers.is_empty() {
         return Some(None);
     }
+    if super::only_gateway_proxy(rule, super::Engine::Kubernetes, problems) {
+        return None;
+    }
     let mut out = Vec::new();
     let mut ok = true;
     for peer in &rule.peers {
         match peer {
+            // No gateway proxy of the CNI's own: the gateway's pods are the rule's other peers.
+            Peer::GatewayProxy => {}
             Peer::Pods { namespaces, pods } => out.push(net::NetworkPolicyPeer {
                 namespace_selector: match namespaces {
                     Namespaces::Own => None,
@@ -347,17 +386,16 @@ mod tests {
     }
 
     #[test]
-    fn entities_fqdns_and_foreign_passthrough_are_errors_naming_the_engines_that_can() {
+    fn entities_and_fqdns_are_errors_naming_the_engines_that_can() {
         let r = rule(
             "x",
             vec![Peer::Entity(Entity::World), Peer::Fqdn(Fqdn::Name("a.example.com".into()))],
             vec![],
         );
-        let mut p = allowlist("shop", "web", None, Some(vec![r]));
-        p.passthrough.calico.egress.push(json!({"action": "Allow"}));
+        let p = allowlist("shop", "web", None, Some(vec![r]));
         let err = Kubernetes.render(&intent(vec![p])).expect_err("inexpressible");
         let d = err.diagnostics();
-        assert_eq!(d.len(), 3, "{d:?}");
+        assert_eq!(d.len(), 2, "{d:?}");
         assert!(
             d.iter().all(|d| d.help.as_deref().is_some_and(|h| h.contains("cilium") || h.contains("calico"))),
             "{d:?}"

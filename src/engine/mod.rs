@@ -6,43 +6,15 @@ pub mod calico;
 pub mod cilium;
 pub mod cluster_network_policy;
 pub mod kubernetes;
-pub mod naming;
-
-use std::fmt;
-use std::str::FromStr;
 
 use serde::Serialize;
 
 use crate::error::{Diagnostic, Error, Result};
 use crate::intent::Intent;
-
-/// The policy dialect to render. Named by the user, never sniffed from a cluster.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub enum Engine {
-    #[serde(rename = "kubernetes")]
-    Kubernetes,
-    #[serde(rename = "cilium")]
-    Cilium,
-    #[serde(rename = "calico")]
-    Calico,
-    #[serde(rename = "clusterNetworkPolicy")]
-    ClusterNetworkPolicy,
-}
+pub use crate::vocab::{Engine, naming};
 
 impl Engine {
-    pub const ALL: [Engine; 4] =
-        [Engine::Kubernetes, Engine::Cilium, Engine::Calico, Engine::ClusterNetworkPolicy];
-
-    /// The spelling used in values files and on the command line.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Engine::Kubernetes => "kubernetes",
-            Engine::Cilium => "cilium",
-            Engine::Calico => "calico",
-            Engine::ClusterNetworkPolicy => "clusterNetworkPolicy",
-        }
-    }
-
+    /// The backend that renders for this engine.
     pub fn backend(self) -> &'static dyn Backend {
         match self {
             Engine::Kubernetes => &kubernetes::Kubernetes,
@@ -50,22 +22,6 @@ impl Engine {
             Engine::Calico => &calico::Calico,
             Engine::ClusterNetworkPolicy => &cluster_network_policy::ClusterNetworkPolicy,
         }
-    }
-}
-
-impl fmt::Display for Engine {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Engine {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Engine::ALL.into_iter().find(|e| e.as_str() == s).ok_or_else(|| {
-            format!("unknown engine `{s}`; expected one of: {}", Engine::ALL.map(Engine::as_str).join(", "))
-        })
     }
 }
 
@@ -197,6 +153,46 @@ pub fn render_parallel(backend: &dyn Backend, intent: &mut Intent) -> Result<Ren
         }
         (Err(e), _) | (_, Err(e)) => Err(e),
     }
+}
+
+/// Passthrough rules written for another engine: a values file may carry them for several
+/// engines, and only the rendered engine's are merged. The others are reported, never dropped
+/// in silence.
+pub fn foreign_passthrough(engine: Engine, policy: &crate::intent::Policy) -> Vec<Diagnostic> {
+    let p = &policy.passthrough;
+    [
+        (Engine::Cilium, &p.cilium),
+        (Engine::Calico, &p.calico),
+        (Engine::ClusterNetworkPolicy, &p.cluster_network_policy),
+    ]
+    .into_iter()
+    .filter(|(owner, raw)| *owner != engine && !raw.is_empty())
+    .map(|(owner, raw)| {
+        Diagnostic::warning(format!(
+            "{owner} passthrough rules of `{}/{}` apply only to the {owner} engine and are not rendered for {engine}",
+            policy.namespace, policy.name
+        ))
+        .at(&raw.origin)
+    })
+    .collect()
+}
+
+/// A rule whose only peer is the CNI's own gateway proxy names nothing on an engine without
+/// one: report it (so the rule is skipped, never rendered as "anyone") and return true.
+pub fn only_gateway_proxy(rule: &crate::intent::Rule, engine: Engine, problems: &mut Problems) -> bool {
+    use crate::intent::Peer;
+    let only = !rule.peers.is_empty() && rule.peers.iter().all(|p| *p == Peer::GatewayProxy);
+    if only {
+        problems.push(
+            Diagnostic::new(format!(
+                "`allow.fromGateway` needs to know where the gateway's pods run for the {engine} engine (rule `{}`)",
+                rule.name
+            ))
+            .at(&rule.origin)
+            .with_help("set cluster.gateway.namespace (and podLabels); the cilium engine also has its reserved `ingress` identity"),
+        );
+    }
+    only
 }
 
 /// Collects diagnostics while a backend keeps going, so that one run reports every problem.

@@ -221,6 +221,8 @@ impl Builder<'_> {
 
     fn peer(&mut self, peer: &Peer, own_namespace: Option<&str>) {
         match peer {
+            // Cilium's ingress identity is not modelled as an endpoint.
+            Peer::GatewayProxy => {}
             Peer::Pods { namespaces, pods } => {
                 let namespace = match namespaces {
                     Namespaces::Own => match own_namespace {

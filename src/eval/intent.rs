@@ -196,6 +196,9 @@ fn peer_matches(
             Endpoint::External(ip) => ctx.topology.names_of(*ip).any(|name| fqdn_matches(fqdn, name)),
             _ => false,
         },
+        // The CNI's own gateway proxy is no endpoint of the modelled topology (as Cilium's
+        // `ingress` entity is not).
+        Peer::GatewayProxy => false,
     }
 }
 

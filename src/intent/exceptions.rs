@@ -60,7 +60,7 @@ fn split_guardrail(g: Guardrail, e: &Exception, known: KnownLabels<'_>) -> Vec<G
     let mut first = true;
     for (n, (namespaces, pods)) in outside.into_iter().enumerate() {
         let name =
-            if first { g.name.clone() } else { crate::engine::naming::join(&[&g.name, &n.to_string()]) };
+            if first { g.name.clone() } else { crate::vocab::naming::join(&[&g.name, &n.to_string()]) };
         pieces.push(Guardrail {
             name,
             namespaces,
@@ -79,7 +79,7 @@ fn split_guardrail(g: Guardrail, e: &Exception, known: KnownLabels<'_>) -> Vec<G
     };
     if let Some((namespaces, pods)) = inside {
         pieces.push(Guardrail {
-            name: crate::engine::naming::join(&[&g.name, &e.name]),
+            name: crate::vocab::naming::join(&[&g.name, &e.name]),
             namespaces,
             pods,
             ingress_deny: inside_ingress,
@@ -122,7 +122,7 @@ fn split_rule(rule: &Rule, e: &Exception, known: KnownLabels<'_>) -> Vec<Rule> {
     }
     if let Some(mut inside) = without_ports(rule, &e.ports) {
         inside.peers = inside_peers;
-        inside.name = crate::engine::naming::join(&[&rule.name, "except", &e.name]);
+        inside.name = crate::vocab::naming::join(&[&rule.name, "except", &e.name]);
         out.push(inside);
     }
     out

@@ -11,7 +11,6 @@ use super::{
     Namespaces, Origin, Passthrough, Peer, Policy, PolicyRole, PortMatch, PortSel, Protocol, RawRules, Rule,
     RulePurpose,
 };
-use crate::engine::{Engine, naming};
 use crate::error::{Diagnostic, Error, Result};
 use crate::values::Loaded;
 use crate::values::checked::{PeerSpec, PortSpec, PortValue, check_dns_label, port_match};
@@ -20,6 +19,7 @@ use crate::values::types::{
     EgressRuleSpec, EgressValues, Endpoint, IngressRuleSpec, InternetValues, PodsRef, PortsOnly,
     RawRulesValues, Switch, Values, Workload,
 };
+use crate::vocab::{Engine, naming};
 
 /// Command-line choices that shape the intent.
 #[derive(Clone, Debug, Default)]
@@ -92,14 +92,12 @@ pub fn lower(loaded: &Loaded, options: &LowerOptions) -> Result<Lowered> {
         }
     }
     cx.workloads(&default_namespace, &mut policies);
-    cx.namespaces(engine, &mut policies);
+    cx.namespaces(&mut policies);
     cx.connections(&mut policies);
     let guardrails = cx.guardrails();
     let unmanaged = cx.unmanaged(&mut policies);
-    cx.apply_guardrail_exclusions(engine, &guardrails, &mut policies);
-    cx.warn_cidr_api_server(engine, &policies);
+    cx.apply_guardrail_exclusions(&guardrails, &mut policies);
     cx.check_unique_names(&policies);
-    cx.keep_passthrough_of(engine, &mut policies);
 
     if !cx.problems.is_empty() {
         return Err(Error::Invalid(cx.problems));
@@ -561,7 +559,7 @@ impl Cx<'_> {
     }
 
     /// Namespace-level policies (`namespaces:`) and the workloads declared inside namespaces.
-    fn namespaces(&mut self, engine: Engine, out: &mut Vec<Policy>) {
+    fn namespaces(&mut self, out: &mut Vec<Policy>) {
         let values = &self.loaded.values;
         for (ns, nsv) in &values.namespaces {
             let path = KeyPath::default().key("namespaces").key(ns);
@@ -653,50 +651,35 @@ impl Cx<'_> {
                 ));
             }
             let facts = &values.cluster;
-            let sources: [(&str, &str, &Switch<PortsOnly>, Option<Peer>); 3] = [
+            // The gateway: the CNI's own proxy (Cilium's `ingress` identity) and, where the
+            // values say, the gateway's pods; an engine without the proxy needs the pods.
+            let gateway: Vec<Peer> =
+                std::iter::once(Peer::GatewayProxy).chain(facts.gateway.clone().map(pods_of)).collect();
+            let sources: [(&str, &str, &Switch<PortsOnly>, Vec<Peer>); 3] = [
                 (
                     "allow-from-ingress-controller",
                     "fromIngressController",
                     &allow.from_ingress_controller,
-                    Some(pods_of(
+                    vec![pods_of(
                         facts.ingress_controller.clone().unwrap_or_else(PodsRef::ingress_controller),
-                    )),
+                    )],
                 ),
-                (
-                    "allow-from-gateway",
-                    "fromGateway",
-                    &allow.from_gateway,
-                    if engine == Engine::Cilium {
-                        Some(Peer::Entity(super::Entity::Ingress))
-                    } else {
-                        facts.gateway.clone().map(pods_of)
-                    },
-                ),
+                ("allow-from-gateway", "fromGateway", &allow.from_gateway, gateway),
                 (
                     "allow-from-monitoring",
                     "fromMonitoring",
                     &allow.from_monitoring,
-                    Some(pods_of(facts.monitoring.clone().unwrap_or_else(PodsRef::monitoring))),
+                    vec![pods_of(facts.monitoring.clone().unwrap_or_else(PodsRef::monitoring))],
                 ),
             ];
-            for (name, key, switch, peer) in sources {
+            for (name, key, switch, peers) in sources {
                 let Switch::On(options) = switch else { continue };
                 let origin = self.origin(&allow_path.key(key));
-                let Some(peer) = peer else {
-                    self.problems.push(
-                        Diagnostic::new(format!(
-                            "`allow.fromGateway` needs to know where the gateway's pods run for the {engine} engine"
-                        ))
-                        .at(&origin)
-                        .with_help("set cluster.gateway.namespace (and podLabels); the cilium engine uses its reserved `ingress` entity instead"),
-                    );
-                    continue;
-                };
                 let mut ports: Vec<PortMatch> = options.ports.iter().map(|p| p.0.clone()).collect();
                 ports.sort();
                 let rule_name = key_to_name(key);
                 let rule = Rule {
-                    peers: vec![peer],
+                    peers,
                     ports,
                     name: format!("from-{rule_name}"),
                     purpose: RulePurpose::Plain,
@@ -1140,12 +1123,7 @@ impl Cx<'_> {
 
     /// Every CIDR allow excludes what a guardrail denies, so no engine (not even one without
     /// deny rules) renders an allow for a guarded address.
-    fn apply_guardrail_exclusions(
-        &mut self,
-        engine: Engine,
-        guardrails: &[Guardrail],
-        policies: &mut [Policy],
-    ) {
+    fn apply_guardrail_exclusions(&mut self, guardrails: &[Guardrail], policies: &mut [Policy]) {
         let denied: Vec<IpNet> = guardrails
             .iter()
             .filter(|g| g.namespaces.is_empty() && g.pods.is_empty())
@@ -1162,18 +1140,6 @@ impl Cx<'_> {
         }
         for policy in policies.iter_mut() {
             for rule in policy.egress.iter_mut().flatten() {
-                // The kubernetes engine cannot deny, so "anyone" must be spelled out as every pod
-                // plus the whole address space minus what the guardrails deny.
-                if engine == Engine::Kubernetes && rule.peers.is_empty() {
-                    rule.peers.push(Peer::Pods {
-                        namespaces: Namespaces::Matching(LabelSelector::default()),
-                        pods: LabelSelector::default(),
-                    });
-                    rule.peers
-                        .push(Peer::Cidr { cidr: IpNet::V4(ipnet::Ipv4Net::default()), except: Vec::new() });
-                    rule.peers
-                        .push(Peer::Cidr { cidr: IpNet::V6(ipnet::Ipv6Net::default()), except: Vec::new() });
-                }
                 for peer in rule.peers.iter_mut() {
                     let Peer::Cidr { cidr, except } = peer else { continue };
                     for d in &denied {
@@ -1191,56 +1157,6 @@ impl Cx<'_> {
                     }
                     except.sort();
                     except.dedup();
-                }
-            }
-        }
-    }
-
-    /// Passthrough rules are written in one engine's schema: a values file may carry them for
-    /// several engines, and only the selected engine's are rendered. The others are reported.
-    fn keep_passthrough_of(&mut self, engine: Engine, policies: &mut [Policy]) {
-        for policy in policies.iter_mut() {
-            let p = &mut policy.passthrough;
-            for (name, raw) in [
-                (Engine::Cilium, &mut p.cilium),
-                (Engine::Calico, &mut p.calico),
-                (Engine::ClusterNetworkPolicy, &mut p.cluster_network_policy),
-            ] {
-                if name != engine && !raw.is_empty() {
-                    self.warnings.push(
-                        Diagnostic::warning(format!(
-                            "{} passthrough rules of `{}/{}` apply only to the {name} engine and are not rendered for {engine}",
-                            name, policy.namespace, policy.name
-                        ))
-                        .at(&raw.origin),
-                    );
-                    *raw = RawRules::default();
-                }
-            }
-        }
-    }
-
-    /// Cilium CIDR rules never match an in-cluster API server. When the values do not say where
-    /// the API server is, an ipBlock on its usual ports probably means it: say so.
-    fn warn_cidr_api_server(&mut self, engine: Engine, policies: &[Policy]) {
-        if engine != Engine::Cilium || !self.loaded.values.cluster.api_server.cidrs.is_empty() {
-            return;
-        }
-        let api_port = |p: &PortMatch| matches!(p.port, PortSel::Number(443 | 6443));
-        for policy in policies {
-            for rule in policy.egress.iter().flatten() {
-                let host_cidr = rule.peers.iter().any(
-                    |p| matches!(p, Peer::Cidr { cidr, .. } if cidr.prefix_len() == cidr.max_prefix_len()),
-                );
-                if host_cidr && rule.ports.iter().any(api_port) {
-                    self.warnings.push(
-                        Diagnostic::warning(format!(
-                            "egress rule `{}` of `{}/{}` allows a single address on an API server port; if it is the API server, Cilium will not match it by CIDR",
-                            rule.name, policy.namespace, policy.name
-                        ))
-                        .at(&rule.origin)
-                        .with_help("set cluster.apiServer.cidrs to the API server's endpoint addresses: netpol then renders Cilium's kube-apiserver entity"),
-                    );
                 }
             }
         }

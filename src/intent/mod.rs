@@ -55,8 +55,8 @@ pub struct Intent {
     pub unmanaged_namespaces: Vec<String>,
     /// Accept guardrails that the engine can only approximate (kubernetes): warn instead of fail.
     pub accept_weaker_guardrails: bool,
-    /// What the values say about the cluster itself; no backend reads it, the evaluator
-    /// derives a topology from it.
+    /// What the values say about the cluster itself: the evaluator derives a topology from
+    /// it, and backends read it only to warn (never to change what they render).
     pub cluster: ClusterFacts,
 }
 
@@ -174,6 +174,10 @@ pub enum Peer {
     ApiServer { cidrs: Vec<IpNet> },
     /// A DNS name (egress only).
     Fqdn(Fqdn),
+    /// The CNI's own Ingress/Gateway API proxy, where the CNI has one (Cilium's reserved
+    /// `ingress` identity). Matches nothing on a CNI without one; `allow.fromGateway` pairs it
+    /// with the gateway pods of `cluster.gateway` when those are known.
+    GatewayProxy,
 }
 
 /// Which namespaces a pod peer lives in.

@@ -69,7 +69,7 @@ impl<'de> Deserialize<'de> for DnsLabel {
 }
 
 pub fn check_dns_label(s: &str) -> Result<(), String> {
-    if crate::engine::naming::is_dns_label(s) {
+    if crate::vocab::naming::is_dns_label(s) {
         Ok(())
     } else if s.len() > 63 {
         Err(format!("`{s}` is {} characters; names are at most 63", s.len()))
@@ -90,7 +90,7 @@ fn is_label_name(s: &str) -> bool {
 }
 
 fn is_dns_subdomain(s: &str) -> bool {
-    s.len() <= 253 && s.split('.').all(crate::engine::naming::is_dns_label)
+    s.len() <= 253 && s.split('.').all(crate::vocab::naming::is_dns_label)
 }
 
 pub fn check_label_key(k: &str) -> Result<(), String> {

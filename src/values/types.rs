@@ -12,7 +12,7 @@ use serde::de::{self, Deserializer};
 use super::checked::{
     Cidr, DnsLabel, Labels, PeerSpec, PortSpec, PortValue, ProtocolName, RawJson, Selector,
 };
-use crate::engine::Engine;
+use crate::vocab::Engine;
 
 impl<'de> Deserialize<'de> for Engine {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
