@@ -68,7 +68,8 @@ impl PolicySourceArgs {
             let objects = crate::eval::read_objects(&read_file(path)?, &path.display().to_string())?;
             let topology = read_topology(topology_path)?;
             let policies = PolicySet::new(&objects, cni)?;
-            return Ok(Loaded { policies, topology, derived: None, engine: None, warnings: Vec::new() });
+            let warnings = policies.warnings.clone();
+            return Ok(Loaded { policies, topology, derived: None, engine: None, warnings });
         }
         if self.values.values.is_empty() {
             return Err(Error::Usage("give values (`-f FILE`) or `--manifests FILE --topology FILE`".into()));

@@ -326,10 +326,13 @@ fn run_eval(args: &EvalArgs) -> i32 {
             None => crate::eval::pod_pair_flows(&topology),
         };
         let policies = crate::eval::PolicySet::new(&objects, args.cni.map(|c| c.0))?;
-        crate::eval::judge(&policies, &topology, &flows)
+        crate::eval::judge(&policies, &topology, &flows).map(|judged| (judged, policies.warnings))
     })();
     let judged = match judged {
-        Ok(j) => j,
+        Ok((judged, warnings)) => {
+            print_diagnostics(&warnings, &sources, ErrorFormat::Human, color);
+            judged
+        }
         Err(e) => return report(&e, &sources, ErrorFormat::Human, color),
     };
     let value = match serde_json::to_value(&judged) {

@@ -200,16 +200,17 @@ fn dir_index(dir: Direction) -> usize {
 }
 
 /// The evaluator layer of a Cilium cluster: its NetworkPolicies and Cilium policies together.
-pub fn layers(k8s: &[&serde_json::Value], objects: &[&serde_json::Value]) -> Result<Vec<Box<dyn Layer>>> {
-    let network_policies = kubernetes::parse(k8s)?;
+pub fn layers(
+    k8s: &[&serde_json::Value],
+    objects: &[&serde_json::Value],
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<Vec<Box<dyn Layer>>> {
+    let network_policies = kubernetes::parse(k8s, warnings)?;
     let mut specs = Vec::new();
     let mut problems = Vec::new();
     for o in objects {
         let label = super::object_label(o);
-        match serde_json::from_value::<Object>((*o).clone())
-            .map_err(|e| e.to_string())
-            .and_then(|obj| read(obj, &label))
-        {
+        match super::from_wire::<Object>(o, "", &label, warnings).and_then(|obj| read(obj, &label)) {
             Ok(mut s) => specs.append(&mut s),
             Err(e) => problems.push(Diagnostic::new(format!("{label}: {e}"))),
         }

@@ -189,15 +189,14 @@ struct WirePortRange {
 
 /// The Admin and Baseline layers of `objects` (ClusterNetworkPolicy, AdminNetworkPolicy,
 /// BaselineAdminNetworkPolicy); a tier without objects is left out.
-pub fn layers(objects: &[&serde_json::Value]) -> Result<Vec<Box<dyn Layer>>> {
+pub fn layers(objects: &[&serde_json::Value], warnings: &mut Vec<Diagnostic>) -> Result<Vec<Box<dyn Layer>>> {
     let mut admin = Tier { name: "kube-admin", order: ADMIN_ORDER, policies: Vec::new() };
     let mut baseline = Tier { name: "kube-baseline", order: BASELINE_ORDER, policies: Vec::new() };
     let mut problems = Vec::new();
     for o in objects {
         let label = super::object_label(o);
-        let parsed = serde_json::from_value::<Object>((*o).clone())
-            .map_err(|e| e.to_string())
-            .and_then(|object| policy(object, &label));
+        let parsed =
+            super::from_wire::<Object>(o, "", &label, warnings).and_then(|object| policy(object, &label));
         match parsed {
             Ok((true, p)) => admin.policies.push(p),
             Ok((false, p)) => baseline.policies.push(p),

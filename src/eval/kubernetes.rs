@@ -81,11 +81,12 @@ pub struct PolicyPort {
 }
 
 /// Parse the NetworkPolicies among `objects` (all of which must be NetworkPolicies).
-pub fn parse(objects: &[&serde_json::Value]) -> Result<Vec<NetworkPolicy>> {
+pub fn parse(objects: &[&serde_json::Value], warnings: &mut Vec<Diagnostic>) -> Result<Vec<NetworkPolicy>> {
     let mut out = Vec::new();
     let mut problems = Vec::new();
     for o in objects {
-        match serde_json::from_value::<NetworkPolicy>((*o).clone()) {
+        let label = super::object_label(o);
+        match super::from_wire::<NetworkPolicy>(o, "", &label, warnings) {
             Ok(p) => out.push(p),
             Err(e) => problems.push(Diagnostic::new(format!("{}: {e}", super::object_label(o)))),
         }
@@ -94,8 +95,8 @@ pub fn parse(objects: &[&serde_json::Value]) -> Result<Vec<NetworkPolicy>> {
 }
 
 /// The evaluator layers for a cluster that enforces only NetworkPolicy.
-pub fn layers(objects: &[&serde_json::Value]) -> Result<Vec<Box<dyn Layer>>> {
-    Ok(vec![Box::new(NetworkPolicyLayer::new(parse(objects)?))])
+pub fn layers(objects: &[&serde_json::Value], warnings: &mut Vec<Diagnostic>) -> Result<Vec<Box<dyn Layer>>> {
+    Ok(vec![Box::new(NetworkPolicyLayer::new(parse(objects, warnings)?))])
 }
 
 /// All NetworkPolicies of a cluster, indexed by namespace.

@@ -332,6 +332,8 @@ impl Verdict {
 pub struct PolicySet {
     pub cni: Cni,
     layers: Vec<Box<dyn Layer>>,
+    /// What reading the objects noticed (unknown fields), for the caller to print.
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// Which evaluator owns an object, by API group and kind.
@@ -375,9 +377,17 @@ impl PolicySet {
     /// (Cilium or Calico objects imply that CNI; otherwise `kubernetes`); kinds of another CNI
     /// than the one asked for, and kinds no evaluator models, are errors.
     pub fn new(objects: &[serde_json::Value], cni: Option<Cni>) -> Result<PolicySet> {
+        let objects: Vec<serde_json::Value> = objects
+            .iter()
+            .map(|o| {
+                let mut o = o.clone();
+                strip_nulls(&mut o);
+                o
+            })
+            .collect();
         let mut by_owner: [Vec<&serde_json::Value>; 4] = Default::default();
         let mut problems = Vec::new();
-        for o in objects {
+        for o in &objects {
             let api = o.get("apiVersion").and_then(|v| v.as_str()).unwrap_or("");
             let kind = o.get("kind").and_then(|v| v.as_str()).unwrap_or("");
             match owner(api, kind) {
@@ -416,13 +426,16 @@ impl PolicySet {
         if !problems.is_empty() {
             return Err(Error::Invalid(problems));
         }
+        let mut warnings = Vec::new();
         let mut layers = match cni {
-            Cni::Kubernetes => kubernetes::layers(&k8s)?,
-            Cni::Cilium => cilium::layers(&k8s, &cilium_objects)?,
-            Cni::Calico => calico::layers(&k8s, &calico_objects)?,
+            Cni::Kubernetes => kubernetes::layers(&k8s, &mut warnings)?,
+            Cni::Cilium => cilium::layers(&k8s, &cilium_objects, &mut warnings)?,
+            Cni::Calico => calico::layers(&k8s, &calico_objects, &mut warnings)?,
         };
-        layers.extend(cluster_network_policy::layers(&cnp_objects)?);
-        Ok(PolicySet::from_layers(cni, layers))
+        layers.extend(cluster_network_policy::layers(&cnp_objects, &mut warnings)?);
+        let mut set = PolicySet::from_layers(cni, layers);
+        set.warnings = warnings;
+        Ok(set)
     }
 
     /// A policy set of given layers (the intent's own model, tests).
@@ -431,7 +444,7 @@ impl PolicySet {
             let (a, b) = (a.rank(), b.rank());
             a.order.total_cmp(&b.order).then_with(|| a.name.cmp(&b.name))
         });
-        PolicySet { cni, layers }
+        PolicySet { cni, layers, warnings: Vec::new() }
     }
 
     /// The verdict alone (what `evaluate` decides, without the explanation).
@@ -598,6 +611,46 @@ pub fn pod_pair_flows(topology: &Topology) -> Vec<FlowSpec> {
         }
     }
     out
+}
+
+/// Null is the empty value, as the API server decodes it: `podSelector:` with no value selects
+/// every pod. Null map entries are removed, so every field reads as absent, i.e. empty.
+pub fn strip_nulls(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(strip_nulls);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_nulls),
+        _ => {}
+    }
+}
+
+/// Read one wire struct from an object's JSON. Fields the struct does not know under `spec`
+/// are reported (as `kubectl apply --validate=warn` does) instead of vanishing in silence;
+/// `prefix` is the path of `value` within the object (`spec.` when reading a spec alone).
+pub fn from_wire<T: serde::de::DeserializeOwned>(
+    value: &serde_json::Value,
+    prefix: &str,
+    label: &str,
+    warnings: &mut Vec<Diagnostic>,
+) -> std::result::Result<T, String> {
+    let mut unknown = Vec::new();
+    let read = serde_ignored::deserialize(value, |path| {
+        // `?` marks an Option layer in serde_ignored's paths; it is no key of the object.
+        let keys: Vec<String> =
+            path.to_string().split('.').filter(|k| *k != "?").map(str::to_string).collect();
+        unknown.push(format!("{prefix}{}", keys.join(".")));
+    });
+    for path in unknown {
+        if path.starts_with("spec.") || path.starts_with("specs.") {
+            warnings.push(
+                Diagnostic::warning(format!("{label}: unknown field `{path}` is ignored"))
+                    .with_help("the API server drops fields its schema does not know; check the spelling"),
+            );
+        }
+    }
+    read.map_err(|e| e.to_string())
 }
 
 /// How the evaluator reads YAML: only `true`/`false` are booleans, so a label value, a pod or

@@ -30,7 +30,8 @@ const NETWORK_POLICY_ORDER: f64 = 1000.0;
 struct Object {
     kind: String,
     metadata: Metadata,
-    #[serde(default)]
+    /// An absent (or null) spec is the empty spec.
+    #[serde(default = "empty_object")]
     spec: serde_json::Value,
 }
 
@@ -203,8 +204,16 @@ fn index(dir: Direction) -> usize {
     }
 }
 
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
+}
+
 /// The evaluator layers of a Calico cluster: one per tier.
-pub fn layers(k8s: &[&serde_json::Value], objects: &[&serde_json::Value]) -> Result<Vec<Box<dyn Layer>>> {
+pub fn layers(
+    k8s: &[&serde_json::Value],
+    objects: &[&serde_json::Value],
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<Vec<Box<dyn Layer>>> {
     let mut problems = Vec::new();
     let mut tiers: BTreeMap<String, Tier> = BTreeMap::new();
     tiers.insert(
@@ -221,60 +230,54 @@ pub fn layers(k8s: &[&serde_json::Value], objects: &[&serde_json::Value]) -> Res
     for o in objects {
         // "Calico" tells its NetworkPolicy from the Kubernetes kind of the same name.
         let label = format!("Calico {}", super::object_label(o));
-        let read =
-            serde_json::from_value::<Object>((*o).clone()).map_err(|e| e.to_string()).and_then(|obj| {
-                match obj.kind.as_str() {
-                    "Tier" => {
-                        let spec: TierSpec = serde_json::from_value(obj.spec).map_err(|e| e.to_string())?;
-                        let pass = match spec.default_action.as_deref() {
-                            None | Some("Deny") => false,
-                            Some("Pass") => true,
-                            Some(other) => {
-                                return Err(format!("defaultAction `{other}` is neither Deny nor Pass"));
-                            }
-                        };
-                        let order = spec.order.unwrap_or(f64::INFINITY);
-                        let order = if obj.metadata.name == DEFAULT_TIER { NAMESPACED_ORDER } else { order };
-                        tiers.insert(
-                            obj.metadata.name.clone(),
-                            Tier {
-                                name: obj.metadata.name,
-                                order,
-                                pass_by_default: pass,
-                                policies: Vec::new(),
-                            },
-                        );
-                    }
-                    "NetworkSet" | "GlobalNetworkSet" => {
-                        let nets = obj
-                            .spec
-                            .get("nets")
-                            .cloned()
-                            .map(serde_json::from_value::<Vec<IpNet>>)
-                            .transpose()
-                            .map_err(|e| e.to_string())?
-                            .unwrap_or_default();
-                        let namespace = (obj.kind == "NetworkSet")
-                            .then(|| obj.metadata.namespace.clone().unwrap_or_else(|| "default".into()));
-                        sets.push(NetworkSet { namespace, labels: obj.metadata.labels, nets });
-                    }
-                    "NetworkPolicy" | "GlobalNetworkPolicy" => {
-                        let namespace = (obj.kind == "NetworkPolicy")
-                            .then(|| obj.metadata.namespace.clone().unwrap_or_else(|| "default".into()));
-                        let spec: PolicySpec = serde_json::from_value(obj.spec).map_err(|e| e.to_string())?;
-                        if let Some(p) = policy(spec, &label, &obj.metadata.name, namespace)? {
-                            policies.push(p);
+        let read = super::from_wire::<Object>(o, "", &label, warnings).and_then(|obj| {
+            match obj.kind.as_str() {
+                "Tier" => {
+                    let spec: TierSpec = super::from_wire(&obj.spec, "spec.", &label, warnings)?;
+                    let pass = match spec.default_action.as_deref() {
+                        None | Some("Deny") => false,
+                        Some("Pass") => true,
+                        Some(other) => {
+                            return Err(format!("defaultAction `{other}` is neither Deny nor Pass"));
                         }
-                    }
-                    other => return Err(format!("{other} is not a Calico policy kind")),
+                    };
+                    let order = spec.order.unwrap_or(f64::INFINITY);
+                    let order = if obj.metadata.name == DEFAULT_TIER { NAMESPACED_ORDER } else { order };
+                    tiers.insert(
+                        obj.metadata.name.clone(),
+                        Tier { name: obj.metadata.name, order, pass_by_default: pass, policies: Vec::new() },
+                    );
                 }
-                Ok(())
-            });
+                "NetworkSet" | "GlobalNetworkSet" => {
+                    let nets = obj
+                        .spec
+                        .get("nets")
+                        .cloned()
+                        .map(serde_json::from_value::<Vec<IpNet>>)
+                        .transpose()
+                        .map_err(|e| e.to_string())?
+                        .unwrap_or_default();
+                    let namespace = (obj.kind == "NetworkSet")
+                        .then(|| obj.metadata.namespace.clone().unwrap_or_else(|| "default".into()));
+                    sets.push(NetworkSet { namespace, labels: obj.metadata.labels, nets });
+                }
+                "NetworkPolicy" | "GlobalNetworkPolicy" => {
+                    let namespace = (obj.kind == "NetworkPolicy")
+                        .then(|| obj.metadata.namespace.clone().unwrap_or_else(|| "default".into()));
+                    let spec: PolicySpec = super::from_wire(&obj.spec, "spec.", &label, warnings)?;
+                    if let Some(p) = policy(spec, &label, &obj.metadata.name, namespace)? {
+                        policies.push(p);
+                    }
+                }
+                other => return Err(format!("{other} is not a Calico policy kind")),
+            }
+            Ok(())
+        });
         if let Err(e) = read {
             problems.push(Diagnostic::new(format!("{label}: {e}")));
         }
     }
-    for np in kubernetes::parse(k8s)? {
+    for np in kubernetes::parse(k8s, warnings)? {
         let types = [np.isolates(Direction::Ingress), np.isolates(Direction::Egress)];
         policies.push((
             DEFAULT_TIER.into(),

@@ -1,0 +1,87 @@
+//! The evaluator reads manifests as the API server does: an explicit null is the empty value
+//! for every field, and a field no schema knows is reported, never ignored in silence.
+
+use assert_cmd::Command;
+
+const TOPOLOGY: &str = r#"
+namespaces:
+  - {name: shop, labels: {kubernetes.io/metadata.name: shop}}
+  - {name: tools, labels: {kubernetes.io/metadata.name: tools}}
+pods:
+  - {namespace: shop, name: web, labels: {app: web}, ip: 10.244.0.2, ports: [{port: 80, protocol: TCP}]}
+  - {namespace: tools, name: probe, labels: {app: probe}, ip: 10.244.0.3, ports: [{port: 9000, protocol: TCP}]}
+"#;
+
+const FLOWS: &str = r#"
+- {from: tools/probe, to: shop/web, port: 80, protocol: TCP}
+- {from: shop/web, to: tools/probe, port: 9000, protocol: TCP}
+"#;
+
+/// `eval` the two flows against `manifests`: the verdicts and stderr.
+fn verdicts(manifests: &str) -> (Vec<bool>, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        path
+    };
+    let out = Command::cargo_bin("netpol")
+        .expect("bin")
+        .arg("eval")
+        .arg("--manifests")
+        .arg(write("m.yaml", manifests))
+        .arg("--topology")
+        .arg(write("t.yaml", TOPOLOGY))
+        .arg("--flows")
+        .arg(write("f.yaml", FLOWS))
+        .args(["-o", "json"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{manifests}\n{stderr}");
+    let judged: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let allowed =
+        judged.as_array().expect("a list").iter().map(|f| f["allowed"].as_bool().expect("allowed")).collect();
+    (allowed, stderr)
+}
+
+#[test]
+fn a_null_pod_selector_selects_every_pod_of_the_namespace() {
+    let (allowed, _) = verdicts(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: lockdown, namespace: shop}\nspec:\n  podSelector:\n  policyTypes: [Ingress]\n",
+    );
+    assert_eq!(allowed, [false, true]);
+}
+
+#[test]
+fn null_is_empty_for_selectors_lists_and_maps_of_every_kind() {
+    for manifest in [
+        // A null matchLabels and matchExpressions: the empty selector.
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: x, namespace: shop}\nspec:\n  podSelector: {matchLabels: , matchExpressions: }\n  policyTypes: [Ingress]\n  ingress:\n",
+        // Cilium: a null ingress list isolates nothing by itself; enableDefaultDeny does.
+        "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: x, namespace: shop}\nspec:\n  endpointSelector: {matchLabels: {app: web}}\n  ingress: [{fromEndpoints: [{matchLabels: {app: nobody}}], toPorts: }]\n  egress:\n",
+        // Calico: null selectors and rules.
+        "apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: x, namespace: shop}\nspec:\n  selector: app == 'web'\n  types: [Ingress]\n  ingress:\n  egress:\n",
+        // ClusterNetworkPolicy: null lists inside a rule.
+        "apiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: {name: x}\nspec:\n  tier: Admin\n  priority: 1\n  subject: {namespaces: {matchLabels: {kubernetes.io/metadata.name: shop}}}\n  ingress: [{action: Deny, from: [{namespaces: {matchLabels: , matchExpressions: }}], protocols: }]\n  egress:\n",
+    ] {
+        let (allowed, stderr) = verdicts(manifest);
+        assert_eq!(allowed, [false, true], "{manifest}\n{stderr}");
+    }
+}
+
+#[test]
+fn an_unknown_field_is_reported_with_its_object_and_path() {
+    let (allowed, stderr) = verdicts(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: typo, namespace: shop}\nspec:\n  podSelector: {}\n  policyTypes: [Ingress]\n  ingress:\n    - from: [{podSelector: {matchLabelz: {app: nobody}}}]\n",
+    );
+    // As the API server does, the unknown field is dropped (so the selector is empty)…
+    assert_eq!(allowed, [false, true]);
+    // …and never in silence.
+    assert!(
+        stderr.contains(
+            "NetworkPolicy shop/typo: unknown field `spec.ingress.0.from.0.podSelector.matchLabelz`"
+        ),
+        "{stderr}"
+    );
+}
