@@ -306,3 +306,16 @@ mod never_panics {
         }
     }
 }
+
+#[test]
+fn check_prints_a_summary_and_lists_explained_flows_only_when_verbose() {
+    let summary = stdout_of(&["check", "-f", LUCITY]);
+    assert_eq!(summary.lines().count(), 4, "{summary}");
+    assert!(
+        summary.contains("clusterNetworkPolicy: 6624 flows judged, 704 differ from the intent (704 by documented limitations — 704: ClusterNetworkPolicy cannot deny ingress from anything but pods)"),
+        "{summary}"
+    );
+    let verbose = stdout_of(&["check", "-f", LUCITY, "--verbose"]);
+    assert!(verbose.lines().count() > 700, "every explained flow is listed");
+    assert!(verbose.contains("[limitation: "), "{verbose:.400}");
+}

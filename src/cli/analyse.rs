@@ -283,6 +283,9 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t = TextFormat::Text)]
     pub output: TextFormat,
+    /// List every differing flow, also those a documented limitation explains (text output).
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
 }
 
 /// The report and whether every difference is a documented limitation.
@@ -338,12 +341,14 @@ pub fn check(args: &CheckArgs, sources: &mut Sources) -> Result<(String, bool)> 
     let clean = reports.iter().all(|r| r.unexplained() == 0);
     let text = match args.output {
         TextFormat::Json => format!("{:#}\n", serde_json::to_value(&reports).unwrap_or_default()),
-        TextFormat::Text => check_text(&reports),
+        TextFormat::Text => check_text(&reports, args.verbose),
     };
     Ok((text, clean))
 }
 
-fn check_text(reports: &[EngineCheck]) -> String {
+/// One summary line per engine (flows, differences, limitations by kind); the flows
+/// themselves only when a difference is unexplained, or with `--verbose`.
+fn check_text(reports: &[EngineCheck], verbose: bool) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     for r in reports {
@@ -352,15 +357,23 @@ fn check_text(reports: &[EngineCheck]) -> String {
             continue;
         }
         let explained = r.differences.len() - r.unexplained();
+        let mut by_kind: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+        for d in &r.differences {
+            if let Some(l) = d.limitation {
+                *by_kind.entry(l.describe()).or_default() += 1;
+            }
+        }
+        let kinds: Vec<String> = by_kind.iter().map(|(k, n)| format!("{n}: {k}")).collect();
+        let kinds = if kinds.is_empty() { String::new() } else { format!(" — {}", kinds.join("; ")) };
         let _ = writeln!(
             out,
-            "{}: {} flows judged, {} differ from the intent ({} by documented limitations)",
+            "{}: {} flows judged, {} differ from the intent ({} by documented limitations{kinds})",
             r.engine,
             r.flows,
             r.differences.len(),
             explained
         );
-        for d in &r.differences {
+        for d in r.differences.iter().filter(|d| verbose || d.limitation.is_none()) {
             let why = d.limitation.map(|l| format!(" [limitation: {}]", l.describe())).unwrap_or_default();
             let _ = writeln!(
                 out,
