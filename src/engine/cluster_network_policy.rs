@@ -146,6 +146,7 @@ impl Backend for ClusterNetworkPolicy {
                 render_policy(intent, p, &mut problems)?.into_iter().map(|m| m.written_at(&p.origin)),
             );
         }
+        rendered.warnings.extend(problems.take_warnings());
         problems.finish(rendered)
     }
 }
@@ -204,6 +205,7 @@ fn render_policy(intent: &Intent, policy: &Policy, problems: &mut Problems) -> R
                 Some(&own),
                 "Accept",
                 &context,
+                &intent.cluster,
                 problems,
             );
             ingress.extend(raw.ingress.iter().cloned().map(Entry::Verbatim));
@@ -213,6 +215,7 @@ fn render_policy(intent: &Intent, policy: &Policy, problems: &mut Problems) -> R
                 Some(&own),
                 "Accept",
                 &context,
+                &intent.cluster,
                 problems,
             );
             egress.extend(raw.egress.iter().cloned().map(Entry::Verbatim));
@@ -244,8 +247,10 @@ fn render_guardrail(
         return Ok(Vec::new());
     }
     let context = format!("guardrail `{}`", g.name);
-    let ingress = accept_rules(&g.ingress_deny, Direction::Ingress, None, "Deny", &context, problems);
-    let egress = accept_rules(&g.egress_deny, Direction::Egress, None, "Deny", &context, problems);
+    let ingress =
+        accept_rules(&g.ingress_deny, Direction::Ingress, None, "Deny", &context, &intent.cluster, problems);
+    let egress =
+        accept_rules(&g.egress_deny, Direction::Egress, None, "Deny", &context, &intent.cluster, problems);
     if ingress.len() > CAP || egress.len() > CAP {
         problems.push(
             Diagnostic::new(format!("{context} has more than {CAP} rules in one direction")).at(&g.origin),
@@ -331,6 +336,7 @@ fn accept_rules(
     own: Option<&LabelSelector>,
     action: &'static str,
     context: &str,
+    facts: &crate::intent::ClusterFacts,
     problems: &mut Problems,
 ) -> Vec<Entry<CnpRule>> {
     let mut out = Vec::new();
@@ -338,19 +344,70 @@ fn accept_rules(
         let deny = action == "Deny";
         let Some(peers) = peers(rule, direction, own, deny, context, problems) else { continue };
         let protocols = protocols(&rule.ports);
-        // Named ports exist only on pods: the API forbids them beside `networks` peers, which
-        // therefore take the numbered ports alone (a named port never matches a network).
-        let named = |p: &serde_json::Value| p.get("destinationNamedPort").is_some();
         let (network_peers, pod_peers): (Vec<CnpPeer>, Vec<CnpPeer>) =
             peers.into_iter().partition(|p| matches!(p, CnpPeer::Networks(_)));
         let mut groups: Vec<(Vec<CnpPeer>, Vec<serde_json::Value>)> = Vec::new();
-        if protocols.iter().any(named) && !network_peers.is_empty() {
-            let numbered: Vec<serde_json::Value> = protocols.iter().filter(|p| !named(p)).cloned().collect();
+        let has_named = rule.ports.iter().any(|p| matches!(p.port, PortSel::Named(_)));
+        // "Anyone" is every pod (`namespaces: {}`, which keeps the named ports) plus every
+        // address; a named port never matches an address that is not a pod, so the networks
+        // half takes the numbered ports alone, exactly.
+        let anyone = rule.peers.is_empty() || rule.peers.contains(&Peer::Entity(Entity::All));
+        if has_named && !network_peers.is_empty() && anyone {
+            let numbered: Vec<PortMatch> =
+                rule.ports.iter().filter(|p| !matches!(p.port, PortSel::Named(_))).cloned().collect();
             if !pod_peers.is_empty() {
                 groups.push((pod_peers, protocols));
             }
             if !numbered.is_empty() {
-                groups.push((network_peers, numbered));
+                groups.push((network_peers, self::protocols(&numbered)));
+            }
+        } else if has_named && !network_peers.is_empty() {
+            // The API forbids named ports beside `networks` peers. A name the values declare
+            // with one number becomes that number (on every address of the networks, which
+            // is wider than "pods that name it": said aloud); any other name is refused.
+            let mut numbered = Vec::new();
+            for port in &rule.ports {
+                let PortSel::Named(name) = &port.port else {
+                    numbered.push(port.clone());
+                    continue;
+                };
+                match facts.named_port(name).as_slice() {
+                    [(protocol, number)] => {
+                        numbered.push(PortMatch { protocol: *protocol, port: PortSel::Number(*number) });
+                        problems.warn(
+                            Diagnostic::warning(format!(
+                                "ClusterNetworkPolicy cannot name a port beside `networks` peers: named port `{name}` is rendered as {number}/{} ({context}, rule `{}`), which also matches that port on addresses that are not pods naming it",
+                                protocol.as_str(),
+                                rule.name
+                            ))
+                            .at(&rule.origin),
+                        );
+                    }
+                    found => {
+                        let why = if found.is_empty() {
+                            "the values declare no port with that name".to_string()
+                        } else {
+                            format!("the values declare it as {} ports", found.len())
+                        };
+                        problems.push(
+                            Diagnostic::unsupported(
+                                "clusterNetworkPolicy",
+                                &format!("the named port `{name}` toward a CIDR peer ({why})"),
+                                &format!("{context}, rule `{}`", rule.name),
+                                &["kubernetes", "cilium", "calico"],
+                            )
+                            .at(&rule.origin)
+                            .with_help("write the port number, or declare the name on exactly one port"),
+                        );
+                    }
+                }
+            }
+            if !pod_peers.is_empty() {
+                groups.push((pod_peers, protocols));
+            }
+            // Empty only when every port was refused above: never render "every port".
+            if !numbered.is_empty() {
+                groups.push((network_peers, self::protocols(&numbered)));
             }
         } else {
             groups.push((pod_peers.into_iter().chain(network_peers).collect(), protocols));
@@ -671,18 +728,28 @@ mod tests {
                 {"sctp": {"destinationPort": {"range": {"start": 5000, "end": 5010}}}}
             ])
         );
+        // A named port toward a CIDR: refused unless the values declare the name on one port,
+        // which is then rendered as its number, with a warning.
         let only_named =
             vec![crate::intent::PortMatch { protocol: Protocol::Tcp, port: PortSel::Named("m".into()) }];
-        let out = render(vec![allowlist(
-            "shop",
-            "web",
-            None,
-            Some(vec![rule("m", vec![cidr("10.0.0.0/8", &[])], only_named)]),
-        )]);
-        let spec = out[0].body()["spec"].clone();
-        assert!(
-            spec["egress"].as_array().is_none_or(|e| e.iter().all(|r| r["action"] == "Deny")),
-            "a named port never matches a network: no Accept is written: {spec}"
+        let policy =
+            allowlist("shop", "web", None, Some(vec![rule("m", vec![cidr("10.0.0.0/8", &[])], only_named)]));
+        let error = ClusterNetworkPolicy.render(&intent(vec![policy.clone()])).expect_err("refused");
+        assert!(error.to_string().contains("named port `m` toward a CIDR peer"), "{error}");
+        let mut declared = intent(vec![policy]);
+        declared.cluster.workloads.push(crate::intent::DeclaredWorkload {
+            namespace: "shop".into(),
+            name: "db".into(),
+            subject: LabelSelector::from_labels([("app", "db")]),
+            ports: vec![("m".into(), 9090, Protocol::Tcp)],
+        });
+        let rendered = ClusterNetworkPolicy.render(&declared).expect("translated");
+        assert_eq!(rendered.warnings.len(), 1, "{:?}", rendered.warnings);
+        let spec = rendered.manifests[0].body()["spec"].clone();
+        assert_eq!(
+            spec["egress"][0]["protocols"],
+            json!([{"tcp": {"destinationPort": {"number": 9090}}}]),
+            "{spec}"
         );
     }
 

@@ -197,11 +197,20 @@ pub fn only_gateway_proxy(rule: &crate::intent::Rule, engine: Engine, problems: 
 
 /// Collects diagnostics while a backend keeps going, so that one run reports every problem.
 #[derive(Default)]
-pub struct Problems(Vec<Diagnostic>);
+pub struct Problems(Vec<Diagnostic>, Vec<Diagnostic>);
 
 impl Problems {
     pub fn push(&mut self, diagnostic: Diagnostic) {
         self.0.push(diagnostic);
+    }
+
+    /// A warning found deep in a translation, for the backend to hand back with its objects.
+    pub fn warn(&mut self, diagnostic: Diagnostic) {
+        self.1.push(diagnostic);
+    }
+
+    pub fn take_warnings(&mut self) -> Vec<Diagnostic> {
+        std::mem::take(&mut self.1)
     }
 
     /// `Ok(value)` when nothing was reported.

@@ -92,6 +92,14 @@ pub fn derive(intent: &Intent) -> Derived {
         peer_namespaces: 0,
     };
     b.namespace(UNRELATED_NAMESPACE);
+    // Every declared workload is a pod of its own with every port it names, so that named
+    // ports resolve as they will in the cluster.
+    for w in &facts.workloads {
+        b.namespace(&w.namespace);
+        let ports =
+            w.ports.iter().map(|(name, number, protocol)| (Some(name.clone()), *number, *protocol)).collect();
+        b.pod(&w.namespace, &w.name, &w.subject, ports);
+    }
     for p in &intent.policies {
         b.namespace(&p.namespace);
         if p.role == PolicyRole::Allow && !p.subject.is_empty() {

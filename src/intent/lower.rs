@@ -94,6 +94,8 @@ pub fn lower(loaded: &Loaded, options: &LowerOptions) -> Result<Lowered> {
     cx.workloads(&default_namespace, &mut policies);
     cx.namespaces(&mut policies);
     cx.connections(&mut policies);
+    let declared = declared_workloads(values, &default_namespace);
+    cx.resolve_named_ports(&declared, &mut policies);
     let guardrails = cx.guardrails();
     let unmanaged = cx.unmanaged(&mut policies);
     cx.apply_guardrail_exclusions(&guardrails, &mut policies);
@@ -119,12 +121,52 @@ pub fn lower(loaded: &Loaded, options: &LowerOptions) -> Result<Lowered> {
             guardrails,
             unmanaged_namespaces: unmanaged,
             accept_weaker_guardrails: options.accept_weaker_guardrails,
-            cluster: cluster_facts(values),
+            cluster: crate::intent::ClusterFacts { workloads: declared, ..cluster_facts(values) },
         },
         engine,
         warnings: cx.warnings,
         disabled_reason,
     })
+}
+
+/// Every workload of the values (top-level and per namespace) with its numbered ports.
+fn declared_workloads(
+    values: &crate::values::types::Values,
+    default_namespace: &str,
+) -> Vec<crate::intent::DeclaredWorkload> {
+    let top = values
+        .workloads
+        .iter()
+        .map(|(name, w)| (w.namespace.as_ref().map_or(default_namespace, |n| n.0.as_str()), name, w));
+    let nested = values
+        .namespaces
+        .iter()
+        .flat_map(|(ns, n)| n.workloads.iter().map(move |(name, w)| (ns.as_str(), name, w)));
+    let mut out: Vec<crate::intent::DeclaredWorkload> = top
+        .chain(nested)
+        .map(|(namespace, name, w)| {
+            let mut ports: Vec<(String, u16, Protocol)> = w
+                .ports
+                .iter()
+                .filter(|(_, p)| p.enabled)
+                .filter_map(|(port_name, p)| match p.port {
+                    PortValue::Number(n) => {
+                        Some((port_name.clone(), n, p.protocol.map_or(Protocol::Tcp, Protocol::from)))
+                    }
+                    PortValue::Named(_) => None,
+                })
+                .collect();
+            ports.sort();
+            crate::intent::DeclaredWorkload {
+                namespace: namespace.to_string(),
+                name: name.clone(),
+                subject: workload_subject(name, w),
+                ports,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    out
 }
 
 fn cluster_facts(values: &crate::values::types::Values) -> crate::intent::ClusterFacts {
@@ -140,6 +182,7 @@ fn cluster_facts(values: &crate::values::types::Values) -> crate::intent::Cluste
             .filter(|(_, n)| !n.labels.0.is_empty())
             .map(|(name, n)| (name.clone(), n.labels.0.iter().map(|(k, v)| (k.clone(), v.clone())).collect()))
             .collect(),
+        workloads: Vec::new(),
     }
 }
 
@@ -908,6 +951,74 @@ impl Cx<'_> {
                         );
                         None
                     }
+                }
+            }
+        }
+    }
+
+    /// A named port takes the protocol of the port it names, so that every engine (including
+    /// ClusterNetworkPolicy, whose named ports have no protocol) matches the same traffic. A
+    /// name declared with two protocols is refused; a name close to a declared one but declared
+    /// nowhere is a typo.
+    fn resolve_named_ports(&mut self, declared: &[crate::intent::DeclaredWorkload], policies: &mut [Policy]) {
+        let facts = crate::intent::ClusterFacts { workloads: declared.to_vec(), ..Default::default() };
+        let mut names: Vec<&str> =
+            declared.iter().flat_map(|w| w.ports.iter().map(|(n, _, _)| n.as_str())).collect();
+        names.sort_unstable();
+        names.dedup();
+        // A connection renders on both sides: report each written port once.
+        let mut reported: BTreeSet<(String, String)> = BTreeSet::new();
+        for policy in policies.iter_mut() {
+            for rule in policy.ingress.iter_mut().chain(policy.egress.iter_mut()).flatten() {
+                let mut changed = false;
+                for port in rule.ports.iter_mut() {
+                    let PortSel::Named(name) = &port.port else { continue };
+                    let found = facts.named_port(name);
+                    let mut protocols: Vec<Protocol> = found.iter().map(|(p, _)| *p).collect();
+                    protocols.dedup();
+                    match protocols.as_slice() {
+                        [only] => {
+                            changed |= port.protocol != *only;
+                            port.protocol = *only;
+                        }
+                        [] if !names.is_empty() => {
+                            let hint = crate::values::de::suggest(name, &names);
+                            if hint.starts_with("did you mean")
+                                && reported.insert((rule.origin.path.clone(), name.clone()))
+                            {
+                                self.problems.push(
+                                    Diagnostic::new(format!(
+                                        "named port `{name}` in rule `{}` of `{}/{}` is declared by no workload",
+                                        rule.name, policy.namespace, policy.name
+                                    ))
+                                    .at(&rule.origin)
+                                    .with_help(hint),
+                                );
+                            }
+                        }
+                        [] => {}
+                        _ if !reported.insert((rule.origin.path.clone(), name.clone())) => {}
+                        several => {
+                            let spelled: Vec<String> =
+                                found.iter().map(|(p, n)| format!("{n}/{}", p.as_str())).collect();
+                            let _ = several;
+                            self.problems.push(
+                                Diagnostic::new(format!(
+                                    "named port `{name}` in rule `{}` of `{}/{}` names ports of different protocols ({}): engines would match different traffic",
+                                    rule.name,
+                                    policy.namespace,
+                                    policy.name,
+                                    spelled.join(", ")
+                                ))
+                                .at(&rule.origin)
+                                .with_help("give the ports different names, or write the port number and protocol"),
+                            );
+                        }
+                    }
+                }
+                if changed {
+                    rule.ports.sort();
+                    rule.ports.dedup();
                 }
             }
         }

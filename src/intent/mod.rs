@@ -70,6 +70,35 @@ pub struct ClusterFacts {
     pub api_server: Vec<IpNet>,
     /// `namespaces.<ns>.labels`, sorted.
     pub namespace_labels: BTreeMap<String, BTreeMap<String, String>>,
+    /// The workloads the values declare, with every port they name, sorted by (namespace,
+    /// name): named ports resolve against them, and the derived topology gives each its pod.
+    pub workloads: Vec<DeclaredWorkload>,
+}
+
+/// A workload of the values: its pods and its declared ports.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DeclaredWorkload {
+    pub namespace: String,
+    pub name: String,
+    pub subject: LabelSelector,
+    /// `ports.<name>` with a port number: (name, number, protocol), sorted.
+    pub ports: Vec<(String, u16, Protocol)>,
+}
+
+impl ClusterFacts {
+    /// Every (protocol, number) the values declare for a port name, sorted.
+    pub fn named_port(&self, name: &str) -> Vec<(Protocol, u16)> {
+        let mut found: Vec<(Protocol, u16)> = self
+            .workloads
+            .iter()
+            .flat_map(|w| w.ports.iter())
+            .filter(|(n, _, _)| n == name)
+            .map(|(_, number, protocol)| (*protocol, *number))
+            .collect();
+        found.sort();
+        found.dedup();
+        found
+    }
 }
 
 impl Intent {
