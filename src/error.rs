@@ -82,6 +82,12 @@ impl Diagnostic {
         Diagnostic { severity: Severity::Warning, ..Diagnostic::new(message) }
     }
 
+    /// The same finding as an error (`--strict`).
+    pub fn into_error(mut self) -> Self {
+        self.severity = Severity::Error;
+        self
+    }
+
     pub fn at(mut self, origin: &Origin) -> Self {
         self.origin = Some(origin.clone());
         self

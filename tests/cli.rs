@@ -472,3 +472,24 @@ fn cluster_scoped_name_clashes_are_errors_not_overwrites() {
     // Namespaced engines keep the two apart.
     netpol().args(["render", "-f", &values, "--engine", "kubernetes"]).assert().success();
 }
+
+#[test]
+fn strict_turns_warnings_into_errors_and_writes_nothing() {
+    // Passthrough for another engine is a warning…
+    let values = "workloads:\n  web:\n    namespace: shop\n    ports:\n      http: {port: 80}\n    calico:\n      ingress: [{action: Allow}]\n";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = write(dir.path(), "values.yaml", values);
+    let out = netpol().args(["render", "-f", &file]).output().expect("runs");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("warning: calico passthrough rules"));
+    // …and an error under --strict, with nothing written anywhere.
+    let target = dir.path().join("out");
+    for extra in [vec![], vec!["--output-dir", target.to_str().expect("UTF-8")]] {
+        let out = netpol().args(["render", "-f", &file, "--strict"]).args(&extra).output().expect("runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(out.stdout.is_empty());
+        assert!(stderr.contains("error: calico passthrough rules"), "{stderr}");
+    }
+    assert!(!target.exists());
+}

@@ -146,6 +146,9 @@ pub struct RenderArgs {
     /// How errors and warnings are printed on stderr.
     #[arg(long, value_enum, default_value_t = ErrorFormat::Human)]
     pub error_format: ErrorFormat,
+    /// Treat every warning as an error: exit 1, nothing on stdout, nothing written (for CI).
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -244,6 +247,10 @@ fn run_render(args: RenderArgs) -> i32 {
         Ok(output) => output,
         Err(e) => return report(&e, &sources, format, color),
     };
+    if args.strict && !output.warnings.is_empty() {
+        let errors: Vec<Diagnostic> = output.warnings.iter().cloned().map(Diagnostic::into_error).collect();
+        return report(&Error::Invalid(errors), &sources, format, color);
+    }
     print_diagnostics(&output.warnings, &sources, format, color);
     if let Some(reason) = &output.disabled_reason {
         write_stderr(&format!("netpol: {reason}"));
