@@ -493,3 +493,46 @@ fn strict_turns_warnings_into_errors_and_writes_nothing() {
     }
     assert!(!target.exists());
 }
+
+#[test]
+fn set_alone_is_values_and_helm_words_match_any_case() {
+    let out = netpol()
+        .args([
+            "render",
+            "--set",
+            "workloads.web.namespace=shop",
+            "--set",
+            "workloads.web.ports.http.port=80",
+        ])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("name: web"));
+    let out = netpol().args(["render", "--set", "networkPolicy.enabled=False"]).output().expect("runs");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("networkPolicy.enabled is false"));
+}
+
+#[test]
+fn engine_names_users_type_are_accepted() {
+    for (alias, api) in [
+        ("k8s", "networking.k8s.io/v1"),
+        ("cluster-network-policy", "policy.networking.k8s.io/v1alpha2"),
+        ("clusterNetworkPolicy", "policy.networking.k8s.io/v1alpha2"),
+    ] {
+        let out = stdout_of(&["render", "-f", "examples/minimal.yaml", "--engine", alias]);
+        assert!(out.contains(api), "{alias}: {out}");
+    }
+    let out =
+        netpol().args(["render", "-f", "examples/minimal.yaml", "--engine", "cnp"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(2), "`cnp` is Cilium's short name, not an alias");
+}
+
+#[test]
+fn values_that_render_nothing_say_so() {
+    for values in ["", "workloads: {}\n"] {
+        let out = netpol().args(["render", "-f", "-"]).write_stdin(values).output().expect("runs");
+        assert!(out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to render"), "{values:?}");
+    }
+}

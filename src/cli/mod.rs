@@ -178,7 +178,7 @@ impl ValueEnum for EngineArg {
     }
 
     fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
-        Some(clap::builder::PossibleValue::new(self.0.as_str()))
+        Some(clap::builder::PossibleValue::new(self.0.as_str()).aliases(self.0.aliases().iter().copied()))
     }
 }
 
@@ -221,9 +221,11 @@ fn run_render(args: RenderArgs) -> i32 {
     let color = std::io::stderr().is_terminal();
     let format = args.error_format;
     let mut sources = Sources::default();
-    if args.values.values.is_empty() {
+    if args.values.values.is_empty() && args.values.set.is_empty() && args.values.set_string.is_empty() {
         return report(
-            &Error::Usage("the values are missing: give at least one `-f FILE` (`-f -` reads stdin)".into()),
+            &Error::Usage(
+                "the values are missing: give `-f FILE` (`-f -` reads stdin) or `--set KEY=VALUE`".into(),
+            ),
             &sources,
             format,
             color,
@@ -255,6 +257,10 @@ fn run_render(args: RenderArgs) -> i32 {
     if let Some(reason) = &output.disabled_reason {
         write_stderr(&format!("netpol: {reason}"));
         return 0;
+    }
+    if output.manifests.is_empty() {
+        // Not an error (an empty policy set is valid), but never a silent empty success.
+        write_stderr("netpol: the values declare no policies: nothing to render");
     }
     let written = match &args.output_dir {
         Some(dir) => {

@@ -86,10 +86,11 @@ fn typed_value(raw: &str, typing: Typing, loc: Loc) -> Node {
     }
     let value = match typing {
         Typing::String => Value::Str(unescaped),
+        // Helm matches these words whatever their case (`True`, `NULL`).
         Typing::Infer => match unescaped.as_str() {
-            "true" => Value::Bool(true),
-            "false" => Value::Bool(false),
-            "null" => Value::Null,
+            s if s.eq_ignore_ascii_case("true") => Value::Bool(true),
+            s if s.eq_ignore_ascii_case("false") => Value::Bool(false),
+            s if s.eq_ignore_ascii_case("null") => Value::Null,
             s => match s.parse::<i64>() {
                 // Helm keeps leading zeros as strings ("007").
                 Ok(i) if !(s.len() > 1 && s.starts_with('0')) => Value::Int(i),

@@ -22,6 +22,15 @@ pub enum Engine {
 }
 
 impl Engine {
+    /// Other names users type for the engine (`cnp` is not one: it is Cilium's short name).
+    pub fn aliases(self) -> &'static [&'static str] {
+        match self {
+            Engine::Kubernetes => &["k8s"],
+            Engine::Cilium | Engine::Calico => &[],
+            Engine::ClusterNetworkPolicy => &["cluster-network-policy"],
+        }
+    }
+
     pub const ALL: [Engine; 4] =
         [Engine::Kubernetes, Engine::Cilium, Engine::Calico, Engine::ClusterNetworkPolicy];
 
@@ -46,7 +55,7 @@ impl FromStr for Engine {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Engine::ALL.into_iter().find(|e| e.as_str() == s).ok_or_else(|| {
+        Engine::ALL.into_iter().find(|e| e.as_str() == s || e.aliases().contains(&s)).ok_or_else(|| {
             format!("unknown engine `{s}`; expected one of: {}", Engine::ALL.map(Engine::as_str).join(", "))
         })
     }
