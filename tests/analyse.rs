@@ -319,3 +319,23 @@ fn check_prints_a_summary_and_lists_explained_flows_only_when_verbose() {
     assert!(verbose.lines().count() > 700, "every explained flow is listed");
     assert!(verbose.contains("[limitation: "), "{verbose:.400}");
 }
+
+#[test]
+fn render_says_what_check_files_under_a_limitation_and_strict_check_refuses_it() {
+    let out = netpol()
+        .args(["render", "-f", "examples/minimal.yaml", "--engine", "clusterNetworkPolicy"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.matches("cannot isolate ingress from anything but pods").count(),
+        1,
+        "once per object: {stderr}"
+    );
+    let (code, stdout, stderr) = run(&["check", "-f", "examples/minimal.yaml", "--strict"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stderr.contains("error: ClusterNetworkPolicy cannot isolate ingress"), "{stderr}");
+    let (code, _, stderr) = run(&["check", "-f", "examples/minimal.yaml", "--strict", "--engine", "calico"]);
+    assert_eq!(code, 0, "{stderr}");
+}

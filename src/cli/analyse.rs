@@ -286,6 +286,9 @@ pub struct CheckArgs {
     /// List every differing flow, also those a documented limitation explains (text output).
     #[arg(short = 'v', long)]
     pub verbose: bool,
+    /// Treat every warning of the values or of an engine's rendering as an error (exit 1).
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// The report and whether every difference is a documented limitation.
@@ -305,13 +308,17 @@ pub fn check(args: &CheckArgs, sources: &mut Sources) -> Result<(String, bool)> 
         return Err(Error::Usage(format!("nothing to check: {reason}")));
     }
     let intent = lowered.intent;
+    let mut warnings = lowered.warnings;
     let mut reports: Vec<EngineCheck> = Vec::new();
     let mut first_error = None;
     let mut rendered = Vec::new();
     for engine in engines {
         let mut own = intent.clone();
         match render::render_intent(engine, &mut own) {
-            Ok((manifests, _)) => rendered.push((engine, manifests)),
+            Ok((manifests, engine_warnings)) => {
+                warnings.extend(engine_warnings);
+                rendered.push((engine, manifests));
+            }
             Err(Error::Invalid(problems)) => {
                 let summary = problems.iter().map(|d| d.message.clone()).collect::<Vec<_>>().join("; ");
                 first_error.get_or_insert(Error::Invalid(problems));
@@ -324,6 +331,9 @@ pub fn check(args: &CheckArgs, sources: &mut Sources) -> Result<(String, bool)> 
             }
             Err(other) => return Err(other),
         }
+    }
+    if args.strict && !warnings.is_empty() {
+        return Err(Error::Invalid(warnings.into_iter().map(Diagnostic::into_error).collect()));
     }
     // Every engine is judged on one topology, derived from the one intent.
     let derived = crate::eval::derive::derive(&intent);

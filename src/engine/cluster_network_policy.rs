@@ -153,6 +153,17 @@ impl Backend for ClusterNetworkPolicy {
 
 fn render_policy(intent: &Intent, policy: &Policy, problems: &mut Problems) -> Result<Vec<Manifest>> {
     let context = format!("policy `{}` in namespace `{}`", policy.name, policy.namespace);
+    if policy.ingress.is_some() {
+        // What `check` files under a documented limitation is said at render time, once per
+        // object.
+        problems.warn(
+            Diagnostic::warning(format!(
+                "ClusterNetworkPolicy cannot isolate ingress from anything but pods: for {context}, ingress from nodes, the API server and outside the cluster stays open"
+            ))
+            .at(&policy.origin)
+            .with_help("engines that can: kubernetes, cilium, calico"),
+        );
+    }
     let base = naming::join(&[&policy.namespace, &policy.name]);
     let own = LabelSelector::namespace_named(&policy.namespace);
     let subject = subject(&own, &policy.subject);
