@@ -540,8 +540,14 @@ fn peers(
                 refuse_deny("the API server", problems);
             }
             // The API server is not a pod, and this engine's Deny rules only ever name pods: its
-            // traffic is never denied here, so no Accept is needed and none is written.
-            Peer::ApiServer { .. } => {}
+            // traffic is never denied here, so no Accept is needed and none is written. Said,
+            // so that the peer does not vanish without a word.
+            Peer::ApiServer { .. } => problems.warn(
+                Diagnostic::warning(format!(
+                    "ingress from the API server needs no rule on ClusterNetworkPolicy, which never denies traffic from non-pods: the peer renders nothing ({where_})"
+                ))
+                .at(&rule.origin),
+            ),
             Peer::Cidr { .. } => {
                 ok = false;
                 problems.push(
@@ -762,6 +768,20 @@ mod tests {
             json!([{"tcp": {"destinationPort": {"number": 9090}}}]),
             "{spec}"
         );
+    }
+
+    #[test]
+    fn ingress_from_the_api_server_renders_nothing_and_says_so() {
+        let r = rule("api", vec![Peer::ApiServer { cidrs: vec![] }], vec![tcp(9443)]);
+        let rendered = ClusterNetworkPolicy
+            .render(&intent(vec![allowlist("shop", "web", Some(vec![r]), None)]))
+            .expect("renders");
+        assert!(
+            rendered.warnings.iter().any(|w| w.message.contains("ingress from the API server needs no rule")),
+            "{:?}",
+            rendered.warnings
+        );
+        assert!(!rendered.manifests[0].yaml.contains("name: api"), "{}", rendered.manifests[0].yaml);
     }
 
     #[test]
