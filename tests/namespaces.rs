@@ -127,7 +127,23 @@ fn a_cidr_allow_inside_a_denied_address_is_an_error() {
 fn a_connection_across_tenants_is_refused_when_tenants_are_isolated() {
     let v = format!("{GUARDED}connections:\n  - from: {{namespace: a}}\n    to: {{namespace: b}}\n");
     let errors = run(&v, Engine::Calico, false).expect_err("refused");
-    assert!(errors.iter().any(|e| e.contains("crosses from tenant `one` to tenant `two`")), "{errors:?}");
+    assert!(errors.iter().any(|e| e.contains("from tenant `one` to tenant `two`")), "{errors:?}");
+}
+
+#[test]
+fn a_namespace_allow_that_a_guardrail_always_denies_is_refused() {
+    // GUARDED isolates tenants `one` (namespace a) and `two` (namespace b).
+    let v = GUARDED.replace(
+        "    labels: {tenant: two}\n",
+        "    labels: {tenant: two}\n    allow:\n      fromNamespaces: [a]\n",
+    );
+    let v = v.replace("    allow:\n      internet: {cidrs: [169.254.0.0/16]}\n", "");
+    let errors = run(&v, Engine::Cilium, false).expect_err("refused");
+    assert!(
+        errors.iter().any(|e| e
+            .contains("from tenant `one` to tenant `two`, which guardrails.denyCrossTenant always denies")),
+        "{errors:?}"
+    );
 }
 
 #[test]

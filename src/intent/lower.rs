@@ -738,6 +738,13 @@ impl Cx<'_> {
                 ));
             }
             if !allow.from_namespaces.is_empty() {
+                // An allow that a guardrail always denies would render and never take effect.
+                for (i, from) in allow.from_namespaces.iter().enumerate() {
+                    let at = allow_path.key("fromNamespaces").index(i);
+                    if let Some(d) = self.crosses_tenants(&from.0, ns, &at) {
+                        self.problems.push(d);
+                    }
+                }
                 let origin = self.origin(&allow_path.key("fromNamespaces"));
                 let peers = allow
                     .from_namespaces
@@ -1038,7 +1045,7 @@ impl Cx<'_> {
         match (self.tenant_of(from), self.tenant_of(to)) {
             (Some(a), Some(b)) if a != b => Some(
                 Diagnostic::new(format!(
-                    "this connection crosses from tenant `{a}` to tenant `{b}`, which guardrails.denyCrossTenant forbids"
+                    "this allows traffic from tenant `{a}` to tenant `{b}`, which guardrails.denyCrossTenant always denies"
                 ))
                 .at(&self.origin(path))
                 .with_help("guardrails cannot be overridden by namespace or application policy"),
