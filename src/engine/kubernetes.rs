@@ -63,18 +63,7 @@ impl Backend for Kubernetes {
 /// egress rule to "anyone" is spelled out as every pod plus the whole address space minus what
 /// the cluster-wide guardrails deny by address (the metadata service). `None`: no such denies.
 fn spelled_out_anyone(intent: &Intent) -> Option<Vec<net::NetworkPolicyPeer>> {
-    let denied: Vec<ipnet::IpNet> = intent
-        .guardrails
-        .iter()
-        .filter(|g| g.namespaces.is_empty() && g.pods.is_empty())
-        .flat_map(|g| g.egress_deny.iter())
-        .filter(|r| r.ports.is_empty())
-        .flat_map(|r| r.peers.iter())
-        .filter_map(|p| match p {
-            Peer::Cidr { cidr, except } if except.is_empty() => Some(*cidr),
-            _ => None,
-        })
-        .collect();
+    let denied = crate::intent::denied_everywhere(&intent.guardrails);
     if denied.is_empty() || !intent.accept_weaker_guardrails {
         return None;
     }

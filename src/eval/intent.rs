@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use super::{Context, Decision, Direction, Endpoint, Flow, Layer, NAMESPACED_ORDER, Outcome, Rank, Step};
 use crate::intent::{
-    Entity, Fqdn, Guardrail, Intent, LabelOperator, LabelSelector, Namespaces, Peer, Policy, PortSel, Rule,
+    Entity, Fqdn, Guardrail, Intent, LabelSelector, Namespaces, Peer, Policy, PortSel, Rule,
 };
 
 /// The intent as one evaluator layer.
@@ -126,16 +126,7 @@ impl Layer for IntentLayer {
 
 /// A normalised selector against a label map (`lookup` may add implicit labels).
 pub fn selector_matches(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
-    selector.match_labels.iter().all(|(k, v)| labels.get(k) == Some(v))
-        && selector.match_expressions.iter().all(|e| {
-            let value = labels.get(&e.key);
-            match e.operator {
-                LabelOperator::In => value.is_some_and(|v| e.values.contains(v)),
-                LabelOperator::NotIn => value.is_none_or(|v| !e.values.contains(v)),
-                LabelOperator::Exists => value.is_some(),
-                LabelOperator::DoesNotExist => value.is_none(),
-            }
-        })
+    selector.matches_with(|k| labels.get(k))
 }
 
 fn rule_matches(

@@ -55,43 +55,41 @@ fn split_guardrail(g: Guardrail, e: &Exception, known: KnownLabels<'_>) -> Vec<G
     }
     // The ingress side: the subject minus the exception pods denies as before; the exception
     // pods keep the deny on the remaining ports.
-    let mut pieces = Vec::new();
-    let outside = outside_of(&g.namespaces, &g.pods, e);
-    let mut first = true;
-    for (n, (namespaces, pods)) in outside.into_iter().enumerate() {
-        let name =
-            if first { g.name.clone() } else { crate::vocab::naming::join(&[&g.name, &n.to_string()]) };
-        pieces.push(Guardrail {
-            name,
+    let mut pieces: Vec<Guardrail> = outside_of(&g.namespaces, &g.pods, e)
+        .into_iter()
+        .enumerate()
+        .map(|(n, (namespaces, pods))| Guardrail {
+            name: if n == 0 {
+                g.name.clone()
+            } else {
+                crate::vocab::naming::join(&[&g.name, &n.to_string()])
+            },
             namespaces,
             pods,
-            ingress_deny: g.ingress_deny.clone(),
-            egress_deny: if first { egress_deny.clone() } else { Vec::new() },
+            egress_deny: Vec::new(),
             ..g.clone()
-        });
-        first = false;
-    }
+        })
+        .collect();
     let inside_ingress: Vec<Rule> =
         g.ingress_deny.iter().filter_map(|r| without_ports(r, &e.ports)).collect();
-    let inside = match (and(&g.namespaces, &e.namespaces), and(&g.pods, &e.pods)) {
-        (Some(namespaces), Some(pods)) if !inside_ingress.is_empty() || first => Some((namespaces, pods)),
-        _ => None,
-    };
-    if let Some((namespaces, pods)) = inside {
+    if let (false, Some(namespaces), Some(pods)) =
+        (inside_ingress.is_empty(), and(&g.namespaces, &e.namespaces), and(&g.pods, &e.pods))
+    {
         pieces.push(Guardrail {
             name: crate::vocab::naming::join(&[&g.name, &e.name]),
             namespaces,
             pods,
             ingress_deny: inside_ingress,
-            egress_deny: if first { egress_deny.clone() } else { Vec::new() },
+            egress_deny: Vec::new(),
             description: format!("{} (except {})", g.description, e.name),
             ..g.clone()
         });
-        first = false;
     }
-    if first {
-        // Nothing of the subject is left to deny ingress for; the egress side stays.
-        pieces.push(Guardrail { egress_deny, ingress_deny: Vec::new(), ..g });
+    // The egress side is not split by subject: it stays with every pod the guardrail selects.
+    if !egress_deny.is_empty() || pieces.is_empty() {
+        let name =
+            if pieces.is_empty() { g.name.clone() } else { crate::vocab::naming::join(&[&g.name, "egress"]) };
+        pieces.push(Guardrail { name, egress_deny, ingress_deny: Vec::new(), ..g });
     }
     pieces
 }
@@ -140,7 +138,7 @@ fn may_overlap(
         return false;
     }
     match exception_namespace(e).and_then(known) {
-        Some(labels) => matches(namespaces, &labels),
+        Some(labels) => namespaces.matches_with(|k| labels.get(k)),
         None => true,
     }
 }
@@ -152,19 +150,6 @@ fn exception_namespace(e: &Exception) -> Option<&str> {
         return s.match_labels.get(NAMESPACE_NAME_LABEL).map(String::as_str);
     }
     None
-}
-
-fn matches(selector: &LabelSelector, labels: &SortedMap<String, String>) -> bool {
-    selector.match_labels.iter().all(|(k, v)| labels.get(k) == Some(v))
-        && selector.match_expressions.iter().all(|x| {
-            let value = labels.get(&x.key);
-            match x.operator {
-                LabelOperator::In => value.is_some_and(|v| x.values.contains(v)),
-                LabelOperator::NotIn => value.is_none_or(|v| !x.values.contains(v)),
-                LabelOperator::Exists => value.is_some(),
-                LabelOperator::DoesNotExist => value.is_none(),
-            }
-        })
 }
 
 /// (namespaces, pods) minus the exception's pods, as a union of selector pairs.
@@ -460,6 +445,31 @@ mod tests {
         assert!(pieces[0].ingress_deny[0].ports.is_empty());
         assert_eq!(pieces[1].pods, LabelSelector::from_labels([("k8s-app", "kube-dns")]));
         assert!(!pieces[1].ingress_deny[0].ports.contains(&udp(53)));
+    }
+
+    #[test]
+    fn a_split_subject_keeps_its_egress_deny_on_every_pod() {
+        // A tenant namespace that also runs the DNS pods: ingress is split around them, egress
+        // still applies to the whole namespace.
+        let g = Guardrail {
+            name: "isolate-tenant-a".into(),
+            namespaces: LabelSelector::namespace_named("kube-system"),
+            pods: LabelSelector::default(),
+            ingress_deny: vec![rule("from-other-tenants", vec![], vec![])],
+            egress_deny: vec![rule(
+                "to-other-tenants",
+                vec![Peer::Cidr { cidr: "10.0.0.0/8".parse().expect("cidr"), except: vec![] }],
+                vec![],
+            )],
+            description: "d".into(),
+            origin: origin("guardrails"),
+        };
+        let pieces = apply(vec![g.clone()], &[dns()], &unknown);
+        let egress: Vec<&Guardrail> = pieces.iter().filter(|p| !p.egress_deny.is_empty()).collect();
+        assert_eq!(egress.len(), 1, "{pieces:#?}");
+        assert_eq!((&egress[0].namespaces, &egress[0].pods), (&g.namespaces, &g.pods));
+        assert_eq!(egress[0].name, "isolate-tenant-a-egress");
+        assert!(pieces.iter().filter(|p| p.name != egress[0].name).all(|p| p.egress_deny.is_empty()));
     }
 
     #[test]

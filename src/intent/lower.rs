@@ -1242,17 +1242,7 @@ impl Cx<'_> {
     /// Every CIDR allow excludes what a guardrail denies, so no engine (not even one without
     /// deny rules) renders an allow for a guarded address.
     fn apply_guardrail_exclusions(&mut self, guardrails: &[Guardrail], policies: &mut [Policy]) {
-        let denied: Vec<IpNet> = guardrails
-            .iter()
-            .filter(|g| g.namespaces.is_empty() && g.pods.is_empty())
-            .flat_map(|g| g.egress_deny.iter())
-            .filter(|r| r.ports.is_empty())
-            .flat_map(|r| r.peers.iter())
-            .filter_map(|p| match p {
-                Peer::Cidr { cidr, except } if except.is_empty() => Some(*cidr),
-                _ => None,
-            })
-            .collect();
+        let denied = super::denied_everywhere(guardrails);
         if denied.is_empty() {
             return;
         }

@@ -291,6 +291,20 @@ impl LabelSelector {
         }
     }
 
+    /// Whether the selector matches a label set (`get` looks a key up).
+    pub fn matches_with<'a>(&self, get: impl Fn(&str) -> Option<&'a String>) -> bool {
+        self.match_labels.iter().all(|(k, v)| get(k) == Some(v))
+            && self.match_expressions.iter().all(|x| {
+                let value = get(&x.key);
+                match x.operator {
+                    LabelOperator::In => value.is_some_and(|v| x.values.contains(v)),
+                    LabelOperator::NotIn => value.is_none_or(|v| !x.values.contains(v)),
+                    LabelOperator::Exists => value.is_some(),
+                    LabelOperator::DoesNotExist => value.is_none(),
+                }
+            })
+    }
+
     /// The selector of one namespace by name.
     pub fn namespace_named(name: &str) -> Self {
         Self::from_labels([(NAMESPACE_NAME_LABEL, name)])
@@ -384,6 +398,22 @@ impl RawRules {
     pub fn is_empty(&self) -> bool {
         self.ingress.is_empty() && self.egress.is_empty()
     }
+}
+
+/// Addresses that guardrails deny to every pod on every port (the metadata service): allows
+/// exclude them, and an engine that cannot deny spells "anyone" without them.
+pub fn denied_everywhere(guardrails: &[Guardrail]) -> Vec<IpNet> {
+    guardrails
+        .iter()
+        .filter(|g| g.namespaces.is_empty() && g.pods.is_empty())
+        .flat_map(|g| g.egress_deny.iter())
+        .filter(|r| r.ports.is_empty())
+        .flat_map(|r| r.peers.iter())
+        .filter_map(|p| match p {
+            Peer::Cidr { cidr, except } if except.is_empty() => Some(*cidr),
+            _ => None,
+        })
+        .collect()
 }
 
 /// A platform guardrail: traffic that is denied cluster-wide and that no namespace or
