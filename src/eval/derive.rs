@@ -78,15 +78,29 @@ struct Builder<'a> {
 /// Derive the topology of an intent.
 pub fn derive(intent: &Intent) -> Derived {
     let facts = &intent.cluster;
-    let pod_net = facts.pod_cidr.unwrap_or_else(|| net("10.244.0.0/16"));
-    let service_net = facts.service_cidr.unwrap_or_else(|| net("10.96.0.0/12"));
-    let node_net = facts.node_cidrs.first().copied().unwrap_or_else(|| net("172.18.0.0/24"));
+    // Pods get addresses of the first declared family (IPv4 first on a dual-stack cluster);
+    // each other pod or service range gets an address endpoint of its own, so a rule that
+    // reaches the cluster over the other family shows up as a flow.
+    let first_v4 = |nets: &[IpNet]| nets.iter().find(|n| matches!(n, IpNet::V4(_))).or(nets.first()).copied();
+    let pod_net = first_v4(&facts.pod_cidrs).unwrap_or_else(|| net("10.244.0.0/16"));
+    let service_net = first_v4(&facts.service_cidrs).unwrap_or_else(|| net("10.96.0.0/12"));
+    let node_net = first_v4(&facts.node_cidrs).unwrap_or_else(|| net("172.18.0.0/24"));
+    let other_family_addresses: Vec<IpAddr> = facts
+        .pod_cidrs
+        .iter()
+        .chain(&facts.service_cidrs)
+        .filter(|n| **n != pod_net && **n != service_net)
+        .filter_map(|n| nth_host(*n, 10))
+        .collect();
     let mut b = Builder {
         intent,
         namespaces: BTreeMap::new(),
         pods: Vec::new(),
         pod_net,
-        externals: BTreeSet::from([IpAddr::V4(INTERNET), IpAddr::V4(METADATA)]),
+        externals: [IpAddr::V4(INTERNET), IpAddr::V4(METADATA)]
+            .into_iter()
+            .chain(other_family_addresses)
+            .collect(),
         dns_names: BTreeMap::new(),
         ports: BTreeSet::from([(Protocol::Tcp, 443), (Protocol::Tcp, 9999)]),
         peer_namespaces: 0,
@@ -138,6 +152,15 @@ pub fn derive(intent: &Intent) -> Derived {
         .and_then(|c| if c.prefix_len() == c.max_prefix_len() { Some(c.addr()) } else { nth_host(*c, 1) })
         .or_else(|| nth_host(node_net, 10));
     let mut cluster_cidrs = vec![pod_net, service_net];
+    cluster_cidrs.extend(
+        facts
+            .pod_cidrs
+            .iter()
+            .chain(&facts.service_cidrs)
+            .filter(|n| !cluster_cidrs.contains(n))
+            .copied()
+            .collect::<Vec<_>>(),
+    );
     cluster_cidrs.extend(facts.node_cidrs.iter().copied());
     if facts.node_cidrs.is_empty() {
         cluster_cidrs.push(node_net);

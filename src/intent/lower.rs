@@ -172,9 +172,9 @@ fn declared_workloads(
 fn cluster_facts(values: &crate::values::types::Values) -> crate::intent::ClusterFacts {
     let facts = &values.cluster;
     crate::intent::ClusterFacts {
-        pod_cidr: facts.pod_cidr.map(|c| c.0),
-        service_cidr: facts.service_cidr.map(|c| c.0),
-        node_cidrs: facts.node_cidrs.iter().map(|c| c.0).collect(),
+        pod_cidrs: facts.pod_cidr.0.clone(),
+        service_cidrs: facts.service_cidr.0.clone(),
+        node_cidrs: facts.node_cidrs.0.clone(),
         api_server: facts.api_server.cidrs.iter().map(|c| c.0).collect(),
         namespace_labels: values
             .namespaces
@@ -827,11 +827,12 @@ impl Cx<'_> {
         }
     }
 
-    /// Internet egress: each CIDR minus the cluster's own ranges and the metadata service.
+    /// Internet egress: each CIDR minus the cluster's own ranges (of both address families)
+    /// and the metadata service.
     fn internet_rule(&mut self, internet: &InternetValues, path: &KeyPath) -> Option<Rule> {
         let facts = &self.loaded.values.cluster;
         let origin = self.origin(path);
-        let (Some(pod), Some(service)) = (facts.pod_cidr, facts.service_cidr) else {
+        if facts.pod_cidr.0.is_empty() || facts.service_cidr.0.is_empty() {
             self.problems.push(
                 Diagnostic::new(
                     "internet egress must exclude the cluster's own ranges, and they are not set",
@@ -840,15 +841,18 @@ impl Cx<'_> {
                 .with_help("set cluster.podCIDR and cluster.serviceCIDR (and cluster.nodeCIDRs)"),
             );
             return None;
-        };
-        let mut cluster: Vec<IpNet> = vec![pod.0, service.0];
-        cluster.extend(facts.node_cidrs.iter().map(|c| c.0));
+        }
+        let mut cluster: Vec<IpNet> = facts.pod_cidr.0.clone();
+        cluster.extend(facts.service_cidr.0.iter().copied());
+        cluster.extend(facts.node_cidrs.0.iter().copied());
         cluster.extend(metadata_nets());
         let cidrs: Vec<IpNet> = if internet.cidrs.is_empty() {
             vec![IpNet::V4(ipnet::Ipv4Net::default())]
         } else {
             internet.cidrs.iter().map(|c| c.0).collect()
         };
+        let declares_v6 =
+            facts.pod_cidr.0.iter().chain(&facts.service_cidr.0).any(|c| matches!(c, IpNet::V6(_)));
         let mut peers = Vec::new();
         for cidr in cidrs {
             if let Some(inside) = cluster.iter().find(|c| c.contains(&cidr)) {
@@ -857,6 +861,16 @@ impl Cx<'_> {
                         .at(&origin),
                 );
                 continue;
+            }
+            if matches!(cidr, IpNet::V6(_)) && !declares_v6 {
+                self.warnings.push(
+                    Diagnostic::warning(format!(
+                        "internet CIDR {cidr} is IPv6 but the values declare no IPv6 cluster range, so \
+                         IPv6 pod and service addresses are not excluded from it"
+                    ))
+                    .at(&origin)
+                    .with_help("on a dual-stack cluster list both ranges: `podCIDR: [10.244.0.0/16, fd00:10:244::/56]` (and serviceCIDR)"),
+                );
             }
             let except: Vec<IpNet> = cluster.iter().filter(|c| cidr.contains(*c)).copied().collect();
             // Only the outermost exclusions: an exclusion inside another one is redundant.

@@ -63,8 +63,9 @@ pub struct Intent {
 /// The cluster's own address ranges and namespace labels, as the values declare them.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ClusterFacts {
-    pub pod_cidr: Option<IpNet>,
-    pub service_cidr: Option<IpNet>,
+    /// One range per address family on a dual-stack cluster.
+    pub pod_cidrs: Vec<IpNet>,
+    pub service_cidrs: Vec<IpNet>,
     pub node_cidrs: Vec<IpNet>,
     /// Endpoint addresses of the API server.
     pub api_server: Vec<IpNet>,

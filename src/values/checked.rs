@@ -24,6 +24,37 @@ impl<'de> Deserialize<'de> for Cidr {
     }
 }
 
+/// One CIDR or a list of them: `cluster.podCIDR: 10.244.0.0/16` on a single-stack cluster,
+/// `[10.244.0.0/16, "fd00:10:244::/56"]` on a dual-stack one (as kube-controller-manager's
+/// `--cluster-cidr` takes one range per family).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CidrList(pub Vec<IpNet>);
+
+impl<'de> Deserialize<'de> for CidrList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = CidrList;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a CIDR or a list of CIDRs")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<CidrList, E> {
+                parse_cidr(v).map(|net| CidrList(vec![net])).map_err(E::custom)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<CidrList, A::Error> {
+                let mut nets = Vec::new();
+                while let Some(Cidr(net)) = seq.next_element()? {
+                    if !nets.contains(&net) {
+                        nets.push(net);
+                    }
+                }
+                Ok(CidrList(nets))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 pub fn parse_cidr(s: &str) -> Result<IpNet, String> {
     let net: IpNet = s.parse().map_err(|_| {
         if s.parse::<std::net::IpAddr>().is_ok() {

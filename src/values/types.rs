@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer};
 
 use super::checked::{
-    Cidr, DnsLabel, Labels, PeerSpec, PortSpec, PortValue, ProtocolName, RawJson, Selector,
+    Cidr, CidrList, DnsLabel, Labels, PeerSpec, PortSpec, PortValue, ProtocolName, RawJson, Selector,
 };
 use crate::vocab::Engine;
 
@@ -74,13 +74,15 @@ pub struct Values {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Cluster {
-    #[serde(rename = "podCIDR")]
-    pub pod_cidr: Option<Cidr>,
-    #[serde(rename = "serviceCIDR")]
-    pub service_cidr: Option<Cidr>,
+    /// The pod range, or one range per address family on a dual-stack cluster.
+    #[serde(default, rename = "podCIDR")]
+    pub pod_cidr: CidrList,
+    /// The service range, or one per address family.
+    #[serde(default, rename = "serviceCIDR")]
+    pub service_cidr: CidrList,
     /// Node addresses, excluded from internet egress like the pod and service ranges.
     #[serde(default, rename = "nodeCIDRs")]
-    pub node_cidrs: Vec<Cidr>,
+    pub node_cidrs: CidrList,
     #[serde(default)]
     pub api_server: ApiServerFacts,
     #[serde(default)]

@@ -1,0 +1,20 @@
+//! What the CLI tests share: run the binary on values written to a temporary file.
+
+use assert_cmd::Command;
+
+/// Exit code, stdout and stderr of one run. `VALUES` in `args` stands for the values file.
+pub fn netpol(args: &[&str], values: &str) -> (i32, String, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("values.yaml");
+    std::fs::write(&path, values).expect("write");
+    let path = path.to_string_lossy().into_owned();
+    let args: Vec<&str> = args.iter().map(|a| if *a == "VALUES" { path.as_str() } else { a }).collect();
+    let out = Command::cargo_bin("netpol").expect("bin").args(&args).output().expect("runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+pub const ENGINES: [&str; 4] = ["kubernetes", "cilium", "calico", "clusterNetworkPolicy"];
