@@ -132,3 +132,27 @@ fn cluster_network_policy_translates_a_declared_name_toward_a_cidr_and_refuses_o
     assert!(out.is_empty());
     assert!(err.contains("named port `grpc` toward a CIDR peer"), "{err}");
 }
+
+#[test]
+fn a_workload_keeps_its_own_pod_and_every_port_when_a_connection_selects_it() {
+    let values = "workloads:
+  api:
+    namespace: front
+    podLabels: {app: api}
+    ports:
+      http: {port: 8080}
+      metrics: {port: 9090}
+connections:
+  - name: back-to-api
+    from: {namespace: back}
+    to: {namespace: front, podLabels: {app: api}}
+    ports: [8080]
+";
+    let (code, topology, err) = netpol(&["topology", "-f", "VALUES"], values);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        topology.contains("  name: api\n  labels:\n    app: api\n  ip: \"10.244.0.11\"\n  ports:\n  - name: http\n    port: 8080\n    protocol: TCP\n  - name: metrics\n    port: 9090\n"),
+        "{topology}"
+    );
+    assert!(!topology.contains("back-to-api"), "a pod named after the connection:\n{topology}");
+}

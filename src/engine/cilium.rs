@@ -559,16 +559,11 @@ fn add_namespace_keys(s: &mut Selector, ns: &LabelSelector) {
     for e in &ns.match_expressions {
         s.match_expressions.push(expression(&format!("{NAMESPACE_LABELS}{}", e.key), e));
     }
-    if ns.match_labels.is_empty()
-        && ns
-            .match_expressions
-            .iter()
-            .all(|e| matches!(e.operator, LabelOperator::NotIn | LabelOperator::DoesNotExist))
-    {
-        // Exclusions alone also match identities that have no namespace labels at all (world,
-        // host, …): keep the selector to pods.
-        s.match_expressions.push(pods_in_any_namespace());
-    }
+    // Always name the pod-namespace key too. Older Cilium releases pin a CNP peer selector
+    // that names only namespace labels to the policy's own namespace; with the key present
+    // every release spans namespaces (ENGINES.md 3.2). It also keeps a selector of exclusions
+    // alone (`NotIn`, `DoesNotExist`) to pods, never world or host identities.
+    s.match_expressions.push(pods_in_any_namespace());
 }
 
 /// Cilium matches a selector key in its extended form (`any.<key>`, or `k8s.<key>` for
@@ -856,16 +851,17 @@ mod tests {
         assert_eq!(
             spec["egress"][0]["toEndpoints"],
             json!([
-                {"matchLabels": {"io.cilium.k8s.namespace.labels.team": "a"}},
+                {"matchLabels": {"io.cilium.k8s.namespace.labels.team": "a"}, "matchExpressions": [exists]},
                 {"matchLabels": {"app": "x"}, "matchExpressions": [exists]},
                 {"matchExpressions": [exists]},
                 {"matchLabels": {
                     "io.cilium.k8s.namespace.labels.kubernetes.io/metadata.name": "a",
                     "io.cilium.k8s.namespace.labels.team": "b"
-                }},
+                }, "matchExpressions": [exists]},
                 {"matchLabels": {"app": "db"}, "matchExpressions": [
                     {"key": "tier", "operator": "Exists"},
-                    {"key": "io.cilium.k8s.namespace.labels.env", "operator": "In", "values": ["prod", "stage"]}
+                    {"key": "io.cilium.k8s.namespace.labels.env", "operator": "In", "values": ["prod", "stage"]},
+                    exists
                 ]},
                 {"matchLabels": {"k8s:io.kubernetes.pod.namespace": "shop"}}
             ])
@@ -874,7 +870,7 @@ mod tests {
     }
 
     #[test]
-    fn namespace_exclusions_alone_stay_within_pods() {
+    fn namespace_label_selectors_name_the_pod_namespace_key_on_every_release() {
         // `team NotIn [a]` also matches identities without namespace labels (world, host…).
         let only_exclusions = pods(
             Namespaces::Matching(LabelSelector {
@@ -912,7 +908,8 @@ mod tests {
                 ]},
                 {"matchExpressions": [
                     {"key": "io.cilium.k8s.namespace.labels.team", "operator": "NotIn", "values": ["a"]},
-                    {"key": "io.cilium.k8s.namespace.labels.env", "operator": "Exists"}
+                    {"key": "io.cilium.k8s.namespace.labels.env", "operator": "Exists"},
+                    {"key": "k8s:io.kubernetes.pod.namespace", "operator": "Exists"}
                 ]}
             ])
         );
@@ -1178,7 +1175,10 @@ mod tests {
             a["ingressDeny"],
             json!([
                 {
-                    "fromEndpoints": [{"matchLabels": {"io.cilium.k8s.namespace.labels.tenant": "true", "role": "client"}}],
+                    "fromEndpoints": [{
+                        "matchLabels": {"io.cilium.k8s.namespace.labels.tenant": "true", "role": "client"},
+                        "matchExpressions": [{"key": "k8s:io.kubernetes.pod.namespace", "operator": "Exists"}]
+                    }],
                     "toPorts": [{"ports": [{"port": "5432", "protocol": "TCP"}]}]
                 },
                 {"fromEndpoints": [{"matchExpressions": [{"key": "k8s:io.kubernetes.pod.namespace", "operator": "Exists"}]}]}
@@ -1187,7 +1187,10 @@ mod tests {
         assert!(a.get("egressDeny").is_none() && a.get("ingress").is_none() && a.get("egress").is_none());
         assert_eq!(
             b["endpointSelector"],
-            json!({"matchLabels": {"io.cilium.k8s.namespace.labels.sandbox": "true"}})
+            json!({
+                "matchLabels": {"io.cilium.k8s.namespace.labels.sandbox": "true"},
+                "matchExpressions": [{"key": "k8s:io.kubernetes.pod.namespace", "operator": "Exists"}]
+            })
         );
         assert_eq!(
             b["egressDeny"][0]["toPorts"],
