@@ -433,6 +433,23 @@ fn identity(ctx: &Context<'_>, pod: &Pod) -> BTreeMap<String, String> {
     labels
 }
 
+/// One identity label of `pod` (as `identity` builds them all), without building the map.
+pub(super) fn identity_label<'a>(
+    pod: &'a Pod,
+    namespace_labels: &'a BTreeMap<String, String>,
+    key: &str,
+) -> Option<&'a str> {
+    match key {
+        NAMESPACE_KEY => Some(pod.namespace.as_str()),
+        SERVICE_ACCOUNT_KEY => Some(pod.service_account.as_deref().unwrap_or("default")),
+        CLUSTER_KEY => Some("default"),
+        _ => match key.strip_prefix(NAMESPACE_LABELS_PREFIX) {
+            Some(namespace_key) => namespace_labels.get(namespace_key).map(String::as_str),
+            None => pod.labels.get(key).map(String::as_str),
+        },
+    }
+}
+
 /// Selector keys may carry a source (`k8s:`, `any:`); reserved identities keep theirs.
 fn strip_source(key: &str) -> &str {
     key.strip_prefix("k8s:").or_else(|| key.strip_prefix("any:")).unwrap_or(key)
@@ -680,7 +697,7 @@ impl CiliumLayer {
         }
         let nps = self.network_policies.get(&subject.namespace).into_iter().flatten();
         let mut isolating: Vec<String> = Vec::new();
-        for p in nps.filter(|p| p.isolates(dir) && p.selects(subject)) {
+        for p in nps.filter(|p| p.isolates(dir) && p.selects(ctx, subject)) {
             if let Some(i) = p.matching_rule(ctx, dir, flow) {
                 return Outcome {
                     decision: Decision::Allow,
@@ -867,6 +884,52 @@ dnsNames:
             [false, true, false],
             "namespace labels lift the scoping; the service account is an identity label"
         );
+    }
+
+    #[test]
+    fn network_policy_selectors_see_identity_labels_under_cilium() {
+        let topology = topology::read(
+            "pods:
+  - {namespace: shop, name: orders, labels: {app: orders}, ip: 10.244.1.10, serviceAccount: orders}
+  - {namespace: shop, name: frontend, labels: {app: frontend}, ip: 10.244.1.11, serviceAccount: storefront}
+  - {namespace: shop, name: batch, labels: {app: batch}, ip: 10.244.1.12, serviceAccount: jobs}
+",
+            "t",
+        )
+        .expect("topology");
+        let judge_on = |manifests: &str, cni: Cni| -> Vec<bool> {
+            let objects = read_objects(manifests, "m").expect("objects");
+            let set = PolicySet::new(&objects, Some(cni)).expect("policies");
+            let flows: Vec<FlowSpec> = ["shop/frontend", "shop/batch"]
+                .iter()
+                .map(|from| FlowSpec {
+                    from: from.to_string(),
+                    to: "shop/orders".to_string(),
+                    port: PortRef::Number(8080),
+                    protocol: "TCP".to_string(),
+                })
+                .collect();
+            judge(&set, &topology, &flows).expect("judged").into_iter().map(|j| j.allowed).collect()
+        };
+        let by_service_account = "apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: orders, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: orders}}
+  ingress:
+  - from: [{podSelector: {matchLabels: {io.cilium.k8s.policy.serviceaccount: storefront}}}]
+    ports: [{port: 8080}]
+";
+        assert_eq!(judge_on(by_service_account, Cni::Cilium), [true, false]);
+        // Other CNIs see only the pod's labels: nothing carries the identity label.
+        assert_eq!(judge_on(by_service_account, Cni::Kubernetes), [false, false]);
+        // The identity label selects the policy's subject too.
+        let subject_by_identity = by_service_account.replace(
+            "podSelector: {matchLabels: {app: orders}}",
+            "podSelector: {matchLabels: {io.cilium.k8s.policy.serviceaccount: orders}}",
+        );
+        assert_eq!(judge_on(&subject_by_identity, Cni::Cilium), [true, false]);
+        assert_eq!(judge_on(&subject_by_identity, Cni::Kubernetes), [true, true], "selects nothing: open");
     }
 
     #[test]

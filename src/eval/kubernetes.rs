@@ -122,6 +122,7 @@ impl NetworkPolicyLayer {
     /// The policies of `pod`'s namespace that select it for `dir`, in no particular order.
     fn selecting_unordered<'a>(
         &'a self,
+        ctx: &'a Context<'_>,
         pod: &'a Pod,
         dir: Direction,
     ) -> impl Iterator<Item = &'a NetworkPolicy> + 'a {
@@ -130,12 +131,17 @@ impl NetworkPolicyLayer {
             .into_iter()
             .flat_map(|index| index.candidates(&pod.labels))
             .filter_map(|i| self.policies.get(i))
-            .filter(move |p| p.isolates(dir) && p.selects(pod))
+            .filter(move |p| p.isolates(dir) && p.selects(ctx, pod))
     }
 
     /// The policies of `pod`'s namespace that select it for `dir`, by name.
-    pub fn selecting<'a>(&'a self, pod: &'a Pod, dir: Direction) -> Vec<&'a NetworkPolicy> {
-        let mut out: Vec<&NetworkPolicy> = self.selecting_unordered(pod, dir).collect();
+    pub fn selecting<'a>(
+        &'a self,
+        ctx: &'a Context<'_>,
+        pod: &'a Pod,
+        dir: Direction,
+    ) -> Vec<&'a NetworkPolicy> {
+        let mut out: Vec<&NetworkPolicy> = self.selecting_unordered(ctx, pod, dir).collect();
         out.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
         out
     }
@@ -155,7 +161,7 @@ impl Layer for NetworkPolicyLayer {
             return Outcome::new(Decision::Pass, Step::builtin(Decision::Pass, "not a pod".into()));
         };
         let mut isolating = Vec::new();
-        for policy in self.selecting(subject, dir) {
+        for policy in self.selecting(ctx, subject, dir) {
             if let Some(i) = policy.matching_rule(ctx, dir, flow) {
                 return Outcome::new(
                     Decision::Allow,
@@ -199,7 +205,7 @@ impl NetworkPolicyLayer {
     fn decision_of(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Decision {
         let Some(subject) = flow.subject(dir) else { return Decision::Pass };
         let mut isolated = false;
-        for policy in self.selecting_unordered(subject, dir) {
+        for policy in self.selecting_unordered(ctx, subject, dir) {
             if policy.matching_rule(ctx, dir, flow).is_some() {
                 return Decision::Allow;
             }
@@ -222,8 +228,8 @@ impl NetworkPolicy {
         }
     }
 
-    pub fn selects(&self, pod: &Pod) -> bool {
-        self.metadata.namespace == pod.namespace && self.spec.pod_selector.matches(&pod.labels)
+    pub fn selects(&self, ctx: &Context<'_>, pod: &Pod) -> bool {
+        self.metadata.namespace == pod.namespace && selects_pod(ctx, &self.spec.pod_selector, pod)
     }
 
     /// The index of the first rule for `dir` that matches the flow's peer and port.
@@ -273,8 +279,19 @@ pub fn peer_matches(
         Some(sel) => sel.matches(&ctx.topology.namespace_labels(&pod.namespace)),
         None => pod.namespace == policy_namespace,
     };
-    let pod_ok = peer.pod_selector.as_ref().is_none_or(|sel| sel.matches(&pod.labels));
+    let pod_ok = peer.pod_selector.as_ref().is_none_or(|sel| selects_pod(ctx, sel, pod));
     (peer.namespace_selector.is_some() || peer.pod_selector.is_some()) && namespace_ok && pod_ok
+}
+
+/// Whether a NetworkPolicy selector selects `pod`. Cilium matches NetworkPolicy selectors
+/// against the pod's identity labels (namespace, namespace labels, service account, cluster)
+/// as it does its own policies' (ENGINES.md 3.2); other CNIs against the pod's labels.
+fn selects_pod(ctx: &Context<'_>, selector: &Selector, pod: &Pod) -> bool {
+    if ctx.cni != super::Cni::Cilium {
+        return selector.matches(&pod.labels);
+    }
+    let namespace_labels = ctx.topology.namespace_labels(&pod.namespace);
+    selector.matches_with(|key| super::cilium::identity_label(pod, &namespace_labels, key))
 }
 
 fn in_block(block: &IpBlock, ip: std::net::IpAddr) -> bool {

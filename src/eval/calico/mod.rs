@@ -620,7 +620,7 @@ impl TierLayer {
             return false;
         }
         if let Body::Kubernetes(np) = &p.body {
-            return np.selects(pod);
+            return np.selects(ctx, pod);
         }
         p.namespace_selector.as_ref().is_none_or(|s| {
             s.matches(&Subject { labels: &namespace_labels(ctx, &pod.namespace), global: false })
