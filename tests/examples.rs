@@ -115,7 +115,7 @@ fn every_example_passes_check_against_one_intent() {
         let mut judged = 0;
         for engine in Engine::ALL {
             let mut own = intent.clone();
-            let Ok((manifests, _)) = render_intent(engine, &mut own) else { continue };
+            let Ok((manifests, warnings)) = render_intent(engine, &mut own) else { continue };
             judged += 1;
             let report = netpol::eval::check::check_engine_on(engine, &intent, &manifests, &derived)
                 .unwrap_or_else(|e| panic!("{} for {engine}: {:?}", file.display(), e.diagnostics()));
@@ -128,6 +128,25 @@ fn every_example_passes_check_against_one_intent() {
                 unexplained.len(),
                 unexplained.iter().take(3).collect::<Vec<_>>()
             );
+            // What check files under a limitation, render announced: a warning names the
+            // namespace of the pod whose policy is affected.
+            let messages: Vec<&str> = warnings.iter().map(|w| w.message.as_str()).collect();
+            for d in &report.differences {
+                let namespaces = [&d.from, &d.to].map(|e| e.split_once('/').map(|(ns, _)| ns.to_string()));
+                let names = |ns: &str| [format!("`{ns}/"), format!("namespace `{ns}`")];
+                let announced = namespaces
+                    .iter()
+                    .flatten()
+                    .any(|ns| names(ns).iter().any(|n| messages.iter().any(|m| m.contains(n.as_str()))));
+                assert!(
+                    announced,
+                    "{} for {engine}: {} -> {} differs ({:?}) and render said nothing about it: {messages:#?}",
+                    file.display(),
+                    d.from,
+                    d.to,
+                    d.limitation
+                );
+            }
         }
         assert!(judged > 0, "{}: no engine renders it", file.display());
     }

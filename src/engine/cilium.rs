@@ -207,6 +207,7 @@ impl Backend for Cilium {
             if intent.cluster.api_server.is_empty() {
                 rendered.warnings.extend(cidr_api_server_warnings(policy));
             }
+            rendered.warnings.extend(cidr_cluster_endpoints_warning(intent, policy));
             if let Some(m) = render_policy(intent, policy, &mut problems)? {
                 rendered.manifests.push(m.written_at(&policy.origin));
             }
@@ -276,6 +277,48 @@ fn render_policy(intent: &Intent, policy: &Policy, problems: &mut Problems) -> R
         &object,
     )
     .map(Some)
+}
+
+/// Cilium gives pods, nodes and the API server identities of their own, and a CIDR rule never
+/// matches them (ENGINES.md 3.4), while every other engine's CIDR peer does. Say so once per
+/// object whose CIDR peers cover any of those ranges, as `check` counts it as a limitation.
+fn cidr_cluster_endpoints_warning(intent: &Intent, policy: &Policy) -> Option<Diagnostic> {
+    let ranges = intent.cluster.endpoint_ranges();
+    let mut first_rule = None;
+    let mut covered: Vec<String> = Vec::new();
+    let rules = policy.ingress.iter().flatten().chain(policy.egress.iter().flatten());
+    for rule in rules {
+        for peer in &rule.peers {
+            let Peer::Cidr { cidr, except } = peer else { continue };
+            for range in &ranges {
+                let overlaps = cidr.contains(&range.net) || range.net.contains(cidr);
+                if !overlaps || except.iter().any(|e| e.contains(&range.net)) {
+                    continue;
+                }
+                let what = if range.assumed {
+                    format!("{} in {} (assumed: {} is not set)", range.holds, range.net, range.key)
+                } else {
+                    format!("{} in {}", range.holds, range.net)
+                };
+                first_rule.get_or_insert(rule);
+                if !covered.contains(&what) {
+                    covered.push(what);
+                }
+            }
+        }
+    }
+    let rule = first_rule?;
+    Some(
+        Diagnostic::warning(format!(
+            "on cilium, the CIDR peers of `{}/{}` (rule `{}` and any other) never match {}: Cilium gives them identities of their own, so what other engines allow there stays denied",
+            policy.namespace,
+            policy.name,
+            rule.name,
+            covered.join(", ")
+        ))
+        .at(&rule.origin)
+        .with_help("to reach them on cilium, add `entity: host`, `remote-node` or `kube-apiserver` peers, or pod selectors; exclude the ranges (`except`) if they are not meant"),
+    )
 }
 
 /// Cilium CIDR rules never match an in-cluster API server. When the values do not say where

@@ -11,8 +11,8 @@ use ipnet::IpNet;
 use super::topology::{ApiServer, ContainerPort, DnsName, Namespace, Node, Pod, Topology};
 use super::{FlowSpec, PortRef};
 use crate::intent::{
-    Fqdn, Intent, LabelOperator, LabelSelector, NAMESPACE_NAME_LABEL, Namespaces, Peer, PolicyRole, PortSel,
-    Protocol, Rule,
+    ASSUMED_NODE_CIDR, ASSUMED_POD_CIDR, ASSUMED_SERVICE_CIDR, Fqdn, Intent, LabelOperator, LabelSelector,
+    NAMESPACE_NAME_LABEL, Namespaces, Peer, PolicyRole, PortSel, Protocol, Rule,
 };
 
 /// The namespace with nothing to do with the values: traffic from it shows what "others" get.
@@ -82,9 +82,9 @@ pub fn derive(intent: &Intent) -> Derived {
     // each other pod or service range gets an address endpoint of its own, so a rule that
     // reaches the cluster over the other family shows up as a flow.
     let first_v4 = |nets: &[IpNet]| nets.iter().find(|n| matches!(n, IpNet::V4(_))).or(nets.first()).copied();
-    let pod_net = first_v4(&facts.pod_cidrs).unwrap_or_else(|| net("10.244.0.0/16"));
-    let service_net = first_v4(&facts.service_cidrs).unwrap_or_else(|| net("10.96.0.0/12"));
-    let node_net = first_v4(&facts.node_cidrs).unwrap_or_else(|| net("172.18.0.0/24"));
+    let pod_net = first_v4(&facts.pod_cidrs).unwrap_or_else(|| net(ASSUMED_POD_CIDR));
+    let service_net = first_v4(&facts.service_cidrs).unwrap_or_else(|| net(ASSUMED_SERVICE_CIDR));
+    let node_net = first_v4(&facts.node_cidrs).unwrap_or_else(|| net(ASSUMED_NODE_CIDR));
     let other_family_addresses: Vec<IpAddr> = facts
         .pod_cidrs
         .iter()

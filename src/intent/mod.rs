@@ -86,7 +86,49 @@ pub struct DeclaredWorkload {
     pub ports: Vec<(String, u16, Protocol)>,
 }
 
+/// Ranges the analysis assumes for what the values leave out (kind's defaults), so that a
+/// derived topology always has pods, nodes and an API server to judge flows to.
+pub const ASSUMED_POD_CIDR: &str = "10.244.0.0/16";
+pub const ASSUMED_SERVICE_CIDR: &str = "10.96.0.0/12";
+pub const ASSUMED_NODE_CIDR: &str = "172.18.0.0/24";
+
+/// Where one kind of the cluster's own endpoints lives.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EndpointRange {
+    pub net: IpNet,
+    /// `pods`, `nodes` or `the API server`.
+    pub holds: &'static str,
+    /// The values key that declares it.
+    pub key: &'static str,
+    /// Not declared by the values: the analysis assumes it.
+    pub assumed: bool,
+}
+
 impl ClusterFacts {
+    /// The pod, node and API-server ranges, declared or (when the values are silent) assumed,
+    /// in that order. The derived topology places its endpoints inside them.
+    pub fn endpoint_ranges(&self) -> Vec<EndpointRange> {
+        let mut out = Vec::new();
+        let mut add = |declared: &[IpNet], assumed: Option<&str>, holds, key| {
+            if declared.is_empty() {
+                let net = assumed.and_then(|a| a.parse().ok());
+                out.extend(net.map(|net| EndpointRange { net, holds, key, assumed: true }));
+            } else {
+                out.extend(declared.iter().map(|net| EndpointRange {
+                    net: *net,
+                    holds,
+                    key,
+                    assumed: false,
+                }));
+            }
+        };
+        add(&self.pod_cidrs, Some(ASSUMED_POD_CIDR), "pods", "cluster.podCIDR");
+        add(&self.node_cidrs, Some(ASSUMED_NODE_CIDR), "nodes", "cluster.nodeCIDRs");
+        // Without declared addresses the API server is assumed to run on a node.
+        add(&self.api_server, None, "the API server", "cluster.apiServer.cidrs");
+        out
+    }
+
     /// Every (protocol, number) the values declare for a port name, sorted.
     pub fn named_port(&self, name: &str) -> Vec<(Protocol, u16)> {
         let mut found: Vec<(Protocol, u16)> = self
