@@ -212,6 +212,7 @@ impl Backend for Cilium {
                 rendered.manifests.push(m.written_at(&policy.origin));
             }
         }
+        rendered.warnings.extend(problems.take_warnings());
         problems.finish(rendered)
     }
 }
@@ -347,12 +348,39 @@ fn cidr_api_server_warnings(policy: &Policy) -> Vec<Diagnostic> {
 /// Whether the policy has FQDN egress, so that its DNS rules must carry Cilium's DNS proxy
 /// rule: `toFQDNs` allows only addresses the agent saw in DNS answers it proxied. FQDN egress
 /// without any DNS rule would silently allow nothing, which is reported.
+///
+/// The user's own passthrough `toFQDNs` rules need the same: with a DNS rule in the policy it
+/// carries the proxy rule; in an egress direction the policy isolates without one, it is
+/// refused; where the policy leaves egress open, the rule changes nothing, which is a warning.
 fn needs_dns_visibility(policy: &Policy, context: &str, problems: &mut Problems) -> bool {
     let egress = policy.egress.as_deref().unwrap_or_default();
+    let has_dns = egress.iter().any(|r| r.purpose == RulePurpose::Dns);
+    let raw = &policy.passthrough.cilium;
+    if raw.egress.iter().any(|rule| rule.get("toFQDNs").is_some()) {
+        if policy.egress.is_none() {
+            problems.warn(
+                Diagnostic::warning(format!(
+                    "the passthrough `toFQDNs` egress of {context} restricts nothing (the policy does not isolate egress) and allows nothing: Cilium matches FQDNs only for DNS answers its proxy saw, and this policy has no DNS egress rule to carry the proxy rule"
+                ))
+                .at(&raw.origin)
+                .with_help("to restrict egress to these names, enable egress with DNS for these pods (for the chart shape `networkPolicy.egress.enabled: true`, `dns: true`)"),
+            );
+        } else if !has_dns {
+            problems.push(
+                Diagnostic::new(format!(
+                    "the passthrough `toFQDNs` egress of {context} needs a DNS egress rule: Cilium learns FQDN addresses only from DNS answers it proxies, so without one it silently allows nothing"
+                ))
+                .at(&raw.origin)
+                .with_help("enable DNS egress (`dns: true`) for these pods"),
+            );
+        } else {
+            return true;
+        }
+    }
     let Some(first) = egress.iter().find(|r| r.peers.iter().any(|p| matches!(p, Peer::Fqdn(_)))) else {
         return false;
     };
-    if !egress.iter().any(|r| r.purpose == RulePurpose::Dns) {
+    if !has_dns {
         problems.push(
             Diagnostic::new(format!(
                 "FQDN egress in {context} needs a DNS egress rule: Cilium learns FQDN addresses only from DNS answers it proxies, so without one the FQDN rule `{}` silently allows nothing",
@@ -1111,6 +1139,34 @@ mod tests {
         // Egress not spoken about: the raw rules are added, egress stays non-isolating.
         assert_eq!(spec["egress"], json!([raw_out]));
         assert_eq!(spec["enableDefaultDeny"], json!({"ingress": true, "egress": false}));
+    }
+
+    #[test]
+    fn passthrough_fqdn_egress_gets_dns_visibility_or_a_word() {
+        let fqdn = json!({"toFQDNs": [{"matchName": "bucket.example.com"}]});
+        // With a DNS rule in the policy, the DNS rule carries the proxy rule.
+        let mut with_dns = allowlist("shop", "web", None, Some(vec![dns_rule()]));
+        with_dns.passthrough.cilium.egress.push(fqdn.clone());
+        let spec = spec_of(with_dns);
+        assert_eq!(spec["egress"][0]["toPorts"][0]["rules"], json!({"dns": [{"matchPattern": "*"}]}));
+        assert_eq!(spec["egress"][1], fqdn);
+        // Egress isolated without DNS: refused, located at the passthrough key.
+        let mut without_dns = allowlist("shop", "web", None, Some(vec![]));
+        without_dns.passthrough.cilium.egress.push(fqdn.clone());
+        without_dns.passthrough.cilium.origin = origin("workloads.web.cilium");
+        let d = errors(&intent(vec![without_dns]));
+        assert!(
+            d[0].message.contains("passthrough `toFQDNs` egress")
+                && d[0].message.contains("needs a DNS egress rule"),
+            "{d:?}"
+        );
+        assert_eq!(d[0].origin.as_ref().map(|o| o.path.as_str()), Some("workloads.web.cilium"));
+        // Egress left open by the policy: rendered, with a warning.
+        let mut open = allowlist("shop", "web", Some(vec![]), None);
+        open.passthrough.cilium.egress.push(fqdn.clone());
+        let rendered = Cilium.render(&intent(vec![open])).expect("renders");
+        assert_eq!(rendered.warnings.len(), 1, "{:?}", rendered.warnings);
+        assert!(rendered.warnings[0].message.contains("restricts nothing"), "{:?}", rendered.warnings);
     }
 
     #[test]
