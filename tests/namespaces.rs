@@ -209,3 +209,47 @@ fn cilium_warns_about_an_api_server_ipblock() {
     let text = netpol::emit::to_yaml(&out.manifests, &out.header).expect("yaml");
     assert!(text.contains("kube-apiserver"), "{text}");
 }
+
+#[test]
+fn a_namespace_allow_that_widens_a_workload_from_list_warns_in_file_order() {
+    let values = "namespaces:
+  shop:
+    allow: {fromMonitoring: true, sameNamespace: true}
+    workloads:
+      db:
+        ports:
+          postgres: {port: 5432, from: [{podLabels: {app: api}}]}
+      web:
+        ports:
+          http: {port: 8080}
+";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("values.yaml");
+    std::fs::write(&path, values).expect("write");
+    let out = assert_cmd::Command::cargo_bin("netpol")
+        .expect("bin")
+        .arg("render")
+        .arg("-f")
+        .arg(&path)
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("warning:")).collect();
+    assert_eq!(warnings.len(), 2, "{err}");
+    assert!(
+        warnings[0].contains(
+            "`namespaces.shop.allow.fromMonitoring` also opens port 5432/TCP of workload `shop/db`"
+        ),
+        "{err}"
+    );
+    assert!(warnings[1].contains("`namespaces.shop.allow.sameNamespace` also opens port 5432/TCP"), "{err}");
+    let strict = assert_cmd::Command::cargo_bin("netpol")
+        .expect("bin")
+        .args(["render", "--strict", "-f"])
+        .arg(&path)
+        .output()
+        .expect("runs");
+    assert_eq!(strict.status.code(), Some(1));
+    assert!(strict.stdout.is_empty());
+}

@@ -96,6 +96,7 @@ pub fn lower(loaded: &Loaded, options: &LowerOptions) -> Result<Lowered> {
     cx.connections(&mut policies);
     let declared = declared_workloads(values, &default_namespace);
     cx.resolve_named_ports(&declared, &mut policies);
+    cx.warnings.extend(super::widening::namespace_allows_widening(&policies));
     let guardrails = cx.guardrails();
     let unmanaged = cx.unmanaged(&mut policies);
     cx.apply_guardrail_exclusions(&guardrails, &mut policies);

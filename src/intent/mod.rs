@@ -6,6 +6,7 @@
 
 pub mod exceptions;
 pub mod lower;
+pub mod widening;
 
 use std::collections::BTreeMap;
 use std::fmt;
