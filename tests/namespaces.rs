@@ -253,3 +253,74 @@ fn a_namespace_allow_that_widens_a_workload_from_list_warns_in_file_order() {
     assert_eq!(strict.status.code(), Some(1));
     assert!(strict.stdout.is_empty());
 }
+
+fn render_stderr(values: &str) -> (i32, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("values.yaml");
+    std::fs::write(&path, values).expect("write");
+    let out = assert_cmd::Command::cargo_bin("netpol")
+        .expect("bin")
+        .arg("render")
+        .arg("-f")
+        .arg(&path)
+        .output()
+        .expect("runs");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn a_misspelt_peer_namespace_and_a_half_connection_warn() {
+    let (code, err) = render_stderr(
+        "namespaces:
+  shop:
+    workloads:
+      api:
+        ports:
+          http: {port: 8080, from: [{namespace: ingress-ngnix}, {namespace: web}]}
+  web:
+    defaultDeny: {ingress: true, egress: true}
+    allow: {dns: true}
+connections:
+  - from: {namespace: shpo}
+    to: {namespace: web}
+    ports: [80]
+",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("warning: namespace `ingress-ngnix` is declared nowhere"), "{err}");
+    assert!(err.contains("help: did you mean `ingress-nginx`?"), "{err}");
+    assert!(err.contains("warning: namespace `shpo` is declared nowhere"), "{err}");
+    assert!(err.contains("at key `connections[0].from.namespace`"), "{err}");
+    assert_eq!(err.matches("`shpo`").count(), 1, "once per place: {err}");
+    assert!(
+        err.contains(
+            "warning: half connection: rule `http` of workload `shop/api` admits pods of namespace `web`"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_connection_to_an_unknown_workload_suggests_the_name_or_the_namespace() {
+    let values = "namespaces:
+  shop:
+    workloads:
+      api: {ports: {http: {port: 8080}}}
+  web:
+    workloads:
+      frontend: {ports: {http: {port: 80}}}
+connections:
+  - from: {namespace: web, workload: frontend}
+    to: {namespace: shop, workload: apii}
+    ports: [8080]
+  - from: {namespace: shop, workload: frontend}
+    to: {namespace: shop, workload: api}
+    ports: [8080]
+";
+    let (code, err) = render_stderr(values);
+    assert_eq!(code, 1);
+    assert!(err.contains("error: no workload `apii` in namespace `shop`"), "{err}");
+    assert!(err.contains("values.yaml:10:27") && err.contains("help: did you mean `api`?"), "{err}");
+    assert!(err.contains("at key `connections[1].from.namespace`"), "{err}");
+    assert!(err.contains("help: workload `frontend` is declared in namespace `web`"), "{err}");
+}

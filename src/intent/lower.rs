@@ -96,7 +96,10 @@ pub fn lower(loaded: &Loaded, options: &LowerOptions) -> Result<Lowered> {
     cx.connections(&mut policies);
     let declared = declared_workloads(values, &default_namespace);
     cx.resolve_named_ports(&declared, &mut policies);
-    cx.warnings.extend(super::widening::namespace_allows_widening(&policies));
+    cx.warnings.extend(super::advice::namespace_allows_widening(&policies));
+    cx.warnings.extend(cx.misspelt_namespaces(&policies, &declared, &default_namespace));
+    let facts = cluster_facts(values);
+    cx.warnings.extend(super::advice::half_connections(&policies, &facts.namespace_labels));
     let guardrails = cx.guardrails();
     let unmanaged = cx.unmanaged(&mut policies);
     cx.apply_guardrail_exclusions(&guardrails, &mut policies);
@@ -122,7 +125,7 @@ pub fn lower(loaded: &Loaded, options: &LowerOptions) -> Result<Lowered> {
             guardrails,
             unmanaged_namespaces: unmanaged,
             accept_weaker_guardrails: options.accept_weaker_guardrails,
-            cluster: crate::intent::ClusterFacts { workloads: declared, ..cluster_facts(values) },
+            cluster: crate::intent::ClusterFacts { workloads: declared, ..facts },
         },
         engine,
         warnings: cx.warnings,
@@ -966,11 +969,51 @@ impl Cx<'_> {
                 match in_namespace.or(top) {
                     Some(w) => Some(workload_subject(name, w)),
                     None => {
-                        let origin = self.origin(&path.key("workload"));
-                        self.problems.push(
-                            Diagnostic::new(format!("no workload `{name}` in namespace `{}`", e.namespace.0))
-                                .at(&origin),
-                        );
+                        let namespace = &e.namespace.0;
+                        // Every declared workload with its namespace: a near name in this
+                        // namespace is a typo of the workload; the same name elsewhere, of the
+                        // namespace.
+                        let mut declared: Vec<(&str, &str)> = values
+                            .namespaces
+                            .iter()
+                            .flat_map(|(ns, n)| n.workloads.keys().map(move |w| (ns.as_str(), w.as_str())))
+                            .chain(values.workloads.iter().filter_map(|(w, v)| {
+                                v.namespace.as_ref().map(|ns| (ns.0.as_str(), w.as_str()))
+                            }))
+                            .collect();
+                        declared.sort_unstable();
+                        let here: Vec<&str> =
+                            declared.iter().filter(|(ns, _)| ns == namespace).map(|(_, w)| *w).collect();
+                        let elsewhere: Vec<&str> =
+                            declared.iter().filter(|(_, w)| w == name).map(|(ns, _)| *ns).collect();
+                        let (key, help) = match (
+                            crate::values::de::close_match(name, &here),
+                            elsewhere.first(),
+                        ) {
+                            (Some(near), _) => ("workload", Some(format!("did you mean `{near}`?"))),
+                            (None, Some(ns)) => (
+                                "namespace",
+                                Some(format!(
+                                    "workload `{name}` is declared in namespace `{ns}`; did you mean `namespace: {ns}`?"
+                                )),
+                            ),
+                            (None, None) if here.is_empty() => ("workload", None),
+                            (None, None) => (
+                                "workload",
+                                Some(format!(
+                                    "workloads of namespace `{namespace}`: {}",
+                                    here.iter().map(|w| format!("`{w}`")).collect::<Vec<_>>().join(", ")
+                                )),
+                            ),
+                        };
+                        let origin = self.origin(&path.key(key));
+                        let mut d =
+                            Diagnostic::new(format!("no workload `{name}` in namespace `{namespace}`"))
+                                .at(&origin);
+                        if let Some(help) = help {
+                            d = d.with_help(help);
+                        }
+                        self.problems.push(d);
                         None
                     }
                 }
@@ -1051,6 +1094,39 @@ impl Cx<'_> {
         let values = &self.loaded.values;
         let label = values.cluster.tenant_label.as_ref()?;
         values.namespaces.get(ns)?.labels.0.get(label).cloned()
+    }
+
+    /// Peer and connection namespaces that look like slips of a namespace the values or the
+    /// cluster facts name.
+    fn misspelt_namespaces(
+        &self,
+        policies: &[Policy],
+        declared: &[crate::intent::DeclaredWorkload],
+        default_namespace: &str,
+    ) -> Vec<Diagnostic> {
+        let values = &self.loaded.values;
+        let facts = &values.cluster;
+        let mut known: BTreeSet<String> =
+            super::advice::WELL_KNOWN_NAMESPACES.iter().map(|n| n.to_string()).collect();
+        known.insert(default_namespace.to_string());
+        known.extend(values.namespaces.keys().cloned());
+        known.extend(declared.iter().map(|w| w.namespace.clone()));
+        known.insert(facts.dns.namespace.0.clone());
+        let pods_refs = [
+            facts.ingress_controller.clone().unwrap_or_else(PodsRef::ingress_controller),
+            facts.monitoring.clone().unwrap_or_else(PodsRef::monitoring),
+        ];
+        known.extend(pods_refs.iter().chain(facts.gateway.iter()).map(|p| p.namespace.0.clone()));
+        known.extend(values.guardrails.system_namespaces.iter().map(|n| n.0.clone()));
+        known.extend(values.unmanaged_namespaces.iter().map(|n| n.0.clone()));
+        let mut ends = Vec::new();
+        for (i, c) in values.connections.iter().enumerate() {
+            let path = KeyPath::default().key("connections").index(i);
+            for (side, end) in [("from", &c.from), ("to", &c.to)] {
+                ends.push((end.namespace.0.clone(), self.origin(&path.key(side).key("namespace"))));
+            }
+        }
+        super::advice::misspelt_namespaces(policies, &ends, &known)
     }
 
     fn crosses_tenants(&self, from: &str, to: &str, path: &KeyPath) -> Option<Diagnostic> {

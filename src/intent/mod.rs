@@ -4,9 +4,9 @@
 //! Everything here is already validated: CIDRs are canonical, ports are in range, label keys and
 //! values are legal, names are DNS labels. Collections are sorted where users could reorder them.
 
+pub mod advice;
 pub mod exceptions;
 pub mod lower;
-pub mod widening;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -62,15 +62,20 @@ impl de::Error for DeError {
     }
 }
 
-/// "did you mean `x`?" when a known name is close, else the list of known names.
-pub fn suggest(got: &str, expected: &[&str]) -> String {
-    let best = expected
+/// The known name closest to `got`, if it is close enough to be what was meant.
+pub fn close_match<'a>(got: &str, expected: &[&'a str]) -> Option<&'a str> {
+    expected
         .iter()
         .map(|e| (strsim::jaro_winkler(&got.to_lowercase(), &e.to_lowercase()), *e))
         .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0));
-    match best {
-        Some((_, name)) => format!("did you mean `{name}`?"),
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, name)| name)
+}
+
+/// "did you mean `x`?" when a known name is close, else the list of known names.
+pub fn suggest(got: &str, expected: &[&str]) -> String {
+    match close_match(got, expected) {
+        Some(name) => format!("did you mean `{name}`?"),
         None if expected.is_empty() => "no keys are allowed here".to_string(),
         None => format!(
             "expected one of: {}",
