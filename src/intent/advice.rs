@@ -326,7 +326,7 @@ mod tests {
             Some(vec![rule("http", vec![pods_in("ingress-ngnix", &[])], vec![tcp(80)])]),
             None,
         );
-        let d = misspelt_namespaces(&[web.clone()], &[], &known);
+        let d = misspelt_namespaces(std::slice::from_ref(&web), &[], &known);
         assert_eq!(d.len(), 1, "{d:?}");
         assert_eq!(d[0].help.as_deref(), Some("did you mean `ingress-nginx`?"));
         let unknown_but_not_close = allowlist(
