@@ -13,6 +13,7 @@ pub mod error;
 pub mod eval;
 pub mod input;
 pub mod intent;
+pub mod parallel;
 pub mod profiles;
 pub mod render;
 pub mod sorted;

@@ -337,9 +337,9 @@ pub fn check(args: &CheckArgs, sources: &mut Sources) -> Result<(String, bool)> 
     }
     // Every engine is judged on one topology, derived from the one intent.
     let derived = crate::eval::derive::derive(&intent);
-    for (engine, manifests) in &rendered {
-        reports.push(check::check_engine_on(*engine, &intent, manifests, &derived)?);
-    }
+    let judged: Vec<(Engine, &[crate::engine::Manifest])> =
+        rendered.iter().map(|(engine, manifests)| (*engine, manifests.as_slice())).collect();
+    reports.extend(check::check_engines_on(&judged, &intent, &derived)?);
     let order = |name: &str| Engine::ALL.iter().position(|e| e.to_string() == name).unwrap_or(usize::MAX);
     reports.sort_by_key(|r| order(&r.engine));
     // Values that no engine renders are bad input, not an engine limitation.

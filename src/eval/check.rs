@@ -5,10 +5,10 @@ use serde::Serialize;
 
 use super::derive::{Derived, derive};
 use super::intent::IntentLayer;
-use super::{Cni, Direction, Flow, FlowSpec, PolicySet, Verdict};
+use super::{Cni, Direction, Endpoint, Flow, FlowSpec, PolicySet, Verdict};
 use crate::engine::{Engine, Manifest};
 use crate::error::{Diagnostic, Error, Result};
-use crate::intent::Intent;
+use crate::intent::{Intent, Protocol};
 
 /// Differences an engine is documented to have (README "Documented limitations").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -124,38 +124,99 @@ pub fn check_engine_on(
     manifests: &[Manifest],
     derived: &Derived,
 ) -> Result<EngineCheck> {
-    let objects = objects_of(manifests)?;
-    let cni = cni_of(engine);
-    let rendered = PolicySet::new(&objects, Some(cni))?;
-    let reference = PolicySet::from_layers(Cni::Kubernetes, vec![Box::new(IntentLayer::new(intent))]);
-    let reference_on_cni = PolicySet::from_layers(cni, vec![Box::new(IntentLayer::new(intent))]);
-    let intent_layer = IntentLayer::new(intent);
-    let flows = derived.flows();
-    let mut differences = Vec::new();
-    for spec in &flows {
-        let flow = spec.resolve(&derived.topology).map_err(|e| {
-            Error::invalid(Diagnostic::new(format!("derived flow {} -> {}: {e}", spec.from, spec.to)))
-        })?;
-        let expected = reference.evaluate(&derived.topology, &flow);
-        let got = rendered.evaluate(&derived.topology, &flow);
-        if expected.allowed == got.allowed {
-            continue;
-        }
-        let limitation =
-            explain_difference(engine, intent, &intent_layer, &reference_on_cni, derived, &flow, &got);
-        differences.push(Difference {
-            from: spec.from.clone(),
-            to: spec.to.clone(),
-            port: flow.port,
-            protocol: flow.protocol.as_str().to_string(),
-            intent: expected.allowed,
-            engine: got.allowed,
-            limitation,
-            intent_rule: deciding(&expected),
-            engine_rule: deciding(&got),
-        });
+    let mut reports = check_engines_on(&[(engine, manifests)], intent, derived)?;
+    reports.pop().ok_or_else(|| Error::Usage("check judged no engine".into()))
+}
+
+/// Judge several engines' renderings against the one intent on one derived topology, in one
+/// pass over the flows: the intent's verdict on a flow is computed once for every engine, all
+/// verdicts take the fast decision path, and only a flow where an engine and the intent differ
+/// is judged again with the full explanation. Sources are split over two threads.
+pub fn check_engines_on(
+    rendered: &[(Engine, &[Manifest])],
+    intent: &Intent,
+    derived: &Derived,
+) -> Result<Vec<EngineCheck>> {
+    let mut sets = Vec::with_capacity(rendered.len());
+    for (engine, manifests) in rendered {
+        let objects = objects_of(manifests)?;
+        sets.push((*engine, PolicySet::new(&objects, Some(cni_of(*engine)))?));
     }
-    Ok(EngineCheck { engine: engine.to_string(), not_rendered: None, flows: flows.len(), differences })
+    let reference = PolicySet::from_layers(Cni::Kubernetes, vec![Box::new(IntentLayer::new(intent))]);
+    let references_on_cni: Vec<PolicySet> = sets
+        .iter()
+        .map(|(engine, _)| PolicySet::from_layers(cni_of(*engine), vec![Box::new(IntentLayer::new(intent))]))
+        .collect();
+    let intent_layer = IntentLayer::new(intent);
+    let topology = &derived.topology;
+    let mut endpoints = Vec::with_capacity(derived.endpoints.len());
+    for name in &derived.endpoints {
+        let endpoint = Endpoint::parse(name, topology)
+            .map_err(|e| Error::invalid(Diagnostic::new(format!("derived endpoint {name}: {e}"))))?;
+        endpoints.push(endpoint);
+    }
+    let ports: Vec<Vec<(Protocol, u16)>> = endpoints.iter().map(|e| derived.ports_towards(e)).collect();
+
+    // Per source range: the flows judged and, per engine, the differences in flow order.
+    let judge_sources = |sources: std::ops::Range<usize>| -> (usize, Vec<Vec<Difference>>) {
+        let mut flows = 0;
+        let mut differences: Vec<Vec<Difference>> = vec![Vec::new(); sets.len()];
+        for i in sources {
+            let (Some(source), Some(from)) = (endpoints.get(i), derived.endpoints.get(i)) else { continue };
+            for (j, (destination, to)) in endpoints.iter().zip(&derived.endpoints).enumerate() {
+                let is_pod = |e: &Endpoint<'_>| matches!(e, Endpoint::Pod(_));
+                if i == j || !(is_pod(source) || is_pod(destination)) {
+                    continue;
+                }
+                for &(protocol, port) in ports.get(j).map(Vec::as_slice).unwrap_or_default() {
+                    flows += 1;
+                    let flow = Flow { source: *source, destination: *destination, protocol, port };
+                    let expected = reference.allowed(topology, &flow);
+                    for (k, (engine, set)) in sets.iter().enumerate() {
+                        if set.allowed(topology, &flow) == expected {
+                            continue;
+                        }
+                        let explained_expected = reference.evaluate(topology, &flow);
+                        let got = set.evaluate(topology, &flow);
+                        let on_cni = references_on_cni.get(k).unwrap_or(&reference);
+                        let limitation =
+                            explain_difference(*engine, intent, &intent_layer, on_cni, derived, &flow, &got);
+                        if let Some(list) = differences.get_mut(k) {
+                            list.push(Difference {
+                                from: from.clone(),
+                                to: to.clone(),
+                                port,
+                                protocol: protocol.as_str().to_string(),
+                                intent: expected,
+                                engine: got.allowed,
+                                limitation,
+                                intent_rule: deciding(&explained_expected),
+                                engine_rule: deciding(&got),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        (flows, differences)
+    };
+    let parts = crate::parallel::in_halves(endpoints.len(), 64, judge_sources);
+    let flows: usize = parts.iter().map(|(n, _)| n).sum();
+    let mut reports: Vec<EngineCheck> = sets
+        .iter()
+        .map(|(engine, _)| EngineCheck {
+            engine: engine.to_string(),
+            not_rendered: None,
+            flows,
+            differences: Vec::new(),
+        })
+        .collect();
+    for (_, differences) in parts {
+        for (report, list) in reports.iter_mut().zip(differences) {
+            report.differences.extend(list);
+        }
+    }
+    Ok(reports)
 }
 
 fn deciding(v: &Verdict) -> String {

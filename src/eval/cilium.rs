@@ -418,22 +418,8 @@ struct CiliumLayer {
     network_policies: BTreeMap<String, Vec<NetworkPolicy>>,
 }
 
-/// A pod's identity labels as Cilium sees them.
-fn identity(ctx: &Context<'_>, pod: &Pod) -> BTreeMap<String, String> {
-    let mut labels = pod.labels.clone();
-    labels.insert(NAMESPACE_KEY.to_string(), pod.namespace.clone());
-    for (k, v) in ctx.topology.namespace_labels(&pod.namespace).iter() {
-        labels.insert(format!("{NAMESPACE_LABELS_PREFIX}{k}"), v.clone());
-    }
-    labels.insert(
-        SERVICE_ACCOUNT_KEY.to_string(),
-        pod.service_account.clone().unwrap_or_else(|| "default".into()),
-    );
-    labels.insert(CLUSTER_KEY.to_string(), "default".to_string());
-    labels
-}
-
-/// One identity label of `pod` (as `identity` builds them all), without building the map.
+/// One identity label of `pod` as Cilium sees it: the pod's labels, its namespace, its
+/// namespace's labels (prefixed), its service account and its cluster.
 pub(super) fn identity_label<'a>(
     pod: &'a Pod,
     namespace_labels: &'a BTreeMap<String, String>,
@@ -455,6 +441,12 @@ fn strip_source(key: &str) -> &str {
     key.strip_prefix("k8s:").or_else(|| key.strip_prefix("any:")).unwrap_or(key)
 }
 
+/// Whether `selector` selects `pod` by its identity labels, looked up without building them.
+fn identity_matches(selector: &Selector, ctx: &Context<'_>, pod: &Pod) -> bool {
+    let namespace_labels = ctx.topology.namespace_labels(&pod.namespace);
+    selector.matches_with(|k| identity_label(pod, &namespace_labels, strip_source(k)))
+}
+
 fn selector_matches(selector: &Selector, labels: &BTreeMap<String, String>) -> bool {
     selector.matches_with(|k| labels.get(strip_source(k)).map(String::as_str))
 }
@@ -472,12 +464,9 @@ impl Spec {
         if self.namespace.as_deref().is_some_and(|ns| ns != pod.namespace) {
             return false;
         }
-        let mut labels = identity(ctx, pod);
-        if let Some(ns) = &self.namespace {
-            // The endpoint selector of a namespaced policy is pinned to its namespace.
-            labels.insert(NAMESPACE_KEY.to_string(), ns.clone());
-        }
-        selector_matches(&self.subject, &labels)
+        // The endpoint selector of a namespaced policy is pinned to its namespace, which the
+        // check above has made the pod's.
+        identity_matches(&self.subject, ctx, pod)
     }
 
     /// Whether this rule switches default-deny on for `dir`.
@@ -514,22 +503,21 @@ impl Rule {
         namespace: Option<&str>,
     ) -> bool {
         let endpoint = flow.peer(dir);
-        let own_node = flow.subject(dir).and_then(|p| p.node_name.clone());
+        let own_node = flow.subject(dir).and_then(|p| p.node_name.as_deref());
         match &self.peers {
             Peers::Any => true,
             Peers::Nothing | Peers::Unmodelled(_) => false,
             Peers::Endpoints(selectors) => {
                 let Some(pod) = endpoint.policy_pod() else {
-                    return reserved_match(selectors, endpoint, own_node.as_deref());
+                    return reserved_match(selectors, endpoint, own_node);
                 };
-                let labels = identity(ctx, pod);
                 selectors.iter().any(|s| {
                     let scoped = match namespace {
                         // A namespaced policy's peers stay in its namespace unless they name one.
                         Some(ns) if !names_namespace(s) => pod.namespace == ns,
                         _ => true,
                     };
-                    scoped && selector_matches(s, &labels)
+                    scoped && identity_matches(s, ctx, pod)
                 })
             }
             Peers::Cidrs(cidrs) => {
@@ -540,9 +528,7 @@ impl Rule {
                             .any(|(n, except)| n.contains(&ip) && !except.iter().any(|e| e.contains(&ip)))
                     })
             }
-            Peers::Entities(entities) => {
-                entities.iter().any(|e| entity_matches(e, endpoint, own_node.as_deref()))
-            }
+            Peers::Entities(entities) => entities.iter().any(|e| entity_matches(e, endpoint, own_node)),
             Peers::Nodes(selectors) => match endpoint {
                 Endpoint::Node(n) => selectors.iter().any(|s| selector_matches(s, &n.labels)),
                 Endpoint::Pod(p) if p.host_network => p

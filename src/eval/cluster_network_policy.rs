@@ -23,6 +23,7 @@ struct Tier {
     name: &'static str,
     order: f64,
     policies: Vec<Policy>,
+    selecting: super::topology::SelectionCache,
 }
 
 #[derive(Debug)]
@@ -190,8 +191,14 @@ struct WirePortRange {
 /// The Admin and Baseline layers of `objects` (ClusterNetworkPolicy, AdminNetworkPolicy,
 /// BaselineAdminNetworkPolicy); a tier without objects is left out.
 pub fn layers(objects: &[&serde_json::Value], warnings: &mut Vec<Diagnostic>) -> Result<Vec<Box<dyn Layer>>> {
-    let mut admin = Tier { name: "kube-admin", order: ADMIN_ORDER, policies: Vec::new() };
-    let mut baseline = Tier { name: "kube-baseline", order: BASELINE_ORDER, policies: Vec::new() };
+    let mut admin =
+        Tier { name: "kube-admin", order: ADMIN_ORDER, policies: Vec::new(), selecting: Default::default() };
+    let mut baseline = Tier {
+        name: "kube-baseline",
+        order: BASELINE_ORDER,
+        policies: Vec::new(),
+        selecting: Default::default(),
+    };
     let mut problems = Vec::new();
     for o in objects {
         let label = super::object_label(o);
@@ -440,43 +447,54 @@ impl Layer for Tier {
         let Some(subject) = flow.subject(dir) else {
             return Outcome::new(Decision::Pass, Step::builtin(Decision::Pass, "not a pod".into()));
         };
-        for policy in self.policies.iter().filter(|p| p.selects(ctx, subject)) {
+        let matched = self.find_selecting(ctx, subject, |policy| {
             let rules = match dir {
                 Direction::Ingress => &policy.ingress,
                 Direction::Egress => &policy.egress,
             };
-            if let Some(rule) = rules.iter().find(|r| r.matches(ctx, dir, flow)) {
-                let note = match rule.decision {
-                    Decision::Pass => format!(
-                        "{} (priority {}): leaves the {} tier",
-                        rule.action, policy.priority, self.name
-                    ),
-                    _ => format!("{} (priority {})", rule.action, policy.priority),
-                };
-                return Outcome::new(
-                    rule.decision,
-                    Step {
-                        object: policy.label.clone(),
-                        rule: rule.label.clone(),
-                        decision: rule.decision,
-                        note,
-                    },
-                );
-            }
+            rules.iter().find(|r| r.matches(ctx, dir, flow)).map(|rule| (policy, rule))
+        });
+        if let Some((policy, rule)) = matched {
+            let note = match rule.decision {
+                Decision::Pass => {
+                    format!("{} (priority {}): leaves the {} tier", rule.action, policy.priority, self.name)
+                }
+                _ => format!("{} (priority {})", rule.action, policy.priority),
+            };
+            return Outcome::new(
+                rule.decision,
+                Step {
+                    object: policy.label.clone(),
+                    rule: rule.label.clone(),
+                    decision: rule.decision,
+                    note,
+                },
+            );
         }
         Outcome::new(Decision::Pass, Step::builtin(Decision::Pass, format!("no {} rule matches", self.name)))
     }
 
     fn decision(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Decision {
         let Some(subject) = flow.subject(dir) else { return Decision::Pass };
-        self.policies
-            .iter()
-            .filter(|p| p.selects(ctx, subject))
-            .find_map(|p| {
-                let rules = if dir == Direction::Ingress { &p.ingress } else { &p.egress };
-                rules.iter().find(|r| r.matches(ctx, dir, flow)).map(|r| r.decision)
-            })
-            .unwrap_or(Decision::Pass)
+        self.find_selecting(ctx, subject, |p| {
+            let rules = if dir == Direction::Ingress { &p.ingress } else { &p.egress };
+            rules.iter().find(|r| r.matches(ctx, dir, flow)).map(|r| r.decision)
+        })
+        .unwrap_or(Decision::Pass)
+    }
+}
+
+impl Tier {
+    /// Visit the policies that select `pod`, in priority order, until `visit` gives a value.
+    fn find_selecting<'a, R>(
+        &'a self,
+        ctx: &Context<'_>,
+        pod: &Pod,
+        mut visit: impl FnMut(&'a Policy) -> Option<R>,
+    ) -> Option<R> {
+        let selects = |i: usize, p: &Pod| self.policies.get(i).is_some_and(|policy| policy.selects(ctx, p));
+        self.selecting
+            .find_map(ctx.topology, pod, self.policies.len(), selects, |i| visit(self.policies.get(i)?))
     }
 }
 

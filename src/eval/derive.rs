@@ -35,6 +35,16 @@ pub struct Derived {
 }
 
 impl Derived {
+    /// The ports probed towards one endpoint: every probed port and, for a pod, its own ports,
+    /// sorted.
+    pub fn ports_towards(&self, destination: &super::Endpoint<'_>) -> Vec<(Protocol, u16)> {
+        let mut ports = self.ports.clone();
+        if let super::Endpoint::Pod(pod) = destination {
+            ports.extend(pod.ports.iter().map(|p| (p.protocol, p.port)));
+        }
+        ports.into_iter().collect()
+    }
+
     /// Every flow between two endpoints, at least one of them a pod, on every probed port and
     /// every port of the destination pod.
     pub fn flows(&self) -> Vec<FlowSpec> {

@@ -50,6 +50,33 @@ impl Layer for IntentLayer {
         Rank { order: NAMESPACED_ORDER, name: "intent".to_string() }
     }
 
+    fn decision(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Decision {
+        let Some(subject) = flow.subject(dir) else { return Decision::Pass };
+        let ns_labels = ctx.topology.namespace_labels(&subject.namespace);
+        let denied = self.guardrails.iter().any(|g| {
+            let rules = if dir == Direction::Ingress { &g.ingress_deny } else { &g.egress_deny };
+            selector_matches(&g.namespaces, &ns_labels)
+                && selector_matches(&g.pods, &subject.labels)
+                && rules.iter().any(|r| rule_matches(r, &subject.namespace, ctx, dir, flow))
+        });
+        if denied {
+            return Decision::Deny;
+        }
+        let mut speaking = false;
+        for p in self.by_namespace.get(&subject.namespace).into_iter().flatten() {
+            let rules = if dir == Direction::Ingress { p.ingress.as_ref() } else { p.egress.as_ref() };
+            let Some(rules) = rules else { continue };
+            if !selector_matches(&p.subject, &subject.labels) {
+                continue;
+            }
+            if rules.iter().any(|r| rule_matches(r, &p.namespace, ctx, dir, flow)) {
+                return Decision::Allow;
+            }
+            speaking = true;
+        }
+        if speaking { Decision::Deny } else { Decision::Pass }
+    }
+
     fn decide(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Outcome {
         let Some(subject) = flow.subject(dir) else {
             return Outcome::new(Decision::Pass, Step::builtin(Decision::Pass, "not a pod".into()));

@@ -33,6 +33,91 @@ pub struct Topology {
     /// for nearly every peer.
     #[serde(skip)]
     pub(crate) namespace_index: std::sync::OnceLock<BTreeMap<String, BTreeMap<String, String>>>,
+    /// Identifies this topology to the evaluators' per-topology caches. Like the namespace
+    /// index, the caches assume the topology is not changed once flows are judged on it.
+    #[serde(skip)]
+    pub(crate) id: TopologyId,
+}
+
+/// A number no other topology of this process carries: a clone gets a new one.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct TopologyId(u64);
+
+impl Default for TopologyId {
+    fn default() -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        TopologyId(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
+impl Clone for TopologyId {
+    fn clone(&self) -> Self {
+        TopologyId::default()
+    }
+}
+
+impl Topology {
+    /// The position of `pod` in `pods`, when it is one of this topology's pods.
+    pub fn pod_index(&self, pod: &Pod) -> Option<usize> {
+        let base = self.pods.as_ptr() as usize;
+        let offset = (pod as *const Pod as usize).checked_sub(base)?;
+        let index = offset / std::mem::size_of::<Pod>().max(1);
+        self.pods.get(index).filter(|p| std::ptr::eq(*p, pod)).map(|_| index)
+    }
+}
+
+/// Per pod (by index), the indices of the policies that select it.
+type SelectionTable = std::sync::Arc<Vec<Vec<u32>>>;
+
+/// Which of a layer's policies select each pod of a topology, computed once per topology:
+/// flows are judged by the million, and the pods at their ends are few.
+#[derive(Debug, Default)]
+pub struct SelectionCache {
+    slot: std::sync::RwLock<Option<(u64, SelectionTable)>>,
+}
+
+impl SelectionCache {
+    /// Visit, in order, the policies (by index among `count`) that `selects` says select
+    /// `pod`, until `visit` returns a value. A pod of another topology is tested directly.
+    pub fn find_map<R>(
+        &self,
+        topology: &Topology,
+        pod: &Pod,
+        count: usize,
+        selects: impl Fn(usize, &Pod) -> bool,
+        mut visit: impl FnMut(usize) -> Option<R>,
+    ) -> Option<R> {
+        let Some(index) = topology.pod_index(pod) else {
+            return (0..count).filter(|&i| selects(i, pod)).find_map(visit);
+        };
+        let table = self.table(topology, count, &selects);
+        table.get(index)?.iter().find_map(|&i| visit(i as usize))
+    }
+
+    fn table(
+        &self,
+        topology: &Topology,
+        count: usize,
+        selects: &impl Fn(usize, &Pod) -> bool,
+    ) -> SelectionTable {
+        let id = topology.id.0;
+        if let Ok(slot) = self.slot.read()
+            && let Some((cached, table)) = slot.as_ref()
+            && *cached == id
+        {
+            return table.clone();
+        }
+        let table: Vec<Vec<u32>> = topology
+            .pods
+            .iter()
+            .map(|p| (0..count).filter(|&i| selects(i, p)).filter_map(|i| u32::try_from(i).ok()).collect())
+            .collect();
+        let table = std::sync::Arc::new(table);
+        if let Ok(mut slot) = self.slot.write() {
+            *slot = Some((id, table.clone()));
+        }
+        table
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]

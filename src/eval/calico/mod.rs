@@ -309,7 +309,8 @@ pub fn layers(
         .map(|mut t| {
             t.policies
                 .sort_by(|a, b| a.order.total_cmp(&b.order).then_with(|| a.sort_name.cmp(&b.sort_name)));
-            Box::new(TierLayer { tier: t, sets: sets.clone() }) as Box<dyn Layer>
+            Box::new(TierLayer { tier: t, sets: sets.clone(), selecting: Default::default() })
+                as Box<dyn Layer>
         })
         .collect())
 }
@@ -461,6 +462,9 @@ struct View<'a> {
 struct TierLayer {
     tier: Tier,
     sets: std::sync::Arc<Vec<NetworkSet>>,
+    /// Which policies select each pod, whatever the direction (the direction's type is
+    /// checked per flow).
+    selecting: crate::eval::topology::SelectionCache,
 }
 
 fn pod_labels(pod: &Pod) -> BTreeMap<String, String> {
@@ -595,7 +599,15 @@ impl Entity {
 }
 
 impl TierLayer {
-    fn rule_matches(&self, ctx: &Context<'_>, r: &Rule, policy_ns: Option<&str>, flow: &Flow<'_>) -> bool {
+    /// `views`: the flow's source and destination as Calico sees them, built once per flow.
+    fn rule_matches(
+        &self,
+        ctx: &Context<'_>,
+        r: &Rule,
+        policy_ns: Option<&str>,
+        flow: &Flow<'_>,
+        views: &(View<'_>, View<'_>),
+    ) -> bool {
         if r.protocol.is_some_and(|p| p != Some(flow.protocol))
             || r.not_protocol.is_some_and(|p| p == Some(flow.protocol))
         {
@@ -607,15 +619,31 @@ impl TierLayer {
                 return false;
             }
         }
-        let (source, destination) = (self.view(&flow.source), self.view(&flow.destination));
-        r.source.matches(ctx, &source, policy_ns, flow, false)
-            && r.destination.matches(ctx, &destination, policy_ns, flow, true)
+        let (source, destination) = views;
+        r.source.matches(ctx, source, policy_ns, flow, false)
+            && r.destination.matches(ctx, destination, policy_ns, flow, true)
     }
 
-    fn selects(&self, ctx: &Context<'_>, p: &Policy, pod: &Pod, dir: Direction) -> bool {
-        if !p.types[index(dir)] {
-            return false;
-        }
+    /// Visit the policies of the tier that select `pod` for `dir`, in order, until `visit`
+    /// gives a value.
+    fn find_selecting<'a, R>(
+        &'a self,
+        ctx: &Context<'_>,
+        pod: &Pod,
+        dir: Direction,
+        mut visit: impl FnMut(&'a Policy) -> Option<R>,
+    ) -> Option<R> {
+        let policies = &self.tier.policies;
+        let selects =
+            |i: usize, p: &Pod| policies.get(i).is_some_and(|policy| self.selects_pod(ctx, policy, p));
+        self.selecting.find_map(ctx.topology, pod, policies.len(), selects, |i| {
+            let policy = policies.get(i)?;
+            if policy.types[index(dir)] { visit(policy) } else { None }
+        })
+    }
+
+    /// Whether `p` selects `pod` for some direction.
+    fn selects_pod(&self, ctx: &Context<'_>, p: &Policy, pod: &Pod) -> bool {
         if p.namespace.as_deref().is_some_and(|ns| ns != pod.namespace) {
             return false;
         }
@@ -640,7 +668,13 @@ impl Layer for TierLayer {
         let mut steps = Vec::new();
         let mut unmodelled = Vec::new();
         let mut selected: Vec<&str> = Vec::new();
-        for p in self.tier.policies.iter().filter(|p| self.selects(ctx, p, subject, dir)) {
+        let mut views: Option<(View<'_>, View<'_>)> = None;
+        let mut selecting = Vec::new();
+        self.find_selecting(ctx, subject, dir, |p| {
+            selecting.push(p);
+            None::<()>
+        });
+        for p in selecting {
             selected.push(&p.label);
             match &p.body {
                 Body::Kubernetes(np) => {
@@ -656,7 +690,9 @@ impl Layer for TierLayer {
                 }
                 Body::Calico { rules } => {
                     for r in &rules[index(dir)] {
-                        if !self.rule_matches(ctx, r, p.namespace.as_deref(), flow) {
+                        let views = views
+                            .get_or_insert_with(|| (self.view(&flow.source), self.view(&flow.destination)));
+                        if !self.rule_matches(ctx, r, p.namespace.as_deref(), flow, views) {
                             continue;
                         }
                         let decision = match r.action {
