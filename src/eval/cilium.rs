@@ -233,7 +233,13 @@ pub fn layers(
     for list in nps.values_mut() {
         list.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
     }
-    Ok(vec![Box::new(CiliumLayer { specs, by_namespace, clusterwide, network_policies: nps })])
+    Ok(vec![Box::new(CiliumLayer {
+        specs,
+        by_namespace,
+        clusterwide,
+        network_policies: nps,
+        selecting: Default::default(),
+    })])
 }
 
 fn read(obj: Object, label: &str) -> std::result::Result<Vec<Spec>, String> {
@@ -416,6 +422,7 @@ struct CiliumLayer {
     by_namespace: BTreeMap<String, Vec<usize>>,
     clusterwide: Vec<usize>,
     network_policies: BTreeMap<String, Vec<NetworkPolicy>>,
+    selecting: super::topology::SelectionCache,
 }
 
 /// One identity label of `pod` as Cilium sees it: the pod's labels, its namespace, its
@@ -595,14 +602,24 @@ fn entity_matches(entity: &str, endpoint: &Endpoint<'_>, own_node: Option<&str>)
 }
 
 impl CiliumLayer {
+    /// The rules that select `pod`: its namespace's, then the clusterwide ones.
     fn selecting<'a>(&'a self, ctx: &'a Context<'_>, pod: &'a Pod) -> impl Iterator<Item = &'a Spec> + 'a {
-        self.by_namespace
-            .get(&pod.namespace)
-            .into_iter()
-            .flatten()
-            .chain(self.clusterwide.iter())
-            .filter_map(|i| self.specs.get(*i))
-            .filter(move |s| s.selects(ctx, pod))
+        let candidates = |p: &Pod| -> Vec<usize> {
+            self.by_namespace
+                .get(&p.namespace)
+                .into_iter()
+                .flatten()
+                .chain(self.clusterwide.iter())
+                .copied()
+                .collect()
+        };
+        let selects = |i: usize, p: &Pod| self.specs.get(i).is_some_and(|s| s.selects(ctx, p));
+        let mut out = Vec::new();
+        self.selecting.find_map(ctx.topology, pod, candidates, selects, |i| {
+            out.extend(self.specs.get(i));
+            None::<()>
+        });
+        out.into_iter()
     }
 
     /// Whether the pod's selecting rules let the DNS proxy see `name` (FQDN rules need it).

@@ -493,8 +493,8 @@ impl Tier {
         mut visit: impl FnMut(&'a Policy) -> Option<R>,
     ) -> Option<R> {
         let selects = |i: usize, p: &Pod| self.policies.get(i).is_some_and(|policy| policy.selects(ctx, p));
-        self.selecting
-            .find_map(ctx.topology, pod, self.policies.len(), selects, |i| visit(self.policies.get(i)?))
+        let all = |_: &Pod| 0..self.policies.len();
+        self.selecting.find_map(ctx.topology, pod, all, selects, |i| visit(self.policies.get(i)?))
     }
 }
 

@@ -18,6 +18,8 @@ use crate::intent::{
 pub struct IntentLayer {
     guardrails: Vec<Guardrail>,
     by_namespace: BTreeMap<String, Vec<Policy>>,
+    /// Per pod, which policies of its namespace select it (indices into `by_namespace`).
+    selecting: super::topology::SelectionCache,
 }
 
 impl IntentLayer {
@@ -26,7 +28,7 @@ impl IntentLayer {
         for p in &intent.policies {
             by_namespace.entry(p.namespace.clone()).or_default().push(p.clone());
         }
-        IntentLayer { guardrails: intent.guardrails.clone(), by_namespace }
+        IntentLayer { guardrails: intent.guardrails.clone(), by_namespace, selecting: Default::default() }
     }
 
     /// Whether a policy with engine-specific passthrough rules applies to this direction: its
@@ -62,19 +64,29 @@ impl Layer for IntentLayer {
         if denied {
             return Decision::Deny;
         }
+        let policies = self.by_namespace.get(&subject.namespace).map(Vec::as_slice).unwrap_or_default();
+        let candidates = |p: &super::Pod| 0..self.by_namespace.get(&p.namespace).map_or(0, Vec::len);
+        let selects = |i: usize, p: &super::Pod| {
+            self.by_namespace
+                .get(&p.namespace)
+                .and_then(|list| list.get(i))
+                .is_some_and(|policy| selector_matches(&policy.subject, &p.labels))
+        };
         let mut speaking = false;
-        for p in self.by_namespace.get(&subject.namespace).into_iter().flatten() {
-            let rules = if dir == Direction::Ingress { p.ingress.as_ref() } else { p.egress.as_ref() };
-            let Some(rules) = rules else { continue };
-            if !selector_matches(&p.subject, &subject.labels) {
-                continue;
-            }
+        let allowed = self.selecting.find_map(ctx.topology, subject, candidates, selects, |i| {
+            let p = policies.get(i)?;
+            let rules = if dir == Direction::Ingress { p.ingress.as_ref() } else { p.egress.as_ref() }?;
             if rules.iter().any(|r| rule_matches(r, &p.namespace, ctx, dir, flow)) {
-                return Decision::Allow;
+                return Some(());
             }
             speaking = true;
+            None
+        });
+        match (allowed, speaking) {
+            (Some(()), _) => Decision::Allow,
+            (None, true) => Decision::Deny,
+            (None, false) => Decision::Pass,
         }
-        if speaking { Decision::Deny } else { Decision::Pass }
     }
 
     fn decide(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Outcome {

@@ -77,27 +77,28 @@ pub struct SelectionCache {
 }
 
 impl SelectionCache {
-    /// Visit, in order, the policies (by index among `count`) that `selects` says select
-    /// `pod`, until `visit` returns a value. A pod of another topology is tested directly.
-    pub fn find_map<R>(
+    /// Visit, in order, the policies among `candidates(pod)` (indices, in the layer's order)
+    /// that `selects` says select `pod`, until `visit` returns a value. A pod of another
+    /// topology is tested directly.
+    pub fn find_map<R, C: IntoIterator<Item = usize>>(
         &self,
         topology: &Topology,
         pod: &Pod,
-        count: usize,
+        candidates: impl Fn(&Pod) -> C,
         selects: impl Fn(usize, &Pod) -> bool,
         mut visit: impl FnMut(usize) -> Option<R>,
     ) -> Option<R> {
         let Some(index) = topology.pod_index(pod) else {
-            return (0..count).filter(|&i| selects(i, pod)).find_map(visit);
+            return candidates(pod).into_iter().filter(|&i| selects(i, pod)).find_map(visit);
         };
-        let table = self.table(topology, count, &selects);
+        let table = self.table(topology, &candidates, &selects);
         table.get(index)?.iter().find_map(|&i| visit(i as usize))
     }
 
-    fn table(
+    fn table<C: IntoIterator<Item = usize>>(
         &self,
         topology: &Topology,
-        count: usize,
+        candidates: &impl Fn(&Pod) -> C,
         selects: &impl Fn(usize, &Pod) -> bool,
     ) -> SelectionTable {
         let id = topology.id.0;
@@ -110,7 +111,13 @@ impl SelectionCache {
         let table: Vec<Vec<u32>> = topology
             .pods
             .iter()
-            .map(|p| (0..count).filter(|&i| selects(i, p)).filter_map(|i| u32::try_from(i).ok()).collect())
+            .map(|p| {
+                candidates(p)
+                    .into_iter()
+                    .filter(|&i| selects(i, p))
+                    .filter_map(|i| u32::try_from(i).ok())
+                    .collect()
+            })
             .collect();
         let table = std::sync::Arc::new(table);
         if let Ok(mut slot) = self.slot.write() {

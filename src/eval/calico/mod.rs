@@ -636,7 +636,8 @@ impl TierLayer {
         let policies = &self.tier.policies;
         let selects =
             |i: usize, p: &Pod| policies.get(i).is_some_and(|policy| self.selects_pod(ctx, policy, p));
-        self.selecting.find_map(ctx.topology, pod, policies.len(), selects, |i| {
+        let all = |_: &Pod| 0..policies.len();
+        self.selecting.find_map(ctx.topology, pod, all, selects, |i| {
             let policy = policies.get(i)?;
             if policy.types[index(dir)] { visit(policy) } else { None }
         })
