@@ -1,6 +1,7 @@
 //! The renderer's main correctness guarantee: for random values, every engine's rendering,
 //! judged by that engine's own semantics on the topology derived from the values, allows
-//! exactly the flows the intent allows (except documented limitations).
+//! exactly the flows the intent allows (except documented limitations); and every evaluator's
+//! fast decision path decides every derived flow as its explaining path does.
 //!
 //! CI runs 48 cases; a longer run: `NETPOL_EQUIVALENCE_CASES=2000 cargo test --release --test equivalence`.
 
@@ -8,8 +9,10 @@ use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
 use netpol::engine::Engine;
-use netpol::eval::check::check_engine_on;
+use netpol::eval::check::{check_engine_on, cni_of, objects_of};
 use netpol::eval::derive::derive;
+use netpol::eval::intent::IntentLayer;
+use netpol::eval::{Cni, PolicySet};
 use netpol::intent::lower::LowerOptions;
 use netpol::render::{lower_values, render_intent};
 use netpol::values::Input;
@@ -139,6 +142,21 @@ proptest! {
             // An engine that cannot express the values says so loudly; that is not a difference.
             let Ok((manifests, _)) = render_intent(engine, &mut own) else { continue };
             let report = check_engine_on(engine, &intent, &manifests, &derived).expect("judged");
+            // The fast decision path check relies on decides as the explaining path does.
+            let objects = objects_of(&manifests).expect("reads back");
+            let set = PolicySet::new(&objects, Some(cni_of(engine))).expect("policies");
+            let reference = PolicySet::from_layers(Cni::Kubernetes, vec![Box::new(IntentLayer::new(&intent))]);
+            for spec in derived.flows() {
+                let flow = spec.resolve(&derived.topology).expect("resolves");
+                for (name, s) in [("intent", &reference), (engine.as_str(), &set)] {
+                    prop_assert_eq!(
+                        s.allowed(&derived.topology, &flow),
+                        s.evaluate(&derived.topology, &flow).allowed,
+                        "{}: fast path and explanation disagree on {} -> {} {}\nvalues: {}",
+                        name, spec.from, spec.to, flow.port, v
+                    );
+                }
+            }
             let unexplained: Vec<_> = report.differences.iter().filter(|d| d.limitation.is_none()).collect();
             prop_assert!(
                 unexplained.is_empty(),
