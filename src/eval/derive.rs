@@ -190,7 +190,10 @@ pub fn derive(intent: &Intent) -> Derived {
         namespaces: namespaces.into_iter().map(|(name, labels)| Namespace { name, labels }).collect(),
         pods,
         nodes,
-        api_server: ApiServer { addresses: api_address.into_iter().collect() },
+        api_server: ApiServer {
+            addresses: api_address.into_iter().collect(),
+            ports: intent.cluster.api_server_ports.clone(),
+        },
         dns_names: dns_names.into_iter().map(|(name, ip)| DnsName { name, addresses: vec![ip] }).collect(),
         cluster_cidrs,
         ..Topology::default()

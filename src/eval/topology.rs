@@ -182,11 +182,24 @@ pub struct Node {
 pub struct ApiServer {
     #[serde(default)]
     pub addresses: Vec<IpAddr>,
+    /// The endpoint ports of `default/kubernetes` (TCP); empty means 443 and 6443.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<u16>,
 }
+
+/// The API server's endpoint ports when a topology does not say (managed clusters, kubeadm).
+pub const DEFAULT_API_SERVER_PORTS: [u16; 2] = [443, 6443];
 
 impl ApiServer {
     fn is_empty(&self) -> bool {
-        self.addresses.is_empty()
+        self.addresses.is_empty() && self.ports.is_empty()
+    }
+
+    /// Whether `port`/`protocol` is one of the `default/kubernetes` endpoint ports, which is
+    /// what a Calico `services` match on that Service matches.
+    pub fn serves(&self, protocol: crate::intent::Protocol, port: u16) -> bool {
+        let ports: &[u16] = if self.ports.is_empty() { &DEFAULT_API_SERVER_PORTS } else { &self.ports };
+        protocol == crate::intent::Protocol::Tcp && ports.contains(&port)
     }
 }
 

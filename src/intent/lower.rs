@@ -180,6 +180,15 @@ fn cluster_facts(values: &crate::values::types::Values) -> crate::intent::Cluste
         service_cidrs: facts.service_cidr.0.clone(),
         node_cidrs: facts.node_cidrs.0.clone(),
         api_server: facts.api_server.cidrs.iter().map(|c| c.0).collect(),
+        api_server_ports: facts
+            .api_server
+            .ports
+            .iter()
+            .filter_map(|p| match p {
+                PortValue::Number(n) => Some(*n),
+                PortValue::Named(_) => None,
+            })
+            .collect(),
         namespace_labels: values
             .namespaces
             .iter()

@@ -70,6 +70,8 @@ pub struct ClusterFacts {
     pub node_cidrs: Vec<IpNet>,
     /// Endpoint addresses of the API server.
     pub api_server: Vec<IpNet>,
+    /// Endpoint ports of the API server (`cluster.apiServer.ports`, numbered ones).
+    pub api_server_ports: Vec<u16>,
     /// `namespaces.<ns>.labels`, sorted.
     pub namespace_labels: BTreeMap<String, BTreeMap<String, String>>,
     /// The workloads the values declare, with every port they name, sorted by (namespace,

@@ -17,4 +17,5 @@ pub fn netpol(args: &[&str], values: &str) -> (i32, String, String) {
     )
 }
 
+#[allow(dead_code, reason = "not every test file judges every engine")]
 pub const ENGINES: [&str; 4] = ["kubernetes", "cilium", "calico", "clusterNetworkPolicy"];

@@ -577,8 +577,13 @@ impl Entity {
         if self.service_account_selector {
             return false;
         }
+        // A Service match is its endpoints' addresses and ports (ENGINES.md 4.6): for
+        // `default/kubernetes`, the API server on its endpoint ports.
         if let Some((name, ns)) = &self.service
-            && !(name == "kubernetes" && ns == "default" && v.api_server)
+            && !(name == "kubernetes"
+                && ns == "default"
+                && v.api_server
+                && ctx.topology.api_server.serves(flow.protocol, flow.port))
         {
             return false;
         }
