@@ -85,3 +85,38 @@ fn an_unknown_field_is_reported_with_its_object_and_path() {
         "{stderr}"
     );
 }
+
+/// `topology --flows` writes files of hundreds of thousands of flows; `eval --flows` reads
+/// them back (the YAML reader's default node budget stopped at about 35,000 entries).
+#[test]
+fn eval_reads_a_flows_file_of_forty_thousand_entries() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let topology = dir.path().join("topology.yaml");
+    std::fs::write(
+        &topology,
+        "pods:\n  - {namespace: a, name: x, labels: {}, ip: 10.244.0.10}\n  - {namespace: b, name: y, labels: {}, ip: 10.244.0.11}\n",
+    )
+    .expect("write");
+    let manifests = dir.path().join("manifests.yaml");
+    std::fs::write(&manifests, "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: lockdown, namespace: b}\nspec:\n  podSelector: {}\n  policyTypes: [Ingress]\n").expect("write");
+    let flows = dir.path().join("flows.yaml");
+    let text: String = (0..40_000)
+        .map(|i| format!("- from: a/x\n  to: b/y\n  port: {}\n  protocol: TCP\n", i % 65_000 + 1))
+        .collect();
+    std::fs::write(&flows, text).expect("write");
+    let out = assert_cmd::Command::cargo_bin("netpol")
+        .expect("bin")
+        .args(["eval", "-o", "json", "--manifests"])
+        .arg(&manifests)
+        .arg("--topology")
+        .arg(&topology)
+        .arg("--flows")
+        .arg(&flows)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let judged: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let list = judged.as_array().expect("a list");
+    assert_eq!(list.len(), 40_000);
+    assert!(list.iter().all(|j| j["allowed"] == false));
+}

@@ -655,8 +655,16 @@ pub fn from_wire<T: serde::de::DeserializeOwned>(
 
 /// How the evaluator reads YAML: only `true`/`false` are booleans, so a label value, a pod or
 /// a node named `n`, `y`, `on` or `no` stays a string.
+///
+/// The node, event and document budgets are raised so that any flows file `topology --flows`
+/// writes, and manifests of 10,000 workloads, read back; the input itself is capped at
+/// `values::node::MAX_INPUT_BYTES`, and the alias and anchor caps against alias bombs stay.
 pub fn yaml_options() -> serde_saphyr::Options {
-    serde_saphyr::options! { strict_booleans: true }
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_events = 256 * 1024 * 1024;
+    budget.max_nodes = 128 * 1024 * 1024;
+    budget.max_documents = 1024 * 1024;
+    serde_saphyr::options! { strict_booleans: true, budget: Some(budget) }
 }
 
 /// Parse a flows file: a YAML list of `{from, to, port, protocol}`.
