@@ -324,3 +324,23 @@ connections:
     assert!(err.contains("at key `connections[1].from.namespace`"), "{err}");
     assert!(err.contains("help: workload `frontend` is declared in namespace `web`"), "{err}");
 }
+
+/// A namespace's `allow.apiServer` has no DNS of its own (DNS is `allow.dns`), which is no
+/// reason to drop a workload's own "egress without DNS" warning.
+#[test]
+fn allow_api_server_keeps_a_workload_warning_about_egress_without_dns() {
+    let (code, err) = render_stderr(
+        "cluster: {apiServer: {cidrs: [10.0.0.1/32]}}
+namespaces:
+  shop:
+    allow: {apiServer: true}
+    workloads:
+      web:
+        ports: {http: {port: 8080}}
+        egress: {enabled: true, dns: false, to: [{to: [{cidr: 198.51.100.0/24}]}]}
+",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(err.matches("warning: egress is restricted without DNS").count(), 1, "{err}");
+    assert!(err.contains("at key `namespaces.shop.workloads.web.egress.dns`"), "{err}");
+}

@@ -518,6 +518,18 @@ impl Cx<'_> {
 
     /// `egress:` of a workload or of the chart: `None` when not enabled.
     fn egress(&mut self, e: &EgressValues, path: &KeyPath, needs_api_server: bool) -> Option<Vec<Rule>> {
+        self.egress_with(e, path, needs_api_server, DnsExpected::Yes)
+    }
+
+    /// `egress`, saying whether these rules are where the pods' DNS would be (a namespace's
+    /// `allow.apiServer` is one allow among others, and DNS is an allow of its own there).
+    fn egress_with(
+        &mut self,
+        e: &EgressValues,
+        path: &KeyPath,
+        needs_api_server: bool,
+        dns_expected: DnsExpected,
+    ) -> Option<Vec<Rule>> {
         if !e.enabled {
             if !e.to.is_empty() || e.api_server {
                 let origin = self.origin(path);
@@ -551,7 +563,7 @@ impl Cx<'_> {
                 purpose: RulePurpose::Dns,
                 origin: self.origin(&path.key("dns")),
             });
-        } else {
+        } else if dns_expected == DnsExpected::Yes {
             let origin = self.origin(&path.key("dns"));
             self.warnings.push(
                 Diagnostic::warning(
@@ -796,13 +808,12 @@ impl Cx<'_> {
                 ));
             }
             if allow.api_server {
-                let egress = self.egress(
+                let egress = self.egress_with(
                     &EgressValues { enabled: true, dns: false, api_server: true, ..EgressValues::default() },
                     &allow_path,
                     false,
+                    DnsExpected::No,
                 );
-                // DNS is an allow of its own here: the "no DNS" warning of `egress` does not apply.
-                self.warnings.retain(|w| !w.message.starts_with("egress is restricted without DNS"));
                 out.push(namespace_policy(
                     self,
                     "allow-api-server",
@@ -1443,6 +1454,14 @@ fn key_to_name(key: &str) -> &'static str {
         "fromMonitoring" => "monitoring",
         _ => "rule",
     }
+}
+
+/// Whether a set of egress rules is where the pods' DNS allow belongs, so that its absence
+/// is worth a warning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DnsExpected {
+    Yes,
+    No,
 }
 
 fn metadata_nets() -> Vec<IpNet> {
