@@ -1,6 +1,8 @@
 //! Every example × every engine, snapshotted. A snapshot records either the rendered YAML or,
 //! where the engine cannot express the example, the exact error a user would see.
 
+mod common;
+use common::examples;
 use std::path::Path;
 
 use netpol::engine::Engine;
@@ -29,16 +31,6 @@ pub fn render_example(example: &Path, engine: Engine) -> (bool, String) {
         assert!(stdout.is_empty(), "{}: partial output on failure", example.display());
         (false, stderr)
     }
-}
-
-fn examples() -> Vec<std::path::PathBuf> {
-    let mut files: Vec<_> = std::fs::read_dir("examples")
-        .expect("examples/ exists")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
-        .collect();
-    files.sort();
-    files
 }
 
 #[test]

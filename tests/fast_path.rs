@@ -2,6 +2,8 @@
 //! decide exactly as their explaining path (used by `explain`), and `check`'s two-thread walk
 //! must find exactly what a plain walk over the derived flows finds.
 
+mod common;
+use common::examples;
 use netpol::engine::Engine;
 use netpol::eval::check::{check_engine_on, cni_of, objects_of};
 use netpol::eval::derive::derive;
@@ -12,16 +14,6 @@ use netpol::intent::lower::LowerOptions;
 use netpol::render::{lower_values, render_intent};
 use netpol::values::Input;
 use netpol::values::node::Sources;
-
-fn examples() -> Vec<std::path::PathBuf> {
-    let mut files: Vec<_> = std::fs::read_dir("examples")
-        .expect("examples/ exists")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
-        .collect();
-    files.sort();
-    files
-}
 
 fn intent_of(file: &std::path::Path) -> Option<Intent> {
     let inputs = [Input::File(file.to_string_lossy().into_owned())];

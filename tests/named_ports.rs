@@ -1,21 +1,8 @@
 //! A named port means the same on every engine: it takes the protocol of the port it names,
 //! resolves in the derived topology, and a misspelt or ambiguous name is a located error.
 
-use assert_cmd::Command;
-
-fn netpol(args: &[&str], values: &str) -> (i32, String, String) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("values.yaml");
-    std::fs::write(&path, values).expect("write");
-    let path = path.to_string_lossy().into_owned();
-    let args: Vec<&str> = args.iter().map(|a| if *a == "VALUES" { path.as_str() } else { a }).collect();
-    let out = Command::cargo_bin("netpol").expect("bin").args(&args).output().expect("runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::netpol;
 
 const UDP_ADMIN: &str = "workloads:
   api:

@@ -1,5 +1,7 @@
 //! Namespace policies, profiles, connections and guardrails (the 000–003 documents).
 
+mod common;
+use common::netpol;
 use netpol::engine::{Engine, Layer};
 use netpol::intent::lower::LowerOptions;
 use netpol::intent::{Namespaces, Peer};
@@ -223,18 +225,8 @@ fn a_namespace_allow_that_widens_a_workload_from_list_warns_in_file_order() {
         ports:
           http: {port: 8080}
 ";
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("values.yaml");
-    std::fs::write(&path, values).expect("write");
-    let out = assert_cmd::Command::cargo_bin("netpol")
-        .expect("bin")
-        .arg("render")
-        .arg("-f")
-        .arg(&path)
-        .output()
-        .expect("runs");
-    assert!(out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let (code, err) = render_stderr(values);
+    assert_eq!(code, 0, "{err}");
     let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("warning:")).collect();
     assert_eq!(warnings.len(), 2, "{err}");
     assert!(
@@ -244,28 +236,14 @@ fn a_namespace_allow_that_widens_a_workload_from_list_warns_in_file_order() {
         "{err}"
     );
     assert!(warnings[1].contains("`namespaces.shop.allow.sameNamespace` also opens port 5432/TCP"), "{err}");
-    let strict = assert_cmd::Command::cargo_bin("netpol")
-        .expect("bin")
-        .args(["render", "--strict", "-f"])
-        .arg(&path)
-        .output()
-        .expect("runs");
-    assert_eq!(strict.status.code(), Some(1));
-    assert!(strict.stdout.is_empty());
+    let (code, out, _) = netpol(&["render", "--strict", "-f", "VALUES"], values);
+    assert_eq!(code, 1);
+    assert!(out.is_empty());
 }
 
 fn render_stderr(values: &str) -> (i32, String) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("values.yaml");
-    std::fs::write(&path, values).expect("write");
-    let out = assert_cmd::Command::cargo_bin("netpol")
-        .expect("bin")
-        .arg("render")
-        .arg("-f")
-        .arg(&path)
-        .output()
-        .expect("runs");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+    let (code, _, err) = netpol(&["render", "-f", "VALUES"], values);
+    (code, err)
 }
 
 #[test]

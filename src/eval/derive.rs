@@ -54,12 +54,11 @@ impl Derived {
                 if from == to || !(from.contains('/') || to.contains('/')) {
                     continue;
                 }
-                let mut ports = self.ports.clone();
-                if let Some((ns, name)) = to.split_once('/')
-                    && let Some(pod) = self.topology.pod(ns, name)
-                {
-                    ports.extend(pod.ports.iter().map(|p| (p.protocol, p.port)));
-                }
+                let pod = to.split_once('/').and_then(|(ns, name)| self.topology.pod(ns, name));
+                let ports = match pod {
+                    Some(pod) => self.ports_towards(&super::Endpoint::Pod(pod)),
+                    None => self.ports.iter().copied().collect(),
+                };
                 for (protocol, port) in ports {
                     out.push(FlowSpec {
                         from: from.clone(),
@@ -162,15 +161,11 @@ pub fn derive(intent: &Intent) -> Derived {
         .and_then(|c| if c.prefix_len() == c.max_prefix_len() { Some(c.addr()) } else { nth_host(*c, 1) })
         .or_else(|| nth_host(node_net, 10));
     let mut cluster_cidrs = vec![pod_net, service_net];
-    cluster_cidrs.extend(
-        facts
-            .pod_cidrs
-            .iter()
-            .chain(&facts.service_cidrs)
-            .filter(|n| !cluster_cidrs.contains(n))
-            .copied()
-            .collect::<Vec<_>>(),
-    );
+    for net in facts.pod_cidrs.iter().chain(&facts.service_cidrs) {
+        if !cluster_cidrs.contains(net) {
+            cluster_cidrs.push(*net);
+        }
+    }
     cluster_cidrs.extend(facts.node_cidrs.iter().copied());
     if facts.node_cidrs.is_empty() {
         cluster_cidrs.push(node_net);

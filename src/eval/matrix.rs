@@ -69,15 +69,10 @@ pub fn compute(
             })
             .collect()
     };
-    let n = endpoints.len();
-    let half = n.div_ceil(2);
-    let (first, second) = std::thread::scope(|scope| {
-        let second = scope.spawn(|| (half..n).map(row).collect::<Vec<_>>());
-        let first: Vec<_> = (0..half).map(row).collect();
-        (first, second.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-    });
-    let mut cells = first;
-    cells.extend(second);
+    let cells = crate::parallel::in_halves(endpoints.len(), 2, |rows| rows.map(row).collect::<Vec<_>>())
+        .into_iter()
+        .flatten()
+        .collect();
     Matrix { endpoints: endpoints.to_vec(), cells }
 }
 

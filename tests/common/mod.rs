@@ -1,4 +1,8 @@
-//! What the CLI tests share: run the binary on values written to a temporary file.
+//! What the CLI tests share: run the binary on values written to a temporary file, and list
+//! the shipped examples.
+
+// Each test file is its own crate and uses part of this module.
+#![allow(dead_code)]
 
 use assert_cmd::Command;
 
@@ -17,5 +21,15 @@ pub fn netpol(args: &[&str], values: &str) -> (i32, String, String) {
     )
 }
 
-#[allow(dead_code, reason = "not every test file judges every engine")]
 pub const ENGINES: [&str; 4] = ["kubernetes", "cilium", "calico", "clusterNetworkPolicy"];
+
+/// The example values under `examples/`, in name order.
+pub fn examples() -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir("examples")
+        .expect("examples/ exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
