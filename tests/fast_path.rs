@@ -5,7 +5,9 @@
 mod common;
 use common::examples;
 use netpol::engine::Engine;
-use netpol::eval::check::{check_engine_on, cni_of, objects_of};
+use netpol::eval::check::{
+    check_engine_on, check_engines_flow_by_flow, check_engines_on, cni_of, objects_of,
+};
 use netpol::eval::derive::derive;
 use netpol::eval::intent::IntentLayer;
 use netpol::eval::{Cni, PolicySet};
@@ -122,6 +124,50 @@ fn check_finds_what_a_plain_walk_over_the_derived_flows_finds() {
         engines_with_differences += usize::from(!expected.is_empty());
     }
     assert!(engines_with_differences > 0, "the walk compared nothing but agreement");
+}
+
+/// Judging by classes of pods that no policy tells apart finds, on every example and for all
+/// engines at once, exactly the flows, differences, rules and limitations that judging every
+/// flow on its own finds; and the classes do merge pods (else the test would prove nothing).
+#[test]
+fn judging_by_class_equals_judging_every_flow() {
+    let mut merged_somewhere = false;
+    for example in examples() {
+        let Some(intent) = intent_of(&example) else { continue };
+        let derived = derive(&intent);
+        let rendered: Vec<_> = Engine::ALL
+            .iter()
+            .filter_map(|engine| {
+                let mut own = intent.clone();
+                render_intent(*engine, &mut own).ok().map(|(m, _)| (*engine, m))
+            })
+            .collect();
+        let judged: Vec<_> = rendered.iter().map(|(e, m)| (*e, m.as_slice())).collect();
+        let by_class = check_engines_on(&judged, &intent, &derived).expect("judged");
+        let every_flow = check_engines_flow_by_flow(&judged, &intent, &derived).expect("judged");
+        assert_eq!(
+            serde_json::to_value(&by_class).expect("json"),
+            serde_json::to_value(&every_flow).expect("json"),
+            "{}",
+            example.display()
+        );
+        let mut sets: Vec<PolicySet> =
+            vec![PolicySet::from_layers(Cni::Kubernetes, vec![Box::new(IntentLayer::new(&intent))])];
+        for (engine, manifests) in &rendered {
+            let objects = objects_of(manifests).expect("reads back");
+            sets.push(PolicySet::new(&objects, Some(cni_of(*engine))).expect("policies"));
+        }
+        let endpoints: Vec<_> = derived
+            .endpoints
+            .iter()
+            .map(|e| netpol::eval::Endpoint::parse(e, &derived.topology).expect("endpoint"))
+            .collect();
+        let all: Vec<&PolicySet> = sets.iter().collect();
+        let classes =
+            netpol::eval::classes::classes(&all, &derived.topology, &endpoints, netpol::eval::End::Source);
+        merged_somewhere |= classes.members.len() < endpoints.len();
+    }
+    assert!(merged_somewhere, "no example has two pods in one class");
 }
 
 fn lowered(values: &str) -> Intent {

@@ -5,7 +5,10 @@ use serde::Serialize;
 
 use super::derive::{Derived, derive};
 use super::intent::IntentLayer;
-use super::{Cni, Direction, Endpoint, Flow, FlowSpec, PolicySet, Verdict};
+use std::collections::BTreeMap;
+
+use super::classes::{Classes, classes};
+use super::{Cni, Direction, End, Endpoint, Flow, FlowSpec, PolicySet, Verdict};
 use crate::engine::{Engine, Manifest};
 use crate::error::{Diagnostic, Error, Result};
 use crate::intent::{Intent, Protocol};
@@ -131,11 +134,31 @@ pub fn check_engine_on(
 /// Judge several engines' renderings against the one intent on one derived topology, in one
 /// pass over the flows: the intent's verdict on a flow is computed once for every engine, all
 /// verdicts take the fast decision path, and only a flow where an engine and the intent differ
-/// is judged again with the full explanation. Sources are split over two threads.
+/// is judged again with the full explanation. Endpoints that no policy tells apart are judged
+/// once per class (see `eval::classes`); source classes are split over two threads.
 pub fn check_engines_on(
     rendered: &[(Engine, &[Manifest])],
     intent: &Intent,
     derived: &Derived,
+) -> Result<Vec<EngineCheck>> {
+    judge_engines(rendered, intent, derived, true)
+}
+
+/// [`check_engines_on`] without classes: every flow judged on its own (the reference the
+/// class walk is tested against).
+pub fn check_engines_flow_by_flow(
+    rendered: &[(Engine, &[Manifest])],
+    intent: &Intent,
+    derived: &Derived,
+) -> Result<Vec<EngineCheck>> {
+    judge_engines(rendered, intent, derived, false)
+}
+
+fn judge_engines(
+    rendered: &[(Engine, &[Manifest])],
+    intent: &Intent,
+    derived: &Derived,
+    judge_by_class: bool,
 ) -> Result<Vec<EngineCheck>> {
     let mut sets = Vec::with_capacity(rendered.len());
     for (engine, manifests) in rendered {
@@ -156,43 +179,101 @@ pub fn check_engines_on(
         endpoints.push(endpoint);
     }
     let ports: Vec<Vec<(Protocol, u16)>> = endpoints.iter().map(|e| derived.ports_towards(e)).collect();
+    let (sources, destinations) = if judge_by_class {
+        let mut all: Vec<&PolicySet> = vec![&reference];
+        all.extend(sets.iter().map(|(_, set)| set));
+        (
+            classes(&all, topology, &endpoints, End::Source),
+            classes(&all, topology, &endpoints, End::Destination),
+        )
+    } else {
+        (Classes::singletons(endpoints.len()), Classes::singletons(endpoints.len()))
+    };
+    // How many endpoints are in both a source class and a destination class: their flows to
+    // themselves are not flows.
+    let mut shared: BTreeMap<(usize, usize), usize> = BTreeMap::new();
+    for (s, d) in sources.of.iter().zip(&destinations.of) {
+        *shared.entry((*s, *d)).or_default() += 1;
+    }
 
-    // Per source range: the flows judged and, per engine, the differences in flow order.
-    let judge_sources = |sources: std::ops::Range<usize>| -> (usize, Vec<Vec<Difference>>) {
+    // Per range of source classes: the flows judged and, per engine, the differences with
+    // their position in flow order.
+    type Found = Vec<Vec<((usize, usize, Protocol, u16), Difference)>>;
+    let judge_classes = |classes_range: std::ops::Range<usize>| -> (usize, Found) {
         let mut flows = 0;
-        let mut differences: Vec<Vec<Difference>> = vec![Vec::new(); sets.len()];
-        for i in sources {
-            let (Some(source), Some(from)) = (endpoints.get(i), derived.endpoints.get(i)) else { continue };
-            for (j, (destination, to)) in endpoints.iter().zip(&derived.endpoints).enumerate() {
+        let mut differences: Found = vec![Vec::new(); sets.len()];
+        for source_class in classes_range {
+            let Some(from_members) = sources.members.get(source_class) else { continue };
+            for (destination_class, to_members) in destinations.members.iter().enumerate() {
+                // One flow stands for the class pair: any two distinct members.
+                let Some((i, j)) = representatives(from_members, to_members) else { continue };
+                let (Some(source), Some(destination)) = (endpoints.get(i), endpoints.get(j)) else {
+                    continue;
+                };
                 let is_pod = |e: &Endpoint<'_>| matches!(e, Endpoint::Pod(_));
-                if i == j || !(is_pod(source) || is_pod(destination)) {
+                if !(is_pod(source) || is_pod(destination)) {
                     continue;
                 }
-                for &(protocol, port) in ports.get(j).map(Vec::as_slice).unwrap_or_default() {
-                    flows += 1;
+                let pairs = from_members.len() * to_members.len()
+                    - shared.get(&(source_class, destination_class)).copied().unwrap_or(0);
+                let probed = ports.get(j).map(Vec::as_slice).unwrap_or_default();
+                flows += pairs * probed.len();
+                for &(protocol, port) in probed {
                     let flow = Flow { source: *source, destination: *destination, protocol, port };
                     let expected = reference.allowed(topology, &flow);
                     for (k, (engine, set)) in sets.iter().enumerate() {
                         if set.allowed(topology, &flow) == expected {
                             continue;
                         }
-                        let explained_expected = reference.evaluate(topology, &flow);
-                        let got = set.evaluate(topology, &flow);
-                        let on_cni = references_on_cni.get(k).unwrap_or(&reference);
-                        let limitation =
-                            explain_difference(*engine, intent, &intent_layer, on_cni, derived, &flow, &got);
-                        if let Some(list) = differences.get_mut(k) {
-                            list.push(Difference {
-                                from: from.clone(),
-                                to: to.clone(),
-                                port,
-                                protocol: protocol.as_str().to_string(),
-                                intent: expected,
-                                engine: got.allowed,
-                                limitation,
-                                intent_rule: deciding(&explained_expected),
-                                engine_rule: deciding(&got),
-                            });
+                        // The class pair differs: explain every flow it stands for.
+                        for &i in from_members {
+                            for &j in to_members {
+                                let (Some(source), Some(destination)) = (endpoints.get(i), endpoints.get(j))
+                                else {
+                                    continue;
+                                };
+                                if i == j {
+                                    continue;
+                                }
+                                let flow =
+                                    Flow { source: *source, destination: *destination, protocol, port };
+                                let explained_expected = reference.evaluate(topology, &flow);
+                                let got = set.evaluate(topology, &flow);
+                                if got.allowed == explained_expected.allowed {
+                                    continue;
+                                }
+                                let on_cni = references_on_cni.get(k).unwrap_or(&reference);
+                                let limitation = explain_difference(
+                                    *engine,
+                                    intent,
+                                    &intent_layer,
+                                    on_cni,
+                                    derived,
+                                    &flow,
+                                    &got,
+                                );
+                                let (Some(from), Some(to)) =
+                                    (derived.endpoints.get(i), derived.endpoints.get(j))
+                                else {
+                                    continue;
+                                };
+                                if let Some(list) = differences.get_mut(k) {
+                                    list.push((
+                                        (i, j, protocol, port),
+                                        Difference {
+                                            from: from.clone(),
+                                            to: to.clone(),
+                                            port,
+                                            protocol: protocol.as_str().to_string(),
+                                            intent: explained_expected.allowed,
+                                            engine: got.allowed,
+                                            limitation,
+                                            intent_rule: deciding(&explained_expected),
+                                            engine_rule: deciding(&got),
+                                        },
+                                    ));
+                                }
+                            }
                         }
                     }
                 }
@@ -200,23 +281,41 @@ pub fn check_engines_on(
         }
         (flows, differences)
     };
-    let parts = crate::parallel::in_halves(endpoints.len(), 64, judge_sources);
+    let parts = crate::parallel::in_halves(sources.members.len(), 64, judge_classes);
     let flows: usize = parts.iter().map(|(n, _)| n).sum();
-    let mut reports: Vec<EngineCheck> = sets
-        .iter()
-        .map(|(engine, _)| EngineCheck {
-            engine: engine.to_string(),
-            not_rendered: None,
-            flows,
-            differences: Vec::new(),
-        })
-        .collect();
+    let mut found: Found = vec![Vec::new(); sets.len()];
     for (_, differences) in parts {
-        for (report, list) in reports.iter_mut().zip(differences) {
-            report.differences.extend(list);
+        for (all, list) in found.iter_mut().zip(differences) {
+            all.extend(list);
         }
     }
+    let reports = sets
+        .iter()
+        .zip(found)
+        .map(|((engine, _), mut list)| {
+            list.sort_by_key(|(at, _)| *at);
+            EngineCheck {
+                engine: engine.to_string(),
+                not_rendered: None,
+                flows,
+                differences: list.into_iter().map(|(_, d)| d).collect(),
+            }
+        })
+        .collect();
     Ok(reports)
+}
+
+/// Two distinct endpoints, one of each class, if there are any.
+pub fn representatives(sources: &[usize], destinations: &[usize]) -> Option<(usize, usize)> {
+    let (&s, &d) = (sources.first()?, destinations.first()?);
+    if s != d {
+        return Some((s, d));
+    }
+    match (sources.get(1), destinations.get(1)) {
+        (_, Some(&d)) => Some((s, d)),
+        (Some(&s), None) => Some((s, d)),
+        (None, None) => None,
+    }
 }
 
 fn deciding(v: &Verdict) -> String {

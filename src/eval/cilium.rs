@@ -239,6 +239,7 @@ pub fn layers(
         clusterwide,
         network_policies: nps,
         selecting: Default::default(),
+        peers: std::sync::OnceLock::new(),
     })])
 }
 
@@ -423,6 +424,9 @@ struct CiliumLayer {
     clusterwide: Vec<usize>,
     network_policies: BTreeMap<String, Vec<NetworkPolicy>>,
     selecting: super::topology::SelectionCache,
+    /// Built when signatures are first asked for: per direction, the distinct peers of the
+    /// rules (spec, deny?, rule), and the distinct peers of the NetworkPolicies.
+    peers: std::sync::OnceLock<RulePeers>,
 }
 
 /// One identity label of `pod` as Cilium sees it: the pod's labels, its namespace, its
@@ -755,6 +759,76 @@ impl Layer for CiliumLayer {
 
     fn decision(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Decision {
         self.judge(ctx, dir, flow, false).decision
+    }
+
+    fn signature(&self, ctx: &Context<'_>, end: super::End, pod: &Pod, out: &mut Vec<u32>) -> bool {
+        let d = dir_index(end.subject_direction());
+        // A spec with no rules for the direction and default-deny off for it has no say.
+        let speaks = |s: &Spec| {
+            !s.rules[d].is_empty() || !s.denies[d].is_empty() || s.default_deny(end.subject_direction())
+        };
+        let candidates = self.by_namespace.get(&pod.namespace).into_iter().flatten().chain(&self.clusterwide);
+        let mut selecting: Vec<u32> = candidates
+            .filter(|&&i| self.specs.get(i).is_some_and(|s| speaks(s) && s.selects(ctx, pod)))
+            .filter_map(|&i| u32::try_from(i).ok())
+            .collect();
+        let offset = self.specs.len();
+        let dir = end.subject_direction();
+        for (i, np) in self.network_policies.get(&pod.namespace).into_iter().flatten().enumerate() {
+            if np.isolates(dir) && np.selects(ctx, pod) {
+                // NetworkPolicies are told apart by name within the pod's namespace, which
+                // the pod's traits fix.
+                selecting.extend(u32::try_from(offset + i).ok());
+            }
+        }
+        super::classes::push_sorted(selecting, out);
+        let (rule_peers, np_peers) = self.peers.get_or_init(|| {
+            let of = |pd: usize| {
+                let all = self.specs.iter().enumerate().flat_map(|(si, s)| {
+                    let allows = s.rules[pd].iter().enumerate().map(move |(ri, r)| (si, false, ri, r));
+                    let denies = s.denies[pd].iter().enumerate().map(move |(ri, r)| (si, true, ri, r));
+                    allows.chain(denies)
+                });
+                super::classes::distinct(all.map(|(si, deny, ri, r)| {
+                    let namespace = self.specs.get(si).and_then(|s| s.namespace.clone());
+                    PeerKey { namespace, peers: &r.peers, at: (si, deny, ri) }
+                }))
+                .into_iter()
+                .map(|k| k.at)
+                .collect()
+            };
+            ([of(0), of(1)], kubernetes::distinct_peers(self.network_policies.values().flatten()))
+        });
+        let pd = end.peer_direction();
+        let list = &rule_peers[dir_index(pd)];
+        let endpoint = Endpoint::Pod(pod);
+        // A flow whose `pd` peer is the pod; for a policy-enforced pod no rule reads the rest.
+        let flow = Flow { source: endpoint, destination: endpoint, protocol: Protocol::Tcp, port: 0 };
+        super::classes::push_matching(list, out, |&(si, deny, ri)| {
+            let Some(s) = self.specs.get(si) else { return false };
+            let rules = if deny { &s.denies[dir_index(pd)] } else { &s.rules[dir_index(pd)] };
+            rules.get(ri).is_some_and(|r| r.peer_matches(ctx, pd, &flow, s.namespace.as_deref()))
+        });
+        kubernetes::push_matching_peers(np_peers, ctx, end, pod, out);
+        true
+    }
+}
+
+/// Per direction, the distinct peers of the rules as (spec, deny?, rule); and the distinct
+/// peers of the NetworkPolicies.
+type RulePeers = ([Vec<(usize, bool, usize)>; 2], kubernetes::DistinctPeers);
+
+/// A rule's peers as the distinct-peer table compares them: with the policy's namespace (which
+/// scopes unqualified selectors), not with where the rule sits (`at`).
+struct PeerKey<'a> {
+    namespace: Option<String>,
+    peers: &'a Peers,
+    at: (usize, bool, usize),
+}
+
+impl std::fmt::Debug for PeerKey<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?} {:?}", self.namespace, self.peers)
     }
 }
 

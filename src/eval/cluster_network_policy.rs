@@ -24,6 +24,12 @@ struct Tier {
     order: f64,
     policies: Vec<Policy>,
     selecting: super::topology::SelectionCache,
+    /// Built when signatures are first asked for: per direction (`[ingress, egress]`), the
+    /// distinct peers of the rules as (policy, rule, peer).
+    peers: std::sync::OnceLock<[Vec<(usize, usize, usize)>; 2]>,
+    /// The policies by a pod label their subject requires, so that finding the policies that
+    /// select a pod does not test every policy.
+    index: super::labels::SelectorIndex,
 }
 
 #[derive(Debug)]
@@ -191,13 +197,21 @@ struct WirePortRange {
 /// The Admin and Baseline layers of `objects` (ClusterNetworkPolicy, AdminNetworkPolicy,
 /// BaselineAdminNetworkPolicy); a tier without objects is left out.
 pub fn layers(objects: &[&serde_json::Value], warnings: &mut Vec<Diagnostic>) -> Result<Vec<Box<dyn Layer>>> {
-    let mut admin =
-        Tier { name: "kube-admin", order: ADMIN_ORDER, policies: Vec::new(), selecting: Default::default() };
+    let mut admin = Tier {
+        name: "kube-admin",
+        order: ADMIN_ORDER,
+        policies: Vec::new(),
+        selecting: Default::default(),
+        peers: std::sync::OnceLock::new(),
+        index: Default::default(),
+    };
     let mut baseline = Tier {
         name: "kube-baseline",
         order: BASELINE_ORDER,
         policies: Vec::new(),
         selecting: Default::default(),
+        peers: std::sync::OnceLock::new(),
+        index: Default::default(),
     };
     let mut problems = Vec::new();
     for o in objects {
@@ -219,6 +233,13 @@ pub fn layers(objects: &[&serde_json::Value], warnings: &mut Vec<Diagnostic>) ->
             continue;
         }
         tier.policies.sort_by(|a, b| (a.priority, &a.name).cmp(&(b.priority, &b.name)));
+        for (i, p) in tier.policies.iter().enumerate() {
+            let required = match &p.subject {
+                Subject::Pods { pods, .. } => pods.match_labels.iter().next(),
+                Subject::Namespaces(_) => None,
+            };
+            tier.index.insert_under(required.map(|(k, v)| (k.as_str(), v.as_str())), i);
+        }
         out.push(Box::new(tier));
     }
     Ok(out)
@@ -474,6 +495,48 @@ impl Layer for Tier {
         Outcome::new(Decision::Pass, Step::builtin(Decision::Pass, format!("no {} rule matches", self.name)))
     }
 
+    fn signature(&self, ctx: &Context<'_>, end: super::End, pod: &Pod, out: &mut Vec<u32>) -> bool {
+        fn rules_of(p: &Policy, dir: Direction) -> &Vec<Rule> {
+            match dir {
+                Direction::Ingress => &p.ingress,
+                Direction::Egress => &p.egress,
+            }
+        }
+        let dir = end.subject_direction();
+        let mut selecting = Vec::new();
+        let selects = |i: usize, p: &Pod| self.policies.get(i).is_some_and(|policy| policy.selects(ctx, p));
+        let all = |p: &Pod| self.index.candidates_in_order(&p.labels);
+        self.selecting.find_map(ctx.topology, pod, all, selects, |i| {
+            if self.policies.get(i).is_some_and(|p| !rules_of(p, dir).is_empty()) {
+                selecting.extend(u32::try_from(i).ok());
+            }
+            None::<()>
+        });
+        super::classes::push_sorted(selecting, out);
+        let peers = self.peers.get_or_init(|| {
+            let of = |dir: Direction| {
+                let all = self.policies.iter().enumerate().flat_map(|(pi, p)| {
+                    rules_of(p, dir).iter().enumerate().flat_map(move |(ri, r)| {
+                        r.peers.iter().enumerate().map(move |(ki, peer)| PeerKey { peer, at: (pi, ri, ki) })
+                    })
+                });
+                super::classes::distinct(all).into_iter().map(|k| k.at).collect()
+            };
+            [of(Direction::Ingress), of(Direction::Egress)]
+        });
+        let pd = end.peer_direction();
+        let list = if pd == Direction::Ingress { &peers[0] } else { &peers[1] };
+        let endpoint = Endpoint::Pod(pod);
+        super::classes::push_matching(list, out, |&(pi, ri, ki)| {
+            self.policies
+                .get(pi)
+                .and_then(|p| rules_of(p, pd).get(ri))
+                .and_then(|r| r.peers.get(ki))
+                .is_some_and(|peer| peer_matches(peer, ctx, &endpoint))
+        });
+        true
+    }
+
     fn decision(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Decision {
         let Some(subject) = flow.subject(dir) else { return Decision::Pass };
         self.find_selecting(ctx, subject, |p| {
@@ -481,6 +544,18 @@ impl Layer for Tier {
             rules.iter().find(|r| r.matches(ctx, dir, flow)).map(|r| r.decision)
         })
         .unwrap_or(Decision::Pass)
+    }
+}
+
+/// A peer as the distinct-peer table compares them (cluster-scoped: no namespace to add).
+struct PeerKey<'a> {
+    peer: &'a Peer,
+    at: (usize, usize, usize),
+}
+
+impl std::fmt::Debug for PeerKey<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.peer)
     }
 }
 
@@ -493,7 +568,7 @@ impl Tier {
         mut visit: impl FnMut(&'a Policy) -> Option<R>,
     ) -> Option<R> {
         let selects = |i: usize, p: &Pod| self.policies.get(i).is_some_and(|policy| policy.selects(ctx, p));
-        let all = |_: &Pod| 0..self.policies.len();
+        let all = |p: &Pod| self.index.candidates_in_order(&p.labels);
         self.selecting.find_map(ctx.topology, pod, all, selects, |i| visit(self.policies.get(i)?))
     }
 }

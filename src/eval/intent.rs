@@ -20,7 +20,14 @@ pub struct IntentLayer {
     by_namespace: BTreeMap<String, Vec<Policy>>,
     /// Per pod, which policies of its namespace select it (indices into `by_namespace`).
     selecting: super::topology::SelectionCache,
+    /// Built when signatures are first asked for: per direction (`[ingress, egress]`), the
+    /// distinct peers of the rules, each with the namespace that scopes it (`None`: a
+    /// guardrail's, scoped by the subject's namespace).
+    peers: std::sync::OnceLock<[ScopedPeers; 2]>,
 }
+
+/// Peers, each with the namespace that scopes it.
+type ScopedPeers = Vec<(Option<String>, Peer)>;
 
 impl IntentLayer {
     pub fn new(intent: &Intent) -> Self {
@@ -28,7 +35,12 @@ impl IntentLayer {
         for p in &intent.policies {
             by_namespace.entry(p.namespace.clone()).or_default().push(p.clone());
         }
-        IntentLayer { guardrails: intent.guardrails.clone(), by_namespace, selecting: Default::default() }
+        IntentLayer {
+            guardrails: intent.guardrails.clone(),
+            by_namespace,
+            selecting: Default::default(),
+            peers: std::sync::OnceLock::new(),
+        }
     }
 
     /// Whether a policy with engine-specific passthrough rules applies to this direction: its
@@ -87,6 +99,62 @@ impl Layer for IntentLayer {
             (None, true) => Decision::Deny,
             (None, false) => Decision::Pass,
         }
+    }
+
+    fn signature(&self, ctx: &Context<'_>, end: super::End, pod: &super::Pod, out: &mut Vec<u32>) -> bool {
+        let dir = end.subject_direction();
+        let ns_labels = ctx.topology.namespace_labels(&pod.namespace);
+        let mut selecting: Vec<u32> = Vec::new();
+        for (i, g) in self.guardrails.iter().enumerate() {
+            let rules = if dir == Direction::Ingress { &g.ingress_deny } else { &g.egress_deny };
+            if !rules.is_empty()
+                && selector_matches(&g.namespaces, &ns_labels)
+                && selector_matches(&g.pods, &pod.labels)
+            {
+                selecting.extend(u32::try_from(i).ok());
+            }
+        }
+        // Policies are told apart by their index within the pod's namespace, which the pod's
+        // traits fix.
+        let offset = self.guardrails.len();
+        for (i, p) in self.by_namespace.get(&pod.namespace).into_iter().flatten().enumerate() {
+            let rules = if dir == Direction::Ingress { &p.ingress } else { &p.egress };
+            if rules.is_some() && selector_matches(&p.subject, &pod.labels) {
+                selecting.extend(u32::try_from(offset + i).ok());
+            }
+        }
+        super::classes::push_sorted(selecting, out);
+        let peers = self.peers.get_or_init(|| {
+            let of = |dir: Direction| {
+                let guarded = self.guardrails.iter().flat_map(|g| {
+                    let rules = if dir == Direction::Ingress { &g.ingress_deny } else { &g.egress_deny };
+                    rules.iter().flat_map(|r| r.peers.iter().map(|peer| (None, peer.clone())))
+                });
+                let allowed = self.by_namespace.values().flatten().flat_map(|p| {
+                    let rules = if dir == Direction::Ingress { &p.ingress } else { &p.egress };
+                    rules
+                        .iter()
+                        .flatten()
+                        .flat_map(|r| r.peers.iter().map(|peer| (Some(p.namespace.clone()), peer.clone())))
+                });
+                super::classes::distinct(guarded.chain(allowed))
+            };
+            [of(Direction::Ingress), of(Direction::Egress)]
+        });
+        let pd = end.peer_direction();
+        let list = if pd == Direction::Ingress { &peers[0] } else { &peers[1] };
+        let endpoint = Endpoint::Pod(pod);
+        // A flow whose `pd` peer is the pod; for a policy-enforced pod no peer reads the rest.
+        let flow =
+            Flow { source: endpoint, destination: endpoint, protocol: crate::intent::Protocol::Tcp, port: 0 };
+        super::classes::push_matching(list, out, |(scope, peer)| {
+            // A guardrail's unqualified peer is scoped by the subject's namespace: matching it
+            // in the pod's own namespace records what the selector sees, and the pod's traits
+            // record the namespace.
+            let own = scope.as_deref().unwrap_or(&pod.namespace);
+            peer_matches(peer, own, ctx, pd, &flow, &endpoint)
+        });
+        true
     }
 
     fn decide(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Outcome {

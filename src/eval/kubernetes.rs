@@ -105,6 +105,48 @@ pub struct NetworkPolicyLayer {
     /// Sorted by namespace and name, so explanations list policies in a stable order.
     policies: Vec<NetworkPolicy>,
     by_namespace: BTreeMap<String, SelectorIndex>,
+    /// The distinct peers of each direction's rules, built when signatures are first asked for.
+    peers: std::sync::OnceLock<DistinctPeers>,
+}
+
+/// The distinct peers of NetworkPolicy rules, per direction (`[ingress, egress]`), each with
+/// the namespace of its policy.
+pub type DistinctPeers = [Vec<(String, PolicyPeer)>; 2];
+
+/// The distinct peers of `policies`' rules, per direction.
+pub fn distinct_peers<'a>(policies: impl IntoIterator<Item = &'a NetworkPolicy> + Clone) -> DistinctPeers {
+    let of = |dir: Direction| {
+        super::classes::distinct(policies.clone().into_iter().flat_map(|p| {
+            let peers: Vec<&PolicyPeer> = match dir {
+                Direction::Ingress => {
+                    p.spec.ingress.iter().flatten().flat_map(|r| r.from.iter().flatten()).collect()
+                }
+                Direction::Egress => {
+                    p.spec.egress.iter().flatten().flat_map(|r| r.to.iter().flatten()).collect()
+                }
+            };
+            peers.into_iter().map(|peer| (p.metadata.namespace.clone(), peer.clone()))
+        }))
+    };
+    [of(Direction::Ingress), of(Direction::Egress)]
+}
+
+/// The ids of `peers` (of the direction that sees `end` as peer) that match `pod`.
+pub fn push_matching_peers(
+    peers: &DistinctPeers,
+    ctx: &Context<'_>,
+    end: super::End,
+    pod: &Pod,
+    out: &mut Vec<u32>,
+) {
+    let list = match end.peer_direction() {
+        Direction::Ingress => &peers[0],
+        Direction::Egress => &peers[1],
+    };
+    let endpoint = Endpoint::Pod(pod);
+    super::classes::push_matching(list, out, |(namespace, peer)| {
+        peer_matches(peer, namespace, ctx, &endpoint)
+    });
 }
 
 impl NetworkPolicyLayer {
@@ -116,7 +158,7 @@ impl NetworkPolicyLayer {
         for (i, p) in policies.iter().enumerate() {
             by_namespace.entry(p.metadata.namespace.clone()).or_default().insert(&p.spec.pod_selector, i);
         }
-        NetworkPolicyLayer { policies, by_namespace }
+        NetworkPolicyLayer { policies, by_namespace, peers: std::sync::OnceLock::new() }
     }
 
     /// The policies of `pod`'s namespace that select it for `dir`, in no particular order.
@@ -154,6 +196,22 @@ impl Layer for NetworkPolicyLayer {
 
     fn decision(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Decision {
         self.decision_of(ctx, dir, flow)
+    }
+
+    fn signature(&self, ctx: &Context<'_>, end: super::End, pod: &Pod, out: &mut Vec<u32>) -> bool {
+        let dir = end.subject_direction();
+        let selecting: Vec<u32> = self
+            .by_namespace
+            .get(&pod.namespace)
+            .into_iter()
+            .flat_map(|index| index.candidates(&pod.labels))
+            .filter(|&i| self.policies.get(i).is_some_and(|p| p.isolates(dir) && p.selects(ctx, pod)))
+            .filter_map(|i| u32::try_from(i).ok())
+            .collect();
+        super::classes::push_sorted(selecting, out);
+        let peers = self.peers.get_or_init(|| distinct_peers(&self.policies));
+        push_matching_peers(peers, ctx, end, pod, out);
+        true
     }
 
     fn decide(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Outcome {

@@ -61,10 +61,26 @@ impl SelectorIndex {
     /// File `item` under the first `matchLabels` pair of `selector` (every match has it), or
     /// with the items every label set may match.
     pub fn insert(&mut self, selector: &Selector, item: usize) {
-        match selector.match_labels.iter().next() {
-            Some((k, v)) => self.keyed.entry(k.clone()).or_default().entry(v.clone()).or_default().push(item),
+        self.insert_under(selector.match_labels.iter().next().map(|(k, v)| (k.as_str(), v.as_str())), item);
+    }
+
+    /// File `item` under a label pair every label set it may match has, or with the items
+    /// every label set may match (`None`).
+    pub fn insert_under(&mut self, required: Option<(&str, &str)>, item: usize) {
+        match required {
+            Some((k, v)) => {
+                self.keyed.entry(k.to_string()).or_default().entry(v.to_string()).or_default().push(item)
+            }
             None => self.unkeyed.push(item),
         }
+    }
+
+    /// [`SelectorIndex::candidates`] in ascending order, for layers whose order matters.
+    pub fn candidates_in_order(&self, labels: &BTreeMap<String, String>) -> Vec<usize> {
+        let mut out: Vec<usize> = self.candidates(labels).collect();
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     /// Items that may match `labels` (a superset of those that do), each once, in no order.

@@ -9,6 +9,7 @@
 pub mod calico;
 pub mod check;
 pub mod cilium;
+pub mod classes;
 pub mod cluster_network_policy;
 pub mod derive;
 pub mod intent;
@@ -85,6 +86,32 @@ impl Direction {
         match self {
             Direction::Ingress => "ingress",
             Direction::Egress => "egress",
+        }
+    }
+}
+
+/// Which end of a flow an endpoint is: the source is the subject of egress policies and the
+/// peer of ingress rules; the destination the other way round.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    Source,
+    Destination,
+}
+
+impl End {
+    /// The direction whose policies judge this end as their subject.
+    pub fn subject_direction(self) -> Direction {
+        match self {
+            End::Source => Direction::Egress,
+            End::Destination => Direction::Ingress,
+        }
+    }
+
+    /// The direction whose rules see this end as their peer.
+    pub fn peer_direction(self) -> Direction {
+        match self {
+            End::Source => Direction::Ingress,
+            End::Destination => Direction::Egress,
         }
     }
 }
@@ -304,6 +331,16 @@ pub trait Layer: Send + Sync + fmt::Debug {
     fn decision(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Decision {
         self.decide(ctx, dir, flow).decision
     }
+
+    /// Everything this layer can tell about `pod` (a policy-enforced pod) at one `end` of a
+    /// flow, as ids pushed on `out`: every policy that selects it for the end's subject
+    /// direction, and every distinct peer of the other direction's rules that matches it.
+    /// Two pods with the same [`classes::traits`] and the same signature from every layer get
+    /// the same decision on every flow at that end, so `check` and `matrix` judge such pods
+    /// once per class. `false`: the layer cannot say, and the pod is a class of its own.
+    fn signature(&self, _ctx: &Context<'_>, _end: End, _pod: &Pod, _out: &mut Vec<u32>) -> bool {
+        false
+    }
 }
 
 /// The verdict on a flow and everything that led to it.
@@ -445,6 +482,16 @@ impl PolicySet {
             a.order.total_cmp(&b.order).then_with(|| a.name.cmp(&b.name))
         });
         PolicySet { cni, layers, warnings: Vec::new() }
+    }
+
+    /// Every layer's [`Layer::signature`] of `pod` at `end`, one after the other; `false` if a
+    /// layer cannot say.
+    pub fn signature(&self, topology: &Topology, end: End, pod: &Pod, out: &mut Vec<u32>) -> bool {
+        let ctx = Context { topology, cni: self.cni };
+        self.layers.iter().all(|layer| {
+            out.push(classes::LAYER_BOUNDARY);
+            layer.signature(&ctx, end, pod, out)
+        })
     }
 
     /// The verdict alone (what `evaluate` decides, without the explanation).

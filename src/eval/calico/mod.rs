@@ -309,8 +309,23 @@ pub fn layers(
         .map(|mut t| {
             t.policies
                 .sort_by(|a, b| a.order.total_cmp(&b.order).then_with(|| a.sort_name.cmp(&b.sort_name)));
-            Box::new(TierLayer { tier: t, sets: sets.clone(), selecting: Default::default() })
-                as Box<dyn Layer>
+            let mut index = crate::eval::labels::SelectorIndex::default();
+            for (i, p) in t.policies.iter().enumerate() {
+                let required = match &p.body {
+                    Body::Kubernetes(np) => {
+                        np.spec.pod_selector.match_labels.iter().next().map(|(k, v)| (k.as_str(), v.as_str()))
+                    }
+                    Body::Calico { .. } => p.selector.required_pair(),
+                };
+                index.insert_under(required, i);
+            }
+            Box::new(TierLayer {
+                tier: t,
+                sets: sets.clone(),
+                selecting: Default::default(),
+                entities: std::sync::OnceLock::new(),
+                index,
+            }) as Box<dyn Layer>
         })
         .collect())
 }
@@ -465,6 +480,29 @@ struct TierLayer {
     /// Which policies select each pod, whatever the direction (the direction's type is
     /// checked per flow).
     selecting: crate::eval::topology::SelectionCache,
+    /// Built when signatures are first asked for: the distinct `[source, destination]` sides of
+    /// every rule as (policy, direction, rule), and the distinct NetworkPolicy peers.
+    entities: std::sync::OnceLock<RuleSides>,
+    /// The policies by a label their selector requires (of the pod's labels as Calico sees
+    /// them), so that finding the policies that select a pod does not test every policy.
+    index: crate::eval::labels::SelectorIndex,
+}
+
+/// Per side (`[source, destination]`), the distinct sides of the rules as (policy, direction,
+/// rule); and the distinct peers of the NetworkPolicies.
+type RuleSides = ([Vec<(usize, usize, usize)>; 2], kubernetes::DistinctPeers);
+
+/// One side of a rule as the distinct-side table compares them: with the policy's namespace.
+struct SideKey<'a> {
+    namespace: Option<&'a str>,
+    entity: &'a Entity,
+    at: (usize, usize, usize),
+}
+
+impl std::fmt::Debug for SideKey<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?} {:?}", self.namespace, self.entity)
+    }
 }
 
 fn pod_labels(pod: &Pod) -> BTreeMap<String, String> {
@@ -520,6 +558,16 @@ impl TierLayer {
     }
 }
 
+/// How an endpoint meets one side of a rule, before the flow's port is looked at.
+enum EndpointMatch {
+    No,
+    /// A lone notSelector of a global policy, met by an address outside Calico: only the
+    /// ports remain to check.
+    Unscoped,
+    /// The endpoint matches; a Service reference and the ports remain to check.
+    Yes,
+}
+
 impl Entity {
     /// Whether the endpoint `v` matches this side of a rule of a policy in `policy_ns`.
     fn matches(
@@ -530,12 +578,43 @@ impl Entity {
         flow: &Flow<'_>,
         ports_apply: bool,
     ) -> bool {
+        match self.endpoint_matches(ctx, v, policy_ns) {
+            EndpointMatch::No => false,
+            EndpointMatch::Unscoped => self.ports_match(flow, ports_apply),
+            EndpointMatch::Yes => {
+                // A Service match is its endpoints' addresses and ports (ENGINES.md 4.6): for
+                // `default/kubernetes`, the API server on its endpoint ports.
+                if let Some((name, ns)) = &self.service
+                    && !(name == "kubernetes"
+                        && ns == "default"
+                        && v.api_server
+                        && ctx.topology.api_server.serves(flow.protocol, flow.port))
+                {
+                    return false;
+                }
+                self.ports_match(flow, ports_apply)
+            }
+        }
+    }
+
+    /// Whether a policy-enforced pod matches this side of a rule, whatever the flow's port:
+    /// what the pod's class signature records.
+    fn matches_pod(&self, ctx: &Context<'_>, v: &View<'_>, policy_ns: Option<&str>) -> bool {
+        match self.endpoint_matches(ctx, v, policy_ns) {
+            EndpointMatch::No => false,
+            EndpointMatch::Unscoped => true,
+            EndpointMatch::Yes => self.service.is_none() || v.api_server,
+        }
+    }
+
+    /// The part of [`Entity::matches`] that reads the endpoint and not the flow's port.
+    fn endpoint_matches(&self, ctx: &Context<'_>, v: &View<'_>, policy_ns: Option<&str>) -> EndpointMatch {
         let ip_in = |nets: &[IpNet]| v.ip.is_some_and(|ip| nets.iter().any(|n| n.contains(&ip)));
         if !self.nets.is_empty() && !ip_in(&self.nets) {
-            return false;
+            return EndpointMatch::No;
         }
         if ip_in(&self.not_nets) {
-            return false;
+            return EndpointMatch::No;
         }
         let scoped = self.selector.is_some()
             || self.not_selector.is_some()
@@ -544,11 +623,11 @@ impl Entity {
         if scoped {
             let Some(labels) = &v.labels else {
                 // Only a notSelector alone, in a global policy, matches non-Calico addresses.
-                return self.selector.is_none()
+                let alone = self.selector.is_none()
                     && self.namespace_selector.is_none()
                     && self.service_account_names.is_empty()
-                    && policy_ns.is_none()
-                    && self.ports_match(flow, ports_apply);
+                    && policy_ns.is_none();
+                return if alone { EndpointMatch::Unscoped } else { EndpointMatch::No };
             };
             let in_scope = match (&self.namespace_selector, v.namespace, policy_ns) {
                 (Some(sel), Some(ns), _) => {
@@ -563,7 +642,7 @@ impl Entity {
                 || self.selector.as_ref().is_some_and(|s| !s.matches(&subject))
                 || self.not_selector.as_ref().is_some_and(|s| s.matches(&subject))
             {
-                return false;
+                return EndpointMatch::No;
             }
             if !self.service_account_names.is_empty()
                 && !v
@@ -571,23 +650,13 @@ impl Entity {
                     .and_then(|p| p.service_account.as_ref())
                     .is_some_and(|sa| self.service_account_names.contains(sa))
             {
-                return false;
+                return EndpointMatch::No;
             }
         }
         if self.service_account_selector {
-            return false;
+            return EndpointMatch::No;
         }
-        // A Service match is its endpoints' addresses and ports (ENGINES.md 4.6): for
-        // `default/kubernetes`, the API server on its endpoint ports.
-        if let Some((name, ns)) = &self.service
-            && !(name == "kubernetes"
-                && ns == "default"
-                && v.api_server
-                && ctx.topology.api_server.serves(flow.protocol, flow.port))
-        {
-            return false;
-        }
-        self.ports_match(flow, ports_apply)
+        EndpointMatch::Yes
     }
 
     fn ports_match(&self, flow: &Flow<'_>, ports_apply: bool) -> bool {
@@ -641,7 +710,7 @@ impl TierLayer {
         let policies = &self.tier.policies;
         let selects =
             |i: usize, p: &Pod| policies.get(i).is_some_and(|policy| self.selects_pod(ctx, policy, p));
-        let all = |_: &Pod| 0..policies.len();
+        let all = |p: &Pod| self.index.candidates_in_order(&pod_labels(p));
         self.selecting.find_map(ctx.topology, pod, all, selects, |i| {
             let policy = policies.get(i)?;
             if policy.types[index(dir)] { visit(policy) } else { None }
@@ -665,6 +734,64 @@ impl TierLayer {
 impl Layer for TierLayer {
     fn rank(&self) -> Rank {
         Rank { order: self.tier.order, name: self.tier.name.clone() }
+    }
+
+    fn signature(&self, ctx: &Context<'_>, end: crate::eval::End, pod: &Pod, out: &mut Vec<u32>) -> bool {
+        let policies = &self.tier.policies;
+        let mut selecting = Vec::new();
+        let d = index(end.subject_direction());
+        let selects =
+            |i: usize, p: &Pod| policies.get(i).is_some_and(|policy| self.selects_pod(ctx, policy, p));
+        let all = |p: &Pod| self.index.candidates_in_order(&pod_labels(p));
+        self.selecting.find_map(ctx.topology, pod, all, selects, |i| {
+            if policies.get(i).is_some_and(|p| p.types[d]) {
+                selecting.extend(u32::try_from(i).ok());
+            }
+            None::<()>
+        });
+        crate::eval::classes::push_sorted(selecting, out);
+        let (sides, np_peers) = self.entities.get_or_init(|| {
+            // Both directions' rules read both sides: a rule's source is the peer of an
+            // ingress rule and the subject itself (further narrowed) in an egress rule.
+            let of = |side: usize| {
+                let all = policies.iter().enumerate().flat_map(|(pi, p)| {
+                    let rules: Vec<(usize, usize, &Rule)> = match &p.body {
+                        Body::Calico { rules } => rules
+                            .iter()
+                            .enumerate()
+                            .flat_map(|(d, list)| list.iter().enumerate().map(move |(ri, r)| (d, ri, r)))
+                            .collect(),
+                        Body::Kubernetes(_) => Vec::new(),
+                    };
+                    rules.into_iter().map(move |(d, ri, r)| SideKey {
+                        namespace: p.namespace.as_deref(),
+                        entity: if side == 0 { &r.source } else { &r.destination },
+                        at: (pi, d, ri),
+                    })
+                });
+                crate::eval::classes::distinct(all).into_iter().map(|k| k.at).collect()
+            };
+            let nps = policies.iter().filter_map(|p| match &p.body {
+                Body::Kubernetes(np) => Some(np.as_ref()),
+                Body::Calico { .. } => None,
+            });
+            ([of(0), of(1)], kubernetes::distinct_peers(nps))
+        });
+        let side = match end {
+            crate::eval::End::Source => 0,
+            crate::eval::End::Destination => 1,
+        };
+        let view = self.view(&Endpoint::Pod(pod));
+        crate::eval::classes::push_matching(&sides[side], out, |&(pi, d, ri)| {
+            let Some(p) = policies.get(pi) else { return false };
+            let Body::Calico { rules } = &p.body else { return false };
+            rules.get(d).and_then(|list| list.get(ri)).is_some_and(|r| {
+                let entity = if side == 0 { &r.source } else { &r.destination };
+                entity.matches_pod(ctx, &view, p.namespace.as_deref())
+            })
+        });
+        kubernetes::push_matching_peers(np_peers, ctx, end, pod, out);
+        true
     }
 
     fn decide(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Outcome {
