@@ -1,4 +1,4 @@
-//! `netpol check` at platform size: values with 300 and 1,000 workloads (one port each, over
+//! `netpol check` at platform size: values with 300, 1,000 and 10,000 workloads (one port each, over
 //! 20 namespaces) rendered for all four engines and judged against the one intent on every
 //! derived flow, as `netpol check -f` does.
 
@@ -28,7 +28,7 @@ fn bench_check(c: &mut Criterion) {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let mut group = c.benchmark_group("check");
     group.sample_size(10);
-    for n in [300usize, 1_000] {
+    for n in [300usize, 1_000, 10_000] {
         let path = dir.join(format!("values-{n}.yaml"));
         std::fs::write(&path, simple_workloads(n)).expect("write values");
         let inputs = [Input::File(path.to_string_lossy().into_owned())];

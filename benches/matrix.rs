@@ -1,5 +1,6 @@
-//! `netpol matrix` at scale: 1,000 pods and 1,000 NetworkPolicies with 10 ports each, every
-//! ordered pod pair judged on every port of the destination pod.
+//! `netpol matrix` at scale: 1,000 pods with 10 ports each and 1,000 NetworkPolicies, every
+//! ordered pod pair judged on every port of the destination pod (10 million flows), and the
+//! result written as a table and as CSV.
 
 use std::collections::BTreeSet;
 
@@ -7,7 +8,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 
 use netpol::eval::{PolicySet, matrix, read_objects, topology};
 
-/// A topology of `n` pods over 50 namespaces, each pod with two container ports.
+/// A topology of `n` pods over 50 namespaces, each pod with ten container ports (two named).
 pub fn generated_topology(n: usize) -> String {
     let mut text = String::from("namespaces:\n");
     for ns in 0..50 {
@@ -16,7 +17,7 @@ pub fn generated_topology(n: usize) -> String {
     text.push_str("pods:\n");
     for i in 0..n {
         text.push_str(&format!(
-            "  - {{namespace: ns-{}, name: app-{i}, labels: {{app: app-{i}, tier: t{}}}, ip: 10.244.{}.{}, ports: [{{name: http, port: 8080}}, {{name: metrics, port: 9090}}]}}\n",
+            "  - {{namespace: ns-{}, name: app-{i}, labels: {{app: app-{i}, tier: t{}}}, ip: 10.244.{}.{}, ports: [{{name: http, port: 8080}}, {{name: metrics, port: 9090}}, {{port: 8081}}, {{port: 8082}}, {{port: 8083}}, {{port: 8084}}, {{port: 8085}}, {{port: 8086}}, {{port: 8087}}, {{port: 8088}}]}}\n",
             i % 50,
             i % 3,
             i / 250,
@@ -52,6 +53,13 @@ fn bench_matrix(c: &mut Criterion) {
             topology.pods.iter().map(|p| format!("{}/{}", p.namespace, p.name)).collect();
         group.bench_function(format!("{n}-pods-{n}-policies"), |b| {
             b.iter(|| matrix::compute(&policies, &topology, &endpoints, &BTreeSet::new(), false))
+        });
+        let m = matrix::compute(&policies, &topology, &endpoints, &BTreeSet::new(), false);
+        group.bench_function(format!("{n}-pods-table"), |b| {
+            b.iter(|| m.write_table(&mut std::io::sink()).expect("written"))
+        });
+        group.bench_function(format!("{n}-pods-csv"), |b| {
+            b.iter(|| m.write_csv(&mut std::io::sink()).expect("written"))
         });
     }
     group.finish();

@@ -211,3 +211,37 @@ fn threaded_lowering_and_rendering_give_the_single_thread_output() {
         assert_eq!(yaml(&on_two_threads), yaml(&on_one_thread), "{engine}");
     }
 }
+
+/// The matrix judged by classes writes, byte for byte, what judging every pair writes, in every
+/// format, on every example with its derived topology and ports.
+#[test]
+fn matrix_by_class_equals_matrix_by_pair() {
+    use netpol::eval::matrix::compute_with;
+    for example in examples() {
+        let Some(intent) = intent_of(&example) else { continue };
+        let derived = derive(&intent);
+        for engine in Engine::ALL {
+            let mut own = intent.clone();
+            let Ok((manifests, _)) = render_intent(engine, &mut own) else { continue };
+            let objects = objects_of(&manifests).expect("reads back");
+            let set = PolicySet::new(&objects, Some(cni_of(engine))).expect("policies");
+            let [by_class, by_pair] = [true, false].map(|classes| {
+                compute_with(&set, &derived.topology, &derived.endpoints, &derived.ports, false, classes)
+            });
+            type Writer = fn(&netpol::eval::matrix::Matrix, &mut dyn std::io::Write) -> std::io::Result<()>;
+            let writers: [Writer; 3] = [
+                netpol::eval::matrix::Matrix::write_table,
+                netpol::eval::matrix::Matrix::write_csv,
+                netpol::eval::matrix::Matrix::write_json,
+            ];
+            for write in writers {
+                let [a, b] = [&by_class, &by_pair].map(|m| {
+                    let mut out = Vec::new();
+                    write(m, &mut out).expect("written");
+                    String::from_utf8(out).expect("utf-8")
+                });
+                assert_eq!(a, b, "{} on {engine}", example.display());
+            }
+        }
+    }
+}

@@ -241,7 +241,8 @@ pub enum MatrixFormat {
     Json,
 }
 
-pub fn matrix(args: &MatrixArgs, sources: &mut Sources) -> Result<(String, Vec<Diagnostic>)> {
+/// The judged matrix (written by `MatrixArgs::write` as it is expanded) and the warnings.
+pub fn matrix(args: &MatrixArgs, sources: &mut Sources) -> Result<(matrix::Matrix, Vec<Diagnostic>)> {
     let loaded = args.source.load(sources)?;
     let mut ports = BTreeSet::new();
     for p in &args.ports {
@@ -265,12 +266,18 @@ pub fn matrix(args: &MatrixArgs, sources: &mut Sources) -> Result<(String, Vec<D
         None => loaded.topology.pods.iter().map(|p| format!("{}/{}", p.namespace, p.name)).collect(),
     };
     let m = matrix::compute(&loaded.policies, &loaded.topology, &endpoints, &ports, only);
-    let text = match args.output {
-        MatrixFormat::Table => m.to_table(),
-        MatrixFormat::Csv => m.to_csv(),
-        MatrixFormat::Json => m.to_json(),
-    };
-    Ok((text, loaded.warnings))
+    Ok((m, loaded.warnings))
+}
+
+impl MatrixArgs {
+    /// Write the matrix in the chosen format.
+    pub fn write(&self, m: &matrix::Matrix, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        match self.output {
+            MatrixFormat::Table => m.write_table(out),
+            MatrixFormat::Csv => m.write_csv(out),
+            MatrixFormat::Json => m.write_json(out),
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -417,16 +424,41 @@ pub struct TopologyArgs {
     pub flows: bool,
 }
 
-pub fn derived_topology(args: &TopologyArgs, sources: &mut Sources) -> Result<(String, Vec<Diagnostic>)> {
+/// What `netpol topology` prints: the derived topology, or its flows (written one at a time).
+pub enum TopologyOutput {
+    Topology(String),
+    Flows(Box<Derived>),
+}
+
+impl TopologyOutput {
+    pub fn write(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        match self {
+            TopologyOutput::Topology(text) => out.write_all(text.as_bytes()),
+            TopologyOutput::Flows(derived) => {
+                let mut list = crate::emit::list::ListWriter::new(crate::emit::list::ListFormat::Yaml);
+                derived.each_flow(|flow| list.item(out, &flow))?;
+                list.finish(out)
+            }
+        }
+    }
+}
+
+pub fn derived_topology(
+    args: &TopologyArgs,
+    sources: &mut Sources,
+) -> Result<(TopologyOutput, Vec<Diagnostic>)> {
     if args.values.values.is_empty() {
         return Err(Error::Usage("give values (`-f FILE`)".into()));
     }
     // The intent alone: a topology does not depend on any engine's rendering.
     let options = args.values.options(None, None);
     let lowered = render::lower_values(&args.values.inputs(), &options, sources, &mut read_stdin)?;
-    let (derived, flows) = check::derived_flows(&lowered.intent);
-    let value =
-        if args.flows { serde_json::to_value(&flows) } else { serde_json::to_value(&derived.topology) }
-            .map_err(|e| Error::Usage(e.to_string()))?;
-    Ok((crate::emit::yaml::to_string(&value), lowered.warnings))
+    let derived = crate::eval::derive::derive(&lowered.intent);
+    let output = if args.flows {
+        TopologyOutput::Flows(Box::new(derived))
+    } else {
+        let value = serde_json::to_value(&derived.topology).map_err(|e| Error::Usage(e.to_string()))?;
+        TopologyOutput::Topology(crate::emit::yaml::to_string(&value))
+    };
+    Ok((output, lowered.warnings))
 }

@@ -189,8 +189,10 @@ pub fn run(cli: Cli) -> i32 {
         Command::Render(args) => run_render(args),
         Command::Eval(args) => run_eval(&args),
         Command::Explain(args) => print_result(|s| analyse::explain(&args, s)),
-        Command::Matrix(args) => print_result(|s| analyse::matrix(&args, s)),
-        Command::Topology(args) => print_result(|s| analyse::derived_topology(&args, s)),
+        Command::Matrix(args) => print_streamed(|s| analyse::matrix(&args, s), |m, out| args.write(m, out)),
+        Command::Topology(args) => {
+            print_streamed(|s| analyse::derived_topology(&args, s), |t, out| t.write(out))
+        }
         Command::Check(args) => {
             let color = std::io::stderr().is_terminal();
             let mut sources = Sources::default();
@@ -319,6 +321,33 @@ fn print_result(
     }
 }
 
+/// Like [`print_result`], for output too big to build in memory: `write` streams it to
+/// standard output through a buffer.
+fn print_streamed<T>(
+    command: impl FnOnce(&mut Sources) -> crate::error::Result<(T, Vec<Diagnostic>)>,
+    write: impl FnOnce(&T, &mut dyn Write) -> std::io::Result<()>,
+) -> i32 {
+    let color = std::io::stderr().is_terminal();
+    let mut sources = Sources::default();
+    match command(&mut sources) {
+        Ok((value, warnings)) => {
+            print_diagnostics(&warnings, &sources, ErrorFormat::Human, color);
+            let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+            let written = write(&value, &mut stdout).and_then(|()| stdout.flush());
+            match written {
+                Ok(()) => 0,
+                Err(source) => report(
+                    &Error::Io { path: "<stdout>".into(), source },
+                    &sources,
+                    ErrorFormat::Human,
+                    color,
+                ),
+            }
+        }
+        Err(e) => report(&e, &sources, ErrorFormat::Human, color),
+    }
+}
+
 /// Standard input, read once per call.
 pub fn read_stdin() -> std::io::Result<String> {
     crate::input::read_bounded(std::io::stdin(), "<stdin>")
@@ -329,36 +358,52 @@ fn run_eval(args: &EvalArgs) -> i32 {
     let color = std::io::stderr().is_terminal();
     let sources = Sources::default();
     let read = |path: &PathBuf| crate::input::read_path(path);
-    let judged = (|| {
+    let prepared = (|| {
         let objects =
             crate::eval::read_objects(&read(&args.manifests)?, &args.manifests.display().to_string())?;
         let topology =
             crate::eval::topology::read(&read(&args.topology)?, &args.topology.display().to_string())?;
         let flows = match &args.flows {
-            Some(path) => crate::eval::read_flows(&read(path)?, &path.display().to_string())?,
-            None => crate::eval::pod_pair_flows(&topology),
+            Some(path) => {
+                let flows = crate::eval::read_flows(&read(path)?, &path.display().to_string())?;
+                // Every flow resolves before the first is written: an error leaves no half list.
+                crate::eval::resolve_all(&topology, &flows)?;
+                Some(flows)
+            }
+            None => None,
         };
         let policies = crate::eval::PolicySet::new(&objects, args.cni.map(|c| c.0))?;
-        crate::eval::judge(&policies, &topology, &flows).map(|judged| (judged, policies.warnings))
+        Ok::<_, Error>((topology, flows, policies))
     })();
-    let judged = match judged {
-        Ok((judged, warnings)) => {
-            print_diagnostics(&warnings, &sources, ErrorFormat::Human, color);
-            judged
-        }
+    let (topology, flows, policies) = match prepared {
+        Ok(prepared) => prepared,
         Err(e) => return report(&e, &sources, ErrorFormat::Human, color),
     };
-    let value = match serde_json::to_value(&judged) {
-        Ok(v) => v,
-        Err(e) => return report(&Error::Usage(e.to_string()), &sources, ErrorFormat::Human, color),
+    print_diagnostics(&policies.warnings, &sources, ErrorFormat::Human, color);
+    let format = match args.output {
+        OutputFormat::Yaml => crate::emit::list::ListFormat::Yaml,
+        OutputFormat::Json => crate::emit::list::ListFormat::Json,
     };
-    let text = match args.output {
-        OutputFormat::Yaml => crate::emit::yaml::to_string(&value),
-        OutputFormat::Json => format!("{value:#}\n"),
+    // Judged and written one flow at a time: every pod pair of a large topology is millions.
+    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let mut list = crate::emit::list::ListWriter::new(format);
+    let mut write_one = |spec: &crate::eval::FlowSpec, out: &mut dyn Write| match crate::eval::judge_one(
+        &policies, &topology, spec,
+    ) {
+        Some(judged) => list.item(out, &judged),
+        None => Ok(()),
     };
-    match write_stdout(&text) {
+    let written = match &flows {
+        Some(flows) => flows.iter().try_for_each(|spec| write_one(spec, &mut stdout)),
+        None => crate::eval::each_pod_pair_flow(&topology, |spec| write_one(&spec, &mut stdout)),
+    }
+    .and_then(|()| list.finish(&mut stdout))
+    .and_then(|()| stdout.flush());
+    match written {
         Ok(()) => 0,
-        Err(e) => report(&e, &sources, ErrorFormat::Human, color),
+        Err(source) => {
+            report(&Error::Io { path: "<stdout>".into(), source }, &sources, ErrorFormat::Human, color)
+        }
     }
 }
 

@@ -40,6 +40,7 @@ pub fn sort(manifests: &mut [Manifest]) {
     manifests.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
 }
 
+pub mod list;
 pub mod output_dir;
 pub mod yaml;
 

@@ -8,7 +8,7 @@ use super::intent::IntentLayer;
 use std::collections::BTreeMap;
 
 use super::classes::{Classes, classes};
-use super::{Cni, Direction, End, Endpoint, Flow, FlowSpec, PolicySet, Verdict};
+use super::{Cni, Direction, End, Endpoint, Flow, PolicySet, Verdict};
 use crate::engine::{Engine, Manifest};
 use crate::error::{Diagnostic, Error, Result};
 use crate::intent::{Intent, Protocol};
@@ -347,11 +347,4 @@ fn explain_difference(
         return Some(Limitation::WeakerGuardrails);
     }
     None
-}
-
-/// The derived flows as written in a flows file (for `netpol topology --flows`).
-pub fn derived_flows(intent: &Intent) -> (Derived, Vec<FlowSpec>) {
-    let derived = derive(intent);
-    let flows = derived.flows();
-    (derived, flows)
 }

@@ -49,27 +49,39 @@ impl Derived {
     /// every port of the destination pod.
     pub fn flows(&self) -> Vec<FlowSpec> {
         let mut out = Vec::new();
+        let _ = self.each_flow(|f| {
+            out.push(f);
+            Ok(())
+        });
+        out
+    }
+
+    /// [`Derived::flows`] one at a time, until `visit` fails.
+    pub fn each_flow(&self, mut visit: impl FnMut(FlowSpec) -> std::io::Result<()>) -> std::io::Result<()> {
+        let towards: Vec<Vec<(Protocol, u16)>> = self
+            .endpoints
+            .iter()
+            .map(|to| match to.split_once('/').and_then(|(ns, name)| self.topology.pod(ns, name)) {
+                Some(pod) => self.ports_towards(&super::Endpoint::Pod(pod)),
+                None => self.ports.iter().copied().collect(),
+            })
+            .collect();
         for from in &self.endpoints {
-            for to in &self.endpoints {
+            for (to, ports) in self.endpoints.iter().zip(&towards) {
                 if from == to || !(from.contains('/') || to.contains('/')) {
                     continue;
                 }
-                let pod = to.split_once('/').and_then(|(ns, name)| self.topology.pod(ns, name));
-                let ports = match pod {
-                    Some(pod) => self.ports_towards(&super::Endpoint::Pod(pod)),
-                    None => self.ports.iter().copied().collect(),
-                };
-                for (protocol, port) in ports {
-                    out.push(FlowSpec {
+                for &(protocol, port) in ports {
+                    visit(FlowSpec {
                         from: from.clone(),
                         to: to.clone(),
                         port: PortRef::Number(port),
                         protocol: protocol.as_str().to_string(),
-                    });
+                    })?;
                 }
             }
         }
-        out
+        Ok(())
     }
 }
 

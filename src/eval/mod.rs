@@ -642,22 +642,34 @@ pub struct JudgedFlow {
 /// Every ordered pair of distinct pods, on every port of the destination pod.
 pub fn pod_pair_flows(topology: &Topology) -> Vec<FlowSpec> {
     let mut out = Vec::new();
+    let _ = each_pod_pair_flow(topology, |f| {
+        out.push(f);
+        Ok(())
+    });
+    out
+}
+
+/// [`pod_pair_flows`] one at a time, until `visit` fails.
+pub fn each_pod_pair_flow(
+    topology: &Topology,
+    mut visit: impl FnMut(FlowSpec) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     for from in &topology.pods {
         for to in &topology.pods {
             if std::ptr::eq(from, to) {
                 continue;
             }
             for p in &to.ports {
-                out.push(FlowSpec {
+                visit(FlowSpec {
                     from: format!("{}/{}", from.namespace, from.name),
                     to: format!("{}/{}", to.namespace, to.name),
                     port: PortRef::Number(p.port),
                     protocol: p.protocol.as_str().to_string(),
-                });
+                })?;
             }
         }
     }
-    out
+    Ok(())
 }
 
 /// Null is the empty value, as the API server decodes it: `podSelector:` with no value selects
@@ -743,25 +755,36 @@ pub fn read_objects(text: &str, name: &str) -> Result<Vec<serde_json::Value>> {
 /// Judge every flow; a flow that names something the topology lacks is an error, so the
 /// output always lists every flow that was asked about.
 pub fn judge(policies: &PolicySet, topology: &Topology, flows: &[FlowSpec]) -> Result<Vec<JudgedFlow>> {
-    let mut out = Vec::new();
-    let mut problems = Vec::new();
-    for (i, f) in flows.iter().enumerate() {
-        match f.resolve(topology) {
-            Ok(flow) => {
-                let v = policies.evaluate(topology, &flow);
-                out.push(JudgedFlow {
-                    from: f.from.clone(),
-                    to: f.to.clone(),
-                    port: f.port.clone(),
-                    protocol: f.protocol.clone(),
-                    allowed: v.allowed,
-                    rule: v.deciding().map(|(d, s)| format!("{}: {s}", d.field())).unwrap_or_default(),
-                    reasons: v.steps.iter().map(|(d, s)| format!("{}: {s}", d.field())).collect(),
-                    unmodelled: v.unmodelled,
-                });
-            }
-            Err(e) => problems.push(Diagnostic::new(format!("flow {i} ({} -> {}): {e}", f.from, f.to))),
-        }
-    }
-    if problems.is_empty() { Ok(out) } else { Err(Error::Invalid(problems)) }
+    resolve_all(topology, flows)?;
+    Ok(flows.iter().filter_map(|f| judge_one(policies, topology, f)).collect())
+}
+
+/// Check that every flow resolves in the topology: all problems at once, before any output.
+pub fn resolve_all(topology: &Topology, flows: &[FlowSpec]) -> Result<()> {
+    let problems: Vec<Diagnostic> = flows
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| {
+            f.resolve(topology)
+                .err()
+                .map(|e| Diagnostic::new(format!("flow {i} ({} -> {}): {e}", f.from, f.to)))
+        })
+        .collect();
+    if problems.is_empty() { Ok(()) } else { Err(Error::Invalid(problems)) }
+}
+
+/// Judge one flow with its explanation; `None` when it does not resolve.
+pub fn judge_one(policies: &PolicySet, topology: &Topology, f: &FlowSpec) -> Option<JudgedFlow> {
+    let flow = f.resolve(topology).ok()?;
+    let v = policies.evaluate(topology, &flow);
+    Some(JudgedFlow {
+        from: f.from.clone(),
+        to: f.to.clone(),
+        port: f.port.clone(),
+        protocol: f.protocol.clone(),
+        allowed: v.allowed,
+        rule: v.deciding().map(|(d, s)| format!("{}: {s}", d.field())).unwrap_or_default(),
+        reasons: v.steps.iter().map(|(d, s)| format!("{}: {s}", d.field())).collect(),
+        unmodelled: v.unmodelled,
+    })
 }
