@@ -1474,3 +1474,7 @@ fn port_of(port: &PortValue, protocol: Protocol) -> PortMatch {
         PortValue::Named(s) => PortMatch { protocol, port: PortSel::Named(s.clone()) },
     }
 }
+
+#[cfg(test)]
+#[path = "lower_tests.rs"]
+mod tests;
