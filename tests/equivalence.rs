@@ -5,6 +5,8 @@
 //!
 //! CI runs 48 cases; a longer run: `NETPOL_EQUIVALENCE_CASES=2000 cargo test --release --test equivalence`.
 
+mod common;
+
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
@@ -135,12 +137,15 @@ proptest! {
         let mut sources = Sources::default();
         let mut no_stdin = || Ok(String::new());
         // One intent, one topology and one set of flows for every engine.
-        let intent = lower_values(&inputs, &options, &mut sources, &mut no_stdin).expect("values lower").intent;
+        let lowered = lower_values(&inputs, &options, &mut sources, &mut no_stdin).expect("values lower");
+        let intent = lowered.intent;
         let derived = derive(&intent);
         for engine in Engine::ALL {
             let mut own = intent.clone();
             // An engine that cannot express the values says so loudly; that is not a difference.
-            let Ok((manifests, _)) = render_intent(engine, &mut own) else { continue };
+            let Ok((manifests, mut warnings)) = render_intent(engine, &mut own) else { continue };
+            // Everything `render` prints: the values' warnings and the engine's.
+            warnings.extend(lowered.warnings.iter().cloned());
             let report = check_engine_on(engine, &intent, &manifests, &derived).expect("judged");
             // The fast decision path check relies on decides as the explaining path does.
             let objects = objects_of(&manifests).expect("reads back");
@@ -164,6 +169,13 @@ proptest! {
                 serde_json::to_value(std::slice::from_ref(&report)).expect("json"),
                 serde_json::to_value(&flow_by_flow).expect("json"),
                 "{}: the class walk and the flow-by-flow walk differ\nvalues: {}", engine, v
+            );
+            // What check files under a limitation, render announced.
+            let silent: Vec<_> = report.differences.iter().filter(|d| !common::announced(d, &warnings)).collect();
+            prop_assert!(
+                silent.is_empty(),
+                "{}: {} differences render said nothing about, e.g. {:#?}\nwarnings: {:#?}\nvalues: {}",
+                engine, silent.len(), silent.iter().take(2).collect::<Vec<_>>(), warnings, v
             );
             let unexplained: Vec<_> = report.differences.iter().filter(|d| d.limitation.is_none()).collect();
             prop_assert!(

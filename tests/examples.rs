@@ -124,14 +124,8 @@ fn every_example_passes_check_against_one_intent() {
             // namespace of the pod whose policy is affected.
             let messages: Vec<&str> = warnings.iter().map(|w| w.message.as_str()).collect();
             for d in &report.differences {
-                let namespaces = [&d.from, &d.to].map(|e| e.split_once('/').map(|(ns, _)| ns.to_string()));
-                let names = |ns: &str| [format!("`{ns}/"), format!("namespace `{ns}`")];
-                let announced = namespaces
-                    .iter()
-                    .flatten()
-                    .any(|ns| names(ns).iter().any(|n| messages.iter().any(|m| m.contains(n.as_str()))));
                 assert!(
-                    announced,
+                    common::announced(d, &warnings),
                     "{} for {engine}: {} -> {} differs ({:?}) and render said nothing about it: {messages:#?}",
                     file.display(),
                     d.from,

@@ -520,7 +520,7 @@ impl Rule {
             Peers::Nothing | Peers::Unmodelled(_) => false,
             Peers::Endpoints(selectors) => {
                 let Some(pod) = endpoint.policy_pod() else {
-                    return reserved_match(selectors, endpoint, own_node);
+                    return reserved_match(ctx, selectors, endpoint, own_node);
                 };
                 selectors.iter().any(|s| {
                     let scoped = match namespace {
@@ -539,7 +539,7 @@ impl Rule {
                             .any(|(n, except)| n.contains(&ip) && !except.iter().any(|e| e.contains(&ip)))
                     })
             }
-            Peers::Entities(entities) => entities.iter().any(|e| entity_matches(e, endpoint, own_node)),
+            Peers::Entities(entities) => entities.iter().any(|e| entity_matches(ctx, e, endpoint, own_node)),
             Peers::Nodes(selectors) => match endpoint {
                 Endpoint::Node(n) => selectors.iter().any(|s| selector_matches(s, &n.labels)),
                 Endpoint::Pod(p) if p.host_network => p
@@ -560,8 +560,35 @@ impl Rule {
     }
 }
 
+/// Whether a node (or a host-network pod on it) is where the API server listens: Cilium then
+/// adds the `kube-apiserver` identity to the node's (ENGINES.md 3.4).
+pub(super) fn hosts_api_server(ctx: &Context<'_>, endpoint: &Endpoint<'_>) -> bool {
+    match endpoint {
+        Endpoint::ApiServer(_) => true,
+        Endpoint::Node(_) | Endpoint::Pod(Pod { host_network: true, .. }) => {
+            endpoint.ip().is_some_and(|ip| ctx.topology.api_server.addresses.contains(&ip))
+        }
+        _ => false,
+    }
+}
+
 /// `reserved:*` keys in endpoint selectors name reserved identities (the host, the world…).
-fn reserved_match(selectors: &[Selector], endpoint: &Endpoint<'_>, own_node: Option<&str>) -> bool {
+fn reserved_match(
+    ctx: &Context<'_>,
+    selectors: &[Selector],
+    endpoint: &Endpoint<'_>,
+    own_node: Option<&str>,
+) -> bool {
+    if hosts_api_server(ctx, endpoint)
+        && selectors.iter().any(|s| {
+            !s.is_empty()
+                && s.matches_with(|k| {
+                    (k == "reserved:kube-apiserver" || k == "any:reserved:kube-apiserver").then_some("")
+                })
+        })
+    {
+        return true;
+    }
     let identity = match endpoint {
         Endpoint::Node(n) if own_node == Some(n.name.as_str()) => "reserved:host",
         Endpoint::Node(_) => "reserved:remote-node",
@@ -576,7 +603,7 @@ fn reserved_match(selectors: &[Selector], endpoint: &Endpoint<'_>, own_node: Opt
     })
 }
 
-fn entity_matches(entity: &str, endpoint: &Endpoint<'_>, own_node: Option<&str>) -> bool {
+fn entity_matches(ctx: &Context<'_>, entity: &str, endpoint: &Endpoint<'_>, own_node: Option<&str>) -> bool {
     let on_own_node = |name: Option<&str>| own_node.is_some() && name == own_node;
     match entity {
         "all" => true,
@@ -599,7 +626,7 @@ fn entity_matches(entity: &str, endpoint: &Endpoint<'_>, own_node: Option<&str>)
             Endpoint::Pod(p) if p.host_network => !on_own_node(p.node_name.as_deref()),
             _ => false,
         },
-        "kube-apiserver" => matches!(endpoint, Endpoint::ApiServer(_)),
+        "kube-apiserver" => hosts_api_server(ctx, endpoint),
         // Cilium's own proxies and bookkeeping identities are not in a topology.
         _ => false,
     }
@@ -907,6 +934,40 @@ dnsNames:
             [true, true],
             "a rule without a non-empty section is refused by the agent"
         );
+    }
+
+    /// The kube-apiserver identity is the API server's wherever it runs: on a node (kind,
+    /// kubeadm control planes) the node's address carries it too.
+    #[test]
+    fn the_kube_apiserver_entity_follows_the_api_server_onto_its_node() {
+        let m = cnp(
+            "api",
+            "shop",
+            "  endpointSelector: {matchLabels: {app: web}}\n  egress: [{toEntities: [kube-apiserver], toPorts: [{ports: [{port: \"6443\"}]}]}]\n",
+        );
+        let flows = [
+            ("shop/web", "apiserver", 6443, "TCP"),
+            ("shop/web", "node:n1", 6443, "TCP"),
+            ("shop/web", "node:n2", 6443, "TCP"),
+        ];
+        assert_eq!(verdicts(&m, &flows), [true, false, false], "the API server apart from the nodes");
+        let topology =
+            topology::read(&TOPOLOGY.replace("addresses: [172.18.0.5]", "addresses: [172.18.0.2]"), "t")
+                .expect("topology");
+        let set =
+            PolicySet::new(&read_objects(&m, "m").expect("objects"), Some(Cni::Cilium)).expect("policies");
+        let flows: Vec<FlowSpec> = ["node:n1", "node:n2"]
+            .iter()
+            .map(|to| FlowSpec {
+                from: "shop/web".into(),
+                to: to.to_string(),
+                port: PortRef::Number(6443),
+                protocol: "TCP".into(),
+            })
+            .collect();
+        let allowed: Vec<bool> =
+            judge(&set, &topology, &flows).expect("judged").into_iter().map(|j| j.allowed).collect();
+        assert_eq!(allowed, [true, false], "the API server on n1: n1 is kube-apiserver, n2 is not");
     }
 
     #[test]

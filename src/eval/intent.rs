@@ -284,10 +284,10 @@ fn peer_matches(
         }
         Peer::ApiServer { cidrs } => match endpoint {
             Endpoint::ApiServer(_) => true,
-            other => {
-                ctx.cni != super::Cni::Cilium
-                    && other.ip().is_some_and(|ip| cidrs.iter().any(|c| c.contains(&ip)))
-            }
+            // Cilium knows the API server by identity, which a node it listens on carries too;
+            // other CNIs by its addresses.
+            other if ctx.cni == super::Cni::Cilium => super::cilium::hosts_api_server(ctx, other),
+            other => other.ip().is_some_and(|ip| cidrs.iter().any(|c| c.contains(&ip))),
         },
         Peer::Entity(entity) => entity_matches(*entity, ctx, dir, flow, endpoint),
         Peer::Fqdn(fqdn) => match endpoint {

@@ -33,3 +33,29 @@ pub fn examples() -> Vec<std::path::PathBuf> {
     files.sort();
     files
 }
+
+/// Whether render's warnings announce a difference `check` files under a limitation: one
+/// names the namespace of an end of the flow (`ns/…` or namespace `ns`), or the cluster-wide
+/// guardrail whose deny the engine cannot enforce.
+pub fn announced(
+    difference: &netpol::eval::check::Difference,
+    warnings: &[netpol::error::Diagnostic],
+) -> bool {
+    let guardrail = difference
+        .intent_rule
+        .split_once("deny: guardrail ")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .map(|name| format!("guardrail `{name}`"));
+    if let Some(named) = guardrail
+        && warnings.iter().any(|w| w.message.contains(named.as_str()))
+    {
+        return true;
+    }
+    let namespaces =
+        [&difference.from, &difference.to].map(|e| e.split_once('/').map(|(ns, _)| ns.to_string()));
+    let names = |ns: &str| [format!("`{ns}/"), format!("namespace `{ns}`")];
+    namespaces
+        .iter()
+        .flatten()
+        .any(|ns| names(ns).iter().any(|n| warnings.iter().any(|w| w.message.contains(n.as_str()))))
+}
