@@ -11,7 +11,7 @@ pub fn human(d: &Diagnostic, sources: Option<&Sources>, color: bool) -> String {
         Severity::Error => Level::ERROR,
         Severity::Warning => Level::WARNING,
     };
-    let mut title = Group::with_title(level.primary_title(d.message.as_str()));
+    let mut title = Group::with_title(level.primary_title(d.message.as_str()).id(d.code.as_str()));
     let mut location_note = None;
     let line_text = d.origin.as_ref().and_then(|o| {
         let text = sources?.by_name(&o.file)?;
@@ -56,6 +56,17 @@ pub fn human(d: &Diagnostic, sources: Option<&Sources>, color: bool) -> String {
     if let Some(note) = &location_note {
         title = title.element(Level::NOTE.message(note.as_str()));
     }
+    let related: Vec<String> = d
+        .related()
+        .iter()
+        .map(|o| {
+            let key = if o.path.is_empty() { String::new() } else { format!(" (`{}`)", o.path) };
+            format!("also at {}:{}:{}{key}", o.file, o.line, o.column)
+        })
+        .collect();
+    for note in &related {
+        title = title.element(Level::NOTE.message(note.as_str()));
+    }
     let mut report = vec![title];
     if let Some(help) = &d.help {
         report.push(Group::with_title(Level::HELP.secondary_title(help.as_str())));
@@ -87,7 +98,7 @@ mod tests {
             })
             .with_help("did you mean `enabled`?");
         let text = human(&d, Some(&sources), false);
-        assert!(text.contains("error: unknown key `enabeld`"), "{text}");
+        assert!(text.contains("error[NP003]: unknown key `enabeld`"), "{text}");
         assert!(text.contains("values.yaml:2:3"), "{text}");
         assert!(text.contains("networkPolicy.enabeld"), "{text}");
         assert!(text.contains("help: did you mean `enabled`?"), "{text}");

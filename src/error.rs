@@ -46,7 +46,8 @@ impl Error {
     pub fn diagnostics(&self) -> Vec<Diagnostic> {
         match self {
             Error::Invalid(d) => d.clone(),
-            other => vec![Diagnostic::new(other.to_string())],
+            Error::Io { .. } => vec![Diagnostic::new(self.to_string()).coded(Code::Input)],
+            Error::Usage(_) => vec![Diagnostic::new(self.to_string()).coded(Code::Usage)],
         }
     }
 }
@@ -56,6 +57,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// One problem found in the input, with where it is and what to do about it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Diagnostic {
+    /// What kind of problem this is: stable across releases (README "Diagnostic codes").
+    pub code: Code,
     pub severity: Severity,
     pub message: String,
     /// Where in the values the problem is; absent for problems of the whole input.
@@ -64,6 +67,90 @@ pub struct Diagnostic {
     /// A concrete next step ("did you mean `from`?", "engines that can: cilium").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub help: Option<String>,
+    /// What few diagnostics have: kept out of line so that results carrying a diagnostic stay
+    /// small.
+    #[serde(flatten)]
+    pub extra: Option<Box<Extra>>,
+}
+
+/// The rarer parts of a diagnostic.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Extra {
+    /// Other places the problem involves (the other half of a clash).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub related: Vec<Origin>,
+    /// For something an engine cannot express: the engines that can.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engines_that_can: Option<Vec<String>>,
+}
+
+/// The kind of a diagnostic. The numbers are stable: a code is never reused for another kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum Code {
+    /// The input is not readable YAML, not a map, or a malformed `--set`.
+    #[serde(rename = "NP001")]
+    Syntax,
+    /// A key the values format does not have (with "did you mean").
+    #[serde(rename = "NP002")]
+    UnknownKey,
+    /// A value of the wrong type, out of range or malformed (a name, a CIDR, a port).
+    #[serde(rename = "NP003")]
+    InvalidValue,
+    /// A required key is missing.
+    #[serde(rename = "NP004")]
+    MissingKey,
+    /// Values that contradict themselves or each other (two objects with one name, an allow
+    /// a guardrail always denies).
+    #[serde(rename = "NP005")]
+    Conflict,
+    /// A reference to something the values do not declare (a workload, a named port).
+    #[serde(rename = "NP006")]
+    UnknownName,
+    /// The engine cannot express what the values say; `engines_that_can` lists those that can.
+    #[serde(rename = "NP007")]
+    Unsupported,
+    /// A file, standard input or the output directory cannot be read or written.
+    #[serde(rename = "NP008")]
+    Input,
+    /// Manifests, a topology or a flows file given to the evaluator are malformed.
+    #[serde(rename = "NP009")]
+    Evaluator,
+    /// The command line is wrong (a flag, a missing argument).
+    #[serde(rename = "NP010")]
+    Usage,
+    /// Warning: an engine only approximates the values, or leaves something open (a
+    /// documented limitation).
+    #[serde(rename = "NP101")]
+    Approximated,
+    /// Warning: something is ignored (an unknown field in a manifest, passthrough written for
+    /// another engine).
+    #[serde(rename = "NP102")]
+    Ignored,
+    /// Warning: the values are valid but probably not what was meant (a misspelt namespace, a
+    /// half connection, a namespace allow that widens a workload's own list).
+    #[serde(rename = "NP103")]
+    Suspicious,
+}
+
+impl Code {
+    /// `NP002`, as printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::Syntax => "NP001",
+            Code::UnknownKey => "NP002",
+            Code::InvalidValue => "NP003",
+            Code::MissingKey => "NP004",
+            Code::Conflict => "NP005",
+            Code::UnknownName => "NP006",
+            Code::Unsupported => "NP007",
+            Code::Input => "NP008",
+            Code::Evaluator => "NP009",
+            Code::Usage => "NP010",
+            Code::Approximated => "NP101",
+            Code::Ignored => "NP102",
+            Code::Suspicious => "NP103",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -75,11 +162,59 @@ pub enum Severity {
 
 impl Diagnostic {
     pub fn new(message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Error, message: message.into(), origin: None, help: None }
+        Diagnostic {
+            code: Code::InvalidValue,
+            severity: Severity::Error,
+            message: message.into(),
+            origin: None,
+            help: None,
+            extra: None,
+        }
     }
 
     pub fn warning(message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Warning, ..Diagnostic::new(message) }
+        Diagnostic { severity: Severity::Warning, code: Code::Approximated, ..Diagnostic::new(message) }
+    }
+
+    /// The input cannot be read as YAML (or `--set`).
+    pub fn syntax(message: impl Into<String>) -> Self {
+        Diagnostic::new(message).coded(Code::Syntax)
+    }
+
+    /// Manifests, a topology or flows given to the evaluator are malformed.
+    pub fn evaluator(message: impl Into<String>) -> Self {
+        Diagnostic::new(message).coded(Code::Evaluator)
+    }
+
+    /// Values that contradict themselves.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Diagnostic::new(message).coded(Code::Conflict)
+    }
+
+    /// A reference to something the values do not declare.
+    pub fn unknown_name(message: impl Into<String>) -> Self {
+        Diagnostic::new(message).coded(Code::UnknownName)
+    }
+
+    /// A warning about valid values that are probably not what was meant.
+    pub fn suspicious(message: impl Into<String>) -> Self {
+        Diagnostic::warning(message).coded(Code::Suspicious)
+    }
+
+    pub fn coded(mut self, code: Code) -> Self {
+        self.code = code;
+        self
+    }
+
+    /// Another place the problem involves.
+    pub fn also_at(mut self, origin: &Origin) -> Self {
+        self.extra.get_or_insert_with(Default::default).related.push(origin.clone());
+        self
+    }
+
+    /// Other places the problem involves.
+    pub fn related(&self) -> &[Origin] {
+        self.extra.as_ref().map_or(&[], |e| e.related.as_slice())
     }
 
     /// The same finding as an error (`--strict`).
@@ -105,6 +240,28 @@ impl Diagnostic {
         } else {
             format!("engines that can express it: {}", engines_that_can.join(", "))
         };
-        Diagnostic::new(format!("the {engine} engine cannot express {construct} ({context})")).with_help(help)
+        let mut d = Diagnostic::new(format!("the {engine} engine cannot express {construct} ({context})"))
+            .with_help(help)
+            .coded(Code::Unsupported);
+        d.extra.get_or_insert_with(Default::default).engines_that_can =
+            Some(engines_that_can.iter().map(|e| e.to_string()).collect());
+        d
     }
+}
+
+/// Sort diagnostics the way a reader meets them: by line and column within a file, files in
+/// the order they first appear; unlocated ones keep their place at the front.
+pub fn sort_in_file_order(diagnostics: &mut [Diagnostic]) {
+    let mut files: Vec<std::sync::Arc<str>> = Vec::new();
+    for d in diagnostics.iter() {
+        if let Some(o) = &d.origin
+            && !files.contains(&o.file)
+        {
+            files.push(o.file.clone());
+        }
+    }
+    diagnostics.sort_by_key(|d| match &d.origin {
+        None => (0, 0, 0, 0),
+        Some(o) => (1, files.iter().position(|f| *f == o.file).unwrap_or(usize::MAX), o.line, o.column),
+    });
 }

@@ -25,6 +25,7 @@ pub fn read_bounded(reader: impl Read, name: &str) -> Result<String> {
     if bytes.len() > MAX_INPUT_BYTES {
         return Err(Error::invalid(
             Diagnostic::new(format!("{name} is larger than the limit of {MAX_INPUT_BYTES} bytes"))
+                .coded(crate::error::Code::Input)
                 .at(&Origin { file: name.into(), ..Origin::default() }),
         ));
     }
@@ -35,14 +36,14 @@ pub fn read_bounded(reader: impl Read, name: &str) -> Result<String> {
         let line = before.matches('\n').count() + 1;
         let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
         Error::invalid(
-            Diagnostic::new(format!("{name} is not valid UTF-8 (line {line}, column {column})")).at(
-                &Origin {
+            Diagnostic::new(format!("{name} is not valid UTF-8 (line {line}, column {column})"))
+                .coded(crate::error::Code::Input)
+                .at(&Origin {
                     file: name.into(),
                     line: u32::try_from(line).unwrap_or(u32::MAX),
                     column: u32::try_from(column).unwrap_or(u32::MAX),
                     path: String::new(),
-                },
-            ),
+                }),
         )
     })
 }

@@ -81,6 +81,7 @@ pub fn apply(root: &mut Node, sources: &mut Sources) -> Result<(), Diagnostic> {
         let Some(found) = Profile::find(&name) else {
             let names: Vec<&str> = PROFILES.iter().map(|p| p.name).collect();
             return Err(Diagnostic::new(format!("unknown profile `{name}`"))
+                .coded(crate::error::Code::UnknownName)
                 .at(&sources.origin(profile.loc, &path))
                 .with_help(format!("{}; `netpol profiles` lists them", suggest(&name, &names))));
         };

@@ -104,7 +104,10 @@ fn refuse_name_clashes(manifests: &[Manifest]) -> Result<()> {
                 if let Some(origin) = &m.origin {
                     d = d.at(origin);
                 }
-                problems.push(d);
+                if let Some(first) = first {
+                    d = d.also_at(first);
+                }
+                problems.push(d.coded(crate::error::Code::Conflict));
             }
         }
     }

@@ -335,7 +335,7 @@ fn render_says_what_check_files_under_a_limitation_and_strict_check_refuses_it()
     );
     let (code, stdout, stderr) = run(&["check", "-f", "examples/minimal.yaml", "--strict"]);
     assert_eq!(code, 1, "{stdout}{stderr}");
-    assert!(stderr.contains("error: ClusterNetworkPolicy cannot isolate ingress"), "{stderr}");
+    assert!(stderr.contains("error[NP101]: ClusterNetworkPolicy cannot isolate ingress"), "{stderr}");
     let (code, _, stderr) = run(&["check", "-f", "examples/minimal.yaml", "--strict", "--engine", "calico"]);
     assert_eq!(code, 0, "{stderr}");
 }

@@ -481,7 +481,7 @@ fn strict_turns_warnings_into_errors_and_writes_nothing() {
     let file = write(dir.path(), "values.yaml", values);
     let out = netpol().args(["render", "-f", &file]).output().expect("runs");
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("warning: calico passthrough rules"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("warning[NP102]: calico passthrough rules"));
     // …and an error under --strict, with nothing written anywhere.
     let target = dir.path().join("out");
     for extra in [vec![], vec!["--output-dir", target.to_str().expect("UTF-8")]] {
@@ -489,7 +489,7 @@ fn strict_turns_warnings_into_errors_and_writes_nothing() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{stderr}");
         assert!(out.stdout.is_empty());
-        assert!(stderr.contains("error: calico passthrough rules"), "{stderr}");
+        assert!(stderr.contains("error[NP102]: calico passthrough rules"), "{stderr}");
     }
     assert!(!target.exists());
 }

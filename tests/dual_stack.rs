@@ -61,7 +61,9 @@ fn ipv6_internet_without_an_ipv6_cluster_range_warns_and_strict_refuses() {
     let (code, _, err) = netpol(&["render", "-f", "VALUES"], &single);
     assert_eq!(code, 0, "{err}");
     assert!(
-        err.contains("warning: internet CIDR ::/0 is IPv6 but the values declare no IPv6 cluster range"),
+        err.contains(
+            "warning[NP103]: internet CIDR ::/0 is IPv6 but the values declare no IPv6 cluster range"
+        ),
         "{err}"
     );
     assert!(err.contains("values.yaml:6:"), "{err}");

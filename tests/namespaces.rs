@@ -265,14 +265,14 @@ connections:
 ",
     );
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("warning: namespace `ingress-ngnix` is declared nowhere"), "{err}");
+    assert!(err.contains("warning[NP103]: namespace `ingress-ngnix` is declared nowhere"), "{err}");
     assert!(err.contains("help: did you mean `ingress-nginx`?"), "{err}");
-    assert!(err.contains("warning: namespace `shpo` is declared nowhere"), "{err}");
+    assert!(err.contains("warning[NP103]: namespace `shpo` is declared nowhere"), "{err}");
     assert!(err.contains("at key `connections[0].from.namespace`"), "{err}");
     assert_eq!(err.matches("`shpo`").count(), 1, "once per place: {err}");
     assert!(
         err.contains(
-            "warning: half connection: rule `http` of workload `shop/api` admits pods of namespace `web`"
+            "warning[NP103]: half connection: rule `http` of workload `shop/api` admits pods of namespace `web`"
         ),
         "{err}"
     );
@@ -297,7 +297,7 @@ connections:
 ";
     let (code, err) = render_stderr(values);
     assert_eq!(code, 1);
-    assert!(err.contains("error: no workload `apii` in namespace `shop`"), "{err}");
+    assert!(err.contains("error[NP006]: no workload `apii` in namespace `shop`"), "{err}");
     assert!(err.contains("values.yaml:10:27") && err.contains("help: did you mean `api`?"), "{err}");
     assert!(err.contains("at key `connections[1].from.namespace`"), "{err}");
     assert!(err.contains("help: workload `frontend` is declared in namespace `web`"), "{err}");
@@ -319,6 +319,6 @@ namespaces:
 ",
     );
     assert_eq!(code, 0, "{err}");
-    assert_eq!(err.matches("warning: egress is restricted without DNS").count(), 1, "{err}");
+    assert_eq!(err.matches("warning[NP103]: egress is restricted without DNS").count(), 1, "{err}");
     assert!(err.contains("at key `namespaces.shop.workloads.web.egress.dns`"), "{err}");
 }

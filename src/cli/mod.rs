@@ -25,6 +25,9 @@ use crate::values::node::Sources;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// How errors and warnings are printed on stderr (every subcommand).
+    #[arg(long, global = true, value_enum, default_value_t = ErrorFormat::Human)]
+    pub error_format: ErrorFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -143,9 +146,6 @@ pub struct RenderArgs {
     /// replacing only netpol's own files (hidden files and everything else stay untouched).
     #[arg(long, requires = "output_dir")]
     pub force: bool,
-    /// How errors and warnings are printed on stderr.
-    #[arg(long, value_enum, default_value_t = ErrorFormat::Human)]
-    pub error_format: ErrorFormat,
     /// Treat every warning as an error: exit 1, nothing on stdout, nothing written (for CI).
     #[arg(long)]
     pub strict: bool,
@@ -185,13 +185,16 @@ impl ValueEnum for EngineArg {
 /// Run a parsed command; returns the process exit code. Only this function writes to the
 /// standard streams, and stdout only after everything succeeded.
 pub fn run(cli: Cli) -> i32 {
+    let format = cli.error_format;
     match cli.command {
-        Command::Render(args) => run_render(args),
-        Command::Eval(args) => run_eval(&args),
-        Command::Explain(args) => print_result(|s| analyse::explain(&args, s)),
-        Command::Matrix(args) => print_streamed(|s| analyse::matrix(&args, s), |m, out| args.write(m, out)),
+        Command::Render(args) => run_render(args, format),
+        Command::Eval(args) => run_eval(&args, format),
+        Command::Explain(args) => print_result(|s| analyse::explain(&args, s), format),
+        Command::Matrix(args) => {
+            print_streamed(|s| analyse::matrix(&args, s), |m, out| args.write(m, out), format)
+        }
         Command::Topology(args) => {
-            print_streamed(|s| analyse::derived_topology(&args, s), |t, out| t.write(out))
+            print_streamed(|s| analyse::derived_topology(&args, s), |t, out| t.write(out), format)
         }
         Command::Check(args) => {
             let color = std::io::stderr().is_terminal();
@@ -200,9 +203,9 @@ pub fn run(cli: Cli) -> i32 {
                 Ok((text, clean)) => match write_stdout(&text) {
                     Ok(()) if clean => 0,
                     Ok(()) => DIFFERENCES_EXIT,
-                    Err(e) => report(&e, &sources, ErrorFormat::Human, color),
+                    Err(e) => report(&e, &sources, format, color),
                 },
-                Err(e) => report(&e, &sources, ErrorFormat::Human, color),
+                Err(e) => report(&e, &sources, format, color),
             }
         }
         Command::Profiles => {
@@ -213,15 +216,14 @@ pub fn run(cli: Cli) -> i32 {
                 .collect();
             match write_stdout(&text) {
                 Ok(()) => 0,
-                Err(e) => report(&e, &Sources::default(), ErrorFormat::Human, false),
+                Err(e) => report(&e, &Sources::default(), format, false),
             }
         }
     }
 }
 
-fn run_render(args: RenderArgs) -> i32 {
+fn run_render(args: RenderArgs, format: ErrorFormat) -> i32 {
     let color = std::io::stderr().is_terminal();
-    let format = args.error_format;
     let mut sources = Sources::default();
     if args.values.values.is_empty() && args.values.set.is_empty() && args.values.set_string.is_empty() {
         return report(
@@ -306,18 +308,19 @@ pub const DIFFERENCES_EXIT: i32 = 3;
 /// Print a command's text on stdout, its warnings on stderr; or only the error.
 fn print_result(
     command: impl FnOnce(&mut Sources) -> crate::error::Result<(String, Vec<Diagnostic>)>,
+    format: ErrorFormat,
 ) -> i32 {
     let color = std::io::stderr().is_terminal();
     let mut sources = Sources::default();
     match command(&mut sources) {
         Ok((text, warnings)) => {
-            print_diagnostics(&warnings, &sources, ErrorFormat::Human, color);
+            print_diagnostics(&warnings, &sources, format, color);
             match write_stdout(&text) {
                 Ok(()) => 0,
-                Err(e) => report(&e, &sources, ErrorFormat::Human, color),
+                Err(e) => report(&e, &sources, format, color),
             }
         }
-        Err(e) => report(&e, &sources, ErrorFormat::Human, color),
+        Err(e) => report(&e, &sources, format, color),
     }
 }
 
@@ -326,12 +329,13 @@ fn print_result(
 fn print_streamed<T>(
     command: impl FnOnce(&mut Sources) -> crate::error::Result<(T, Vec<Diagnostic>)>,
     write: impl FnOnce(&T, &mut dyn Write) -> std::io::Result<()>,
+    format: ErrorFormat,
 ) -> i32 {
     let color = std::io::stderr().is_terminal();
     let mut sources = Sources::default();
     match command(&mut sources) {
         Ok((value, warnings)) => {
-            print_diagnostics(&warnings, &sources, ErrorFormat::Human, color);
+            print_diagnostics(&warnings, &sources, format, color);
             let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
             let written = write(&value, &mut stdout).and_then(|()| stdout.flush());
             match written {
@@ -344,7 +348,7 @@ fn print_streamed<T>(
                 ),
             }
         }
-        Err(e) => report(&e, &sources, ErrorFormat::Human, color),
+        Err(e) => report(&e, &sources, format, color),
     }
 }
 
@@ -354,7 +358,8 @@ pub fn read_stdin() -> std::io::Result<String> {
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))
 }
 
-fn run_eval(args: &EvalArgs) -> i32 {
+fn run_eval(args: &EvalArgs, error_format: ErrorFormat) -> i32 {
+    let format = error_format;
     let color = std::io::stderr().is_terminal();
     let sources = Sources::default();
     let read = |path: &PathBuf| crate::input::read_path(path);
@@ -377,16 +382,16 @@ fn run_eval(args: &EvalArgs) -> i32 {
     })();
     let (topology, flows, policies) = match prepared {
         Ok(prepared) => prepared,
-        Err(e) => return report(&e, &sources, ErrorFormat::Human, color),
+        Err(e) => return report(&e, &sources, format, color),
     };
-    print_diagnostics(&policies.warnings, &sources, ErrorFormat::Human, color);
-    let format = match args.output {
+    print_diagnostics(&policies.warnings, &sources, format, color);
+    let list_format = match args.output {
         OutputFormat::Yaml => crate::emit::list::ListFormat::Yaml,
         OutputFormat::Json => crate::emit::list::ListFormat::Json,
     };
     // Judged and written one flow at a time: every pod pair of a large topology is millions.
     let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    let mut list = crate::emit::list::ListWriter::new(format);
+    let mut list = crate::emit::list::ListWriter::new(list_format);
     let mut write_one = |spec: &crate::eval::FlowSpec, out: &mut dyn Write| match crate::eval::judge_one(
         &policies, &topology, spec,
     ) {
@@ -401,9 +406,7 @@ fn run_eval(args: &EvalArgs) -> i32 {
     .and_then(|()| stdout.flush());
     match written {
         Ok(()) => 0,
-        Err(source) => {
-            report(&Error::Io { path: "<stdout>".into(), source }, &sources, ErrorFormat::Human, color)
-        }
+        Err(source) => report(&Error::Io { path: "<stdout>".into(), source }, &sources, format, color),
     }
 }
 

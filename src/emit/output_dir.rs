@@ -35,7 +35,7 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
 }
 
 fn refuse(message: String, help: &str) -> Error {
-    Error::invalid(Diagnostic::new(message).with_help(help))
+    Error::invalid(Diagnostic::new(message).with_help(help).coded(crate::error::Code::Input))
 }
 
 /// Replace netpol's files in `dir` with exactly `files` (name, content).

@@ -173,6 +173,7 @@ pub fn foreign_passthrough(engine: Engine, policy: &crate::intent::Policy) -> Ve
             policy.namespace, policy.name
         ))
         .at(&raw.origin)
+        .coded(crate::error::Code::Ignored)
     })
     .collect()
 }
@@ -189,7 +190,8 @@ pub fn only_gateway_proxy(rule: &crate::intent::Rule, engine: Engine, problems: 
                 rule.name
             ))
             .at(&rule.origin)
-            .with_help("set cluster.gateway.namespace (and podLabels); the cilium engine also has its reserved `ingress` identity"),
+            .with_help("set cluster.gateway.namespace (and podLabels); the cilium engine also has its reserved `ingress` identity")
+            .coded(crate::error::Code::Unsupported),
         );
     }
     only

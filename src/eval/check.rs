@@ -93,7 +93,7 @@ pub fn objects_of(manifests: &[Manifest]) -> Result<Vec<serde_json::Value>> {
     for m in manifests {
         let text = &m.yaml;
         let value: serde_json::Value = serde_saphyr::from_str_with_options(text, super::yaml_options())
-            .map_err(|e| Error::invalid(Diagnostic::new(format!("re-reading rendered output: {e}"))))?;
+            .map_err(|e| Error::invalid(Diagnostic::evaluator(format!("re-reading rendered output: {e}"))))?;
         out.push(value);
     }
     Ok(out)
@@ -175,7 +175,7 @@ fn judge_engines(
     let mut endpoints = Vec::with_capacity(derived.endpoints.len());
     for name in &derived.endpoints {
         let endpoint = Endpoint::parse(name, topology)
-            .map_err(|e| Error::invalid(Diagnostic::new(format!("derived endpoint {name}: {e}"))))?;
+            .map_err(|e| Error::invalid(Diagnostic::evaluator(format!("derived endpoint {name}: {e}"))))?;
         endpoints.push(endpoint);
     }
     let ports: Vec<Vec<(Protocol, u16)>> = endpoints.iter().map(|e| derived.ports_towards(e)).collect();

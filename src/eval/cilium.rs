@@ -212,7 +212,7 @@ pub fn layers(
         let label = super::object_label(o);
         match super::from_wire::<Object>(o, "", &label, warnings).and_then(|obj| read(obj, &label)) {
             Ok(mut s) => specs.append(&mut s),
-            Err(e) => problems.push(Diagnostic::new(format!("{label}: {e}"))),
+            Err(e) => problems.push(Diagnostic::evaluator(format!("{label}: {e}"))),
         }
     }
     if !problems.is_empty() {

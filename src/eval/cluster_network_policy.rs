@@ -221,7 +221,7 @@ pub fn layers(objects: &[&serde_json::Value], warnings: &mut Vec<Diagnostic>) ->
         match parsed {
             Ok((true, p)) => admin.policies.push(p),
             Ok((false, p)) => baseline.policies.push(p),
-            Err(e) => problems.push(Diagnostic::new(format!("{label}: {e}"))),
+            Err(e) => problems.push(Diagnostic::evaluator(format!("{label}: {e}"))),
         }
     }
     if !problems.is_empty() {

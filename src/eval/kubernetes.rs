@@ -88,7 +88,7 @@ pub fn parse(objects: &[&serde_json::Value], warnings: &mut Vec<Diagnostic>) -> 
         let label = super::object_label(o);
         match super::from_wire::<NetworkPolicy>(o, "", &label, warnings) {
             Ok(p) => out.push(p),
-            Err(e) => problems.push(Diagnostic::new(format!("{}: {e}", super::object_label(o)))),
+            Err(e) => problems.push(Diagnostic::evaluator(format!("{}: {e}", super::object_label(o)))),
         }
     }
     if problems.is_empty() { Ok(out) } else { Err(Error::Invalid(problems)) }

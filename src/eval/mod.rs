@@ -429,7 +429,7 @@ impl PolicySet {
             let kind = o.get("kind").and_then(|v| v.as_str()).unwrap_or("");
             match owner(api, kind) {
                 Some(w) => by_owner[w as usize].push(o),
-                None => problems.push(Diagnostic::new(format!(
+                None => problems.push(Diagnostic::evaluator(format!(
                     "{} ({api}) is not a policy kind the evaluator models: it reads NetworkPolicy, \
                      CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy, Calico NetworkPolicy, \
                      GlobalNetworkPolicy, Tier, (Global)NetworkSet, ClusterNetworkPolicy, \
@@ -441,7 +441,7 @@ impl PolicySet {
         let [k8s, cilium_objects, calico_objects, cnp_objects] = by_owner;
         let inferred = match (cilium_objects.is_empty(), calico_objects.is_empty()) {
             (false, false) => {
-                problems.push(Diagnostic::new(
+                problems.push(Diagnostic::evaluator(
                     "the manifests hold both Cilium and Calico policies; one cluster runs one CNI",
                 ));
                 Cni::Kubernetes
@@ -452,7 +452,7 @@ impl PolicySet {
         };
         let cni = match cni {
             Some(asked) if inferred != Cni::Kubernetes && asked != inferred => {
-                problems.push(Diagnostic::new(format!(
+                problems.push(Diagnostic::evaluator(format!(
                     "--cni {asked} cannot enforce the {inferred} policies in the manifests; use --cni {inferred}"
                 )));
                 asked
@@ -705,6 +705,7 @@ pub fn from_wire<T: serde::de::DeserializeOwned>(
         if path.starts_with("spec.") || path.starts_with("specs.") {
             warnings.push(
                 Diagnostic::warning(format!("{label}: unknown field `{path}` is ignored"))
+                    .coded(crate::error::Code::Ignored)
                     .with_help("the API server drops fields its schema does not know; check the spelling"),
             );
         }
@@ -729,13 +730,13 @@ pub fn yaml_options() -> serde_saphyr::Options {
 /// Parse a flows file: a YAML list of `{from, to, port, protocol}`.
 pub fn read_flows(text: &str, name: &str) -> Result<Vec<FlowSpec>> {
     serde_saphyr::from_str_with_options(text, yaml_options())
-        .map_err(|e| Error::invalid(Diagnostic::new(format!("{name}: {e}"))))
+        .map_err(|e| Error::invalid(Diagnostic::evaluator(format!("{name}: {e}"))))
 }
 
 /// Every object of a manifests file (multi-document YAML, or a `List`).
 pub fn read_objects(text: &str, name: &str) -> Result<Vec<serde_json::Value>> {
     let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple_with_options(text, yaml_options())
-        .map_err(|e| Error::invalid(Diagnostic::new(format!("{name}: {e}"))))?;
+        .map_err(|e| Error::invalid(Diagnostic::evaluator(format!("{name}: {e}"))))?;
     let mut out = Vec::new();
     for d in docs {
         match d.get("kind").and_then(|k| k.as_str()) {
@@ -745,7 +746,9 @@ pub fn read_objects(text: &str, name: &str) -> Result<Vec<serde_json::Value>> {
             Some(_) => out.push(d),
             None if d.is_null() => {}
             None => {
-                return Err(Error::invalid(Diagnostic::new(format!("{name}: a document without `kind`"))));
+                return Err(Error::invalid(Diagnostic::evaluator(format!(
+                    "{name}: a document without `kind`"
+                ))));
             }
         }
     }
@@ -767,7 +770,7 @@ pub fn resolve_all(topology: &Topology, flows: &[FlowSpec]) -> Result<()> {
         .filter_map(|(i, f)| {
             f.resolve(topology)
                 .err()
-                .map(|e| Diagnostic::new(format!("flow {i} ({} -> {}): {e}", f.from, f.to)))
+                .map(|e| Diagnostic::evaluator(format!("flow {i} ({} -> {}): {e}", f.from, f.to)))
         })
         .collect();
     if problems.is_empty() { Ok(()) } else { Err(Error::Invalid(problems)) }

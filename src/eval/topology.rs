@@ -290,14 +290,16 @@ impl Topology {
         let mut seen = std::collections::BTreeSet::new();
         for p in &self.pods {
             if !seen.insert((p.namespace.as_str(), p.name.as_str())) {
-                problems
-                    .push(Diagnostic::new(format!("{name}: pod {}/{} is listed twice", p.namespace, p.name)));
+                problems.push(Diagnostic::evaluator(format!(
+                    "{name}: pod {}/{} is listed twice",
+                    p.namespace, p.name
+                )));
             }
         }
         let mut seen = std::collections::BTreeSet::new();
         for n in &self.namespaces {
             if !seen.insert(n.name.as_str()) {
-                problems.push(Diagnostic::new(format!("{name}: namespace {} is listed twice", n.name)));
+                problems.push(Diagnostic::evaluator(format!("{name}: namespace {} is listed twice", n.name)));
             }
         }
         if problems.is_empty() { Ok(()) } else { Err(Error::Invalid(problems)) }
@@ -308,12 +310,12 @@ impl Topology {
 /// prints (namespaces, pods, and nodes if `nodes` was asked for too).
 pub fn read(text: &str, name: &str) -> Result<Topology> {
     let raw: serde_json::Value = serde_saphyr::from_str_with_options(text, super::yaml_options())
-        .map_err(|e| Error::invalid(Diagnostic::new(format!("{name}: {e}"))))?;
+        .map_err(|e| Error::invalid(Diagnostic::evaluator(format!("{name}: {e}"))))?;
     let topology = if raw.get("kind").and_then(|k| k.as_str()) == Some("List") {
         from_kubectl(&raw, name)?
     } else {
         serde_json::from_value::<Topology>(raw)
-            .map_err(|e| Error::invalid(Diagnostic::new(format!("{name}: {e}"))))?
+            .map_err(|e| Error::invalid(Diagnostic::evaluator(format!("{name}: {e}"))))?
     };
     topology.check(name)?;
     Ok(topology)
@@ -335,7 +337,7 @@ fn from_kubectl(list: &serde_json::Value, name: &str) -> Result<Topology> {
     for (i, item) in items.iter().enumerate() {
         let kind = item.get("kind").and_then(|k| k.as_str()).unwrap_or("");
         let Some(object_name) = text(item, "/metadata/name") else {
-            problems.push(Diagnostic::new(format!("{name}: items[{i}] has no metadata.name")));
+            problems.push(Diagnostic::evaluator(format!("{name}: items[{i}] has no metadata.name")));
             continue;
         };
         match kind {
@@ -392,7 +394,7 @@ fn from_kubectl(list: &serde_json::Value, name: &str) -> Result<Topology> {
                     node_name: text(item, "/spec/nodeName"),
                 });
             }
-            other => problems.push(Diagnostic::new(format!(
+            other => problems.push(Diagnostic::evaluator(format!(
                 "{name}: items[{i}] is a {other}; a kubectl topology holds Namespaces, Pods and Nodes"
             ))),
         }

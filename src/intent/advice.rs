@@ -80,7 +80,7 @@ pub fn misspelt_namespaces(
         }
         if let Some(near) = known.iter().find(|k| is_slip(name, k)) {
             out.push(
-                Diagnostic::warning(format!(
+                Diagnostic::suspicious(format!(
                     "namespace `{name}` is declared nowhere in the values and is not a cluster namespace netpol knows"
                 ))
                 .at(origin)
@@ -143,7 +143,7 @@ pub fn half_connections(
                     continue;
                 }
                 out.push(
-                    Diagnostic::warning(format!(
+                    Diagnostic::suspicious(format!(
                         "half connection: rule `{}` of workload `{}/{}` admits pods of namespace `{source}`, whose egress is denied by default with nothing letting it out to `{}`: the source side denies it",
                         rule.name, workload.namespace, workload.name, workload.namespace
                     ))
@@ -213,7 +213,7 @@ fn widening(allow: &Policy, workload: &Policy) -> Option<Diagnostic> {
             }
             let whom = if namespace_rule.peers.is_empty() { "everyone" } else { "peers it does not list" };
             return Some(
-                Diagnostic::warning(format!(
+                Diagnostic::suspicious(format!(
                     "`{}` also opens port {} of workload `{}/{}` to {whom}: namespace-wide allows add to a workload's own `from` (rule `{}`), they do not narrow to it",
                     namespace_rule.origin.path,
                     describe(port),

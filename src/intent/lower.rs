@@ -111,7 +111,7 @@ pub fn lower(loaded: &Loaded, options: &LowerOptions) -> Result<Lowered> {
     policies.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
     if disabled_reason.is_some() && (!policies.is_empty() || !guardrails.is_empty()) {
         // The chart is off but the general shape still renders: say so, render the rest.
-        cx.warnings.push(Diagnostic::warning(
+        cx.warnings.push(Diagnostic::suspicious(
             "networkPolicy.enabled is false: the controller chart renders nothing",
         ));
         disabled_reason = None;
@@ -220,7 +220,7 @@ impl Cx<'_> {
         {
             let origin = self.origin(&KeyPath::default().key("networkPolicy").key("engine"));
             self.problems.push(
-                Diagnostic::new(format!("`engine: {a}` and `networkPolicy.engine: {b}` disagree"))
+                Diagnostic::conflict(format!("`engine: {a}` and `networkPolicy.engine: {b}` disagree"))
                     .at(&origin)
                     .with_help("set one of them, or pass --engine"),
             );
@@ -259,7 +259,7 @@ impl Cx<'_> {
                 if !from.is_empty() {
                     let origin = self.origin(&path);
                     self.warnings.push(
-                        Diagnostic::warning(format!(
+                        Diagnostic::suspicious(format!(
                             "`networkPolicy.{rule_name}.from` is set but `{rule_name}.enabled` is false: no {rule_name} rule is rendered"
                         ))
                         .at(&origin),
@@ -447,7 +447,7 @@ impl Cx<'_> {
         {
             let origin = self.origin(&path);
             self.warnings.push(
-                Diagnostic::warning(format!(
+                Diagnostic::suspicious(format!(
                     "workload `{name}` has no ports, ingress rules or egress: it renders no policy"
                 ))
                 .at(&origin),
@@ -534,7 +534,7 @@ impl Cx<'_> {
             if !e.to.is_empty() || e.api_server {
                 let origin = self.origin(path);
                 self.warnings.push(
-                    Diagnostic::warning("egress rules are set but `egress.enabled` is false: egress is not restricted and the rules are not rendered").at(&origin),
+                    Diagnostic::suspicious("egress rules are set but `egress.enabled` is false: egress is not restricted and the rules are not rendered").at(&origin),
                 );
             }
             return None;
@@ -566,7 +566,7 @@ impl Cx<'_> {
         } else if dns_expected == DnsExpected::Yes {
             let origin = self.origin(&path.key("dns"));
             self.warnings.push(
-                Diagnostic::warning(
+                Diagnostic::suspicious(
                     "egress is restricted without DNS: every name lookup from these pods will fail",
                 )
                 .at(&origin)
@@ -604,7 +604,7 @@ impl Cx<'_> {
         if needs_api_server && !reaches_api {
             let origin = self.origin(path);
             self.warnings.push(
-                Diagnostic::warning("egress is restricted but no rule reaches the API server: the controller will be cut off from the cluster")
+                Diagnostic::suspicious("egress is restricted but no rule reaches the API server: the controller will be cut off from the cluster")
                     .at(&origin)
                     .with_help("add the API server's endpoint CIDR to `egress.to` (and set cluster.apiServer.cidrs to it), or set `egress.apiServer: true`"),
             );
@@ -644,7 +644,7 @@ impl Cx<'_> {
                 if let Some(other) = workload.namespace.as_ref().filter(|n| n.0 != *ns) {
                     let origin = self.origin(&wpath.key("namespace"));
                     self.problems.push(
-                        Diagnostic::new(format!(
+                        Diagnostic::conflict(format!(
                             "workload `{name}` is declared under namespace `{ns}` but sets namespace `{}`",
                             other.0
                         ))
@@ -888,7 +888,7 @@ impl Cx<'_> {
             }
             if matches!(cidr, IpNet::V6(_)) && !declares_v6 {
                 self.warnings.push(
-                    Diagnostic::warning(format!(
+                    Diagnostic::suspicious(format!(
                         "internet CIDR {cidr} is IPv6 but the values declare no IPv6 cluster range, so \
                          IPv6 pod and service addresses are not excluded from it"
                     ))
@@ -1027,9 +1027,10 @@ impl Cx<'_> {
                             ),
                         };
                         let origin = self.origin(&path.key(key));
-                        let mut d =
-                            Diagnostic::new(format!("no workload `{name}` in namespace `{namespace}`"))
-                                .at(&origin);
+                        let mut d = Diagnostic::unknown_name(format!(
+                            "no workload `{name}` in namespace `{namespace}`"
+                        ))
+                        .at(&origin);
                         if let Some(help) = help {
                             d = d.with_help(help);
                         }
@@ -1072,7 +1073,7 @@ impl Cx<'_> {
                                 && reported.insert((rule.origin.path.clone(), name.clone()))
                             {
                                 self.problems.push(
-                                    Diagnostic::new(format!(
+                                    Diagnostic::unknown_name(format!(
                                         "named port `{name}` in rule `{}` of `{}/{}` is declared by no workload",
                                         rule.name, policy.namespace, policy.name
                                     ))
@@ -1088,7 +1089,7 @@ impl Cx<'_> {
                                 found.iter().map(|(p, n)| format!("{n}/{}", p.as_str())).collect();
                             let _ = several;
                             self.problems.push(
-                                Diagnostic::new(format!(
+                                Diagnostic::conflict(format!(
                                     "named port `{name}` in rule `{}` of `{}/{}` names ports of different protocols ({}): engines would match different traffic",
                                     rule.name,
                                     policy.namespace,
@@ -1155,7 +1156,7 @@ impl Cx<'_> {
         }
         match (self.tenant_of(from), self.tenant_of(to)) {
             (Some(a), Some(b)) if a != b => Some(
-                Diagnostic::new(format!(
+                Diagnostic::conflict(format!(
                     "this allows traffic from tenant `{a}` to tenant `{b}`, which guardrails.denyCrossTenant always denies"
                 ))
                 .at(&self.origin(path))
@@ -1234,7 +1235,7 @@ impl Cx<'_> {
                 values.namespaces.values().filter_map(|n| n.labels.0.get(&label).cloned()).collect();
             if tenant_values.is_empty() {
                 self.warnings.push(
-                    Diagnostic::warning(format!(
+                    Diagnostic::suspicious(format!(
                         "guardrails.denyCrossTenant is on but no namespace carries the tenant label `{label}`"
                     ))
                     .at(&origin),
@@ -1338,7 +1339,7 @@ impl Cx<'_> {
         for p in policies.iter() {
             if names.contains(&p.namespace) {
                 self.problems.push(
-                    Diagnostic::new(format!(
+                    Diagnostic::conflict(format!(
                         "policy `{}` would land in namespace `{}`, which is declared unmanaged",
                         p.name, p.namespace
                     ))
@@ -1364,7 +1365,7 @@ impl Cx<'_> {
                     for d in &denied {
                         if d.contains(&*cidr) {
                             self.problems.push(
-                                Diagnostic::new(format!(
+                                Diagnostic::conflict(format!(
                                     "egress rule `{}` of `{}/{}` allows {cidr}, which a guardrail denies ({d})",
                                     rule.name, policy.namespace, policy.name
                                 ))
@@ -1386,7 +1387,7 @@ impl Cx<'_> {
         for p in policies {
             if let Some(first) = seen.insert((&p.namespace, &p.name), &p.origin) {
                 self.problems.push(
-                    Diagnostic::new(format!(
+                    Diagnostic::conflict(format!(
                         "two policies are named `{}` in namespace `{}`",
                         p.name, p.namespace
                     ))

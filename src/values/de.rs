@@ -11,6 +11,7 @@ use crate::error::Diagnostic;
 /// A deserialisation error, located once at the innermost node it came from.
 #[derive(Debug)]
 pub struct DeError {
+    code: crate::error::Code,
     message: String,
     help: Option<String>,
     at: Option<(Loc, KeyPath)>,
@@ -18,7 +19,7 @@ pub struct DeError {
 
 impl DeError {
     pub fn into_diagnostic(self, sources: &Sources) -> Diagnostic {
-        let mut d = Diagnostic::new(self.message);
+        let mut d = Diagnostic::new(self.message).coded(self.code);
         if let Some((loc, path)) = self.at {
             d = d.at(&sources.origin(loc, &path));
         }
@@ -26,6 +27,11 @@ impl DeError {
             d = d.with_help(help);
         }
         d
+    }
+
+    /// The key path of the node the error is about, if it is located.
+    pub fn key_path(&self) -> Option<&KeyPath> {
+        self.at.as_ref().map(|(_, path)| path)
     }
 
     fn locate(mut self, loc: Loc, path: &Path<'_>) -> Self {
@@ -46,15 +52,30 @@ impl std::error::Error for DeError {}
 
 impl de::Error for DeError {
     fn custom<T: fmt::Display>(msg: T) -> Self {
-        DeError { message: msg.to_string(), help: None, at: None }
+        DeError { code: crate::error::Code::InvalidValue, message: msg.to_string(), help: None, at: None }
+    }
+
+    fn missing_field(field: &'static str) -> Self {
+        DeError {
+            code: crate::error::Code::MissingKey,
+            message: format!("missing key `{field}`"),
+            help: None,
+            at: None,
+        }
     }
 
     fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
-        DeError { message: format!("unknown key `{field}`"), help: Some(suggest(field, expected)), at: None }
+        DeError {
+            code: crate::error::Code::UnknownKey,
+            message: format!("unknown key `{field}`"),
+            help: Some(suggest(field, expected)),
+            at: None,
+        }
     }
 
     fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
         DeError {
+            code: crate::error::Code::InvalidValue,
             message: format!("unknown value `{variant}`"),
             help: Some(suggest(variant, expected)),
             at: None,

@@ -10,7 +10,7 @@ pub mod types;
 use std::path::Path;
 
 use crate::error::{Diagnostic, Error, Result};
-use node::{KeyPath, Loc, Node, Sources, Value};
+use node::{KeyPath, Loc, Node, Seg, Sources, Value};
 
 /// One input, in command-line order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,7 +73,7 @@ pub fn load(
                 let flag = if typing == set::Typing::Infer { "--set" } else { "--set-string" };
                 let id = sources.add(format!("{flag} {arg}"), arg.as_str());
                 set::parse_set(arg, typing, Loc { source: id, line: 0, column: 0 })
-                    .map_err(|e| Error::invalid(Diagnostic::new(format!("{flag}: {e}"))))?
+                    .map_err(|e| Error::invalid(Diagnostic::syntax(format!("{flag}: {e}"))))?
             }
         };
         match &mut root {
@@ -86,12 +86,69 @@ pub fn load(
     if !matches!(root.value, Value::Map(_)) {
         let origin = sources.origin(root.loc, &KeyPath::default());
         return Err(Error::invalid(
-            Diagnostic::new(format!("the values must be a map, found {}", root.kind())).at(&origin),
+            Diagnostic::syntax(format!("the values must be a map, found {}", root.kind())).at(&origin),
         ));
     }
     let mut root = root;
     crate::profiles::apply(&mut root, sources).map_err(Error::invalid)?;
-    let values =
-        de::from_node(&root, &KeyPath::default()).map_err(|e| Error::invalid(e.into_diagnostic(sources)))?;
+    let values = typed(&root, sources)?;
     Ok(Loaded { root, sources: sources.clone(), values })
+}
+
+/// At most this many problems are reported from one values tree.
+pub const MAX_ERRORS: usize = 20;
+
+/// The typed values, or every problem in them (up to [`MAX_ERRORS`]), in file order. After a
+/// problem, the entry it is in is left out and the rest read again: a misspelt key is dropped,
+/// a bad value drops its key, a problem inside a list drops the list. A problem an earlier
+/// omission caused (a required key now missing) is not reported again.
+fn typed(root: &Node, sources: &Sources) -> Result<types::Values> {
+    let first = match de::from_node(root, &KeyPath::default()) {
+        Ok(values) => return Ok(values),
+        Err(e) => e,
+    };
+    let mut pruned = root.clone();
+    let mut omitted: Vec<Vec<Seg>> = Vec::new();
+    let mut problems = Vec::new();
+    let mut next = Some(first);
+    while let Some(error) = next.take() {
+        let at: Vec<Seg> = error.key_path().map(|p| p.0.clone()).unwrap_or_default();
+        let caused_by_omission = omitted.iter().any(|o| o.len() > at.len() && o.starts_with(&at));
+        if !caused_by_omission {
+            problems.push(error.into_diagnostic(sources));
+        }
+        let entry = omission_for(&at);
+        if problems.len() >= MAX_ERRORS || entry.is_empty() || !remove_entry(&mut pruned, &entry) {
+            break;
+        }
+        omitted.push(entry);
+        next = de::from_node::<types::Values>(&pruned, &KeyPath::default()).err();
+    }
+    crate::error::sort_in_file_order(&mut problems);
+    Err(Error::Invalid(problems))
+}
+
+/// The map entry to leave out after a problem at `at`: the key itself, or for a problem inside
+/// a list, the key holding the list (removing an item would renumber the later ones).
+fn omission_for(at: &[Seg]) -> Vec<Seg> {
+    let end = at.iter().position(|s| matches!(s, Seg::Index(_))).unwrap_or(at.len());
+    at.get(..end).map(<[Seg]>::to_vec).unwrap_or_default()
+}
+
+/// Remove the map entry at `path` (all keys); whether there was one.
+fn remove_entry(root: &mut Node, path: &[Seg]) -> bool {
+    let Some((Seg::Key(last), parents)) = path.split_last() else { return false };
+    let mut node = root;
+    for seg in parents {
+        let Seg::Key(k) = seg else { return false };
+        let Value::Map(entries) = &mut node.value else { return false };
+        let Some((_, child)) = entries.iter_mut().find(|(key, _)| key.name.as_ref() == k.as_str()) else {
+            return false;
+        };
+        node = child;
+    }
+    let Value::Map(entries) = &mut node.value else { return false };
+    let before = entries.len();
+    entries.retain(|(key, _)| key.name.as_ref() != last.as_str());
+    entries.len() < before
 }

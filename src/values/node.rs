@@ -228,13 +228,13 @@ pub const MAX_DEPTH: usize = 200;
 pub fn parse(text: &str, source: SourceId, sources: &Sources) -> Result<Node, Diagnostic> {
     let name = sources.name(source).to_string();
     if text.len() > MAX_INPUT_BYTES {
-        return Err(Diagnostic::new(format!(
+        return Err(Diagnostic::syntax(format!(
             "{name} is {} bytes; the limit is {MAX_INPUT_BYTES}",
             text.len()
         )));
     }
     let located = |message: String, line: usize, column: usize| {
-        Diagnostic::new(message).at(&Origin {
+        Diagnostic::syntax(message).at(&Origin {
             file: name.as_str().into(),
             line: u32::try_from(line).unwrap_or(u32::MAX),
             column: u32::try_from(column).unwrap_or(u32::MAX),
@@ -555,7 +555,7 @@ fn check_unique_keys(node: &Node, sources: &Sources, path: &KeyPath) -> Result<(
                 p.0.push(seg);
             }
             let p = p.key(&second.name);
-            Err(Diagnostic::new(format!("duplicate key `{}`", second.name))
+            Err(Diagnostic::syntax(format!("duplicate key `{}`", second.name))
                 .at(&sources.origin(second.loc, &p))
                 .with_help(format!("it is first set at line {}", first.loc.line)))
         }

@@ -274,7 +274,7 @@ pub fn layers(
             Ok(())
         });
         if let Err(e) = read {
-            problems.push(Diagnostic::new(format!("{label}: {e}")));
+            problems.push(Diagnostic::evaluator(format!("{label}: {e}")));
         }
     }
     for np in kubernetes::parse(k8s, warnings)? {
@@ -296,8 +296,10 @@ pub fn layers(
     for (tier, p) in policies {
         match tiers.get_mut(&tier) {
             Some(t) => t.policies.push(p),
-            None => problems
-                .push(Diagnostic::new(format!("{}: tier `{tier}` does not exist (no Tier object)", p.label))),
+            None => problems.push(Diagnostic::evaluator(format!(
+                "{}: tier `{tier}` does not exist (no Tier object)",
+                p.label
+            ))),
         }
     }
     if !problems.is_empty() {

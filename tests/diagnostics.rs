@@ -1,0 +1,151 @@
+//! Diagnostics fit CI: every problem of the values in one run, in file order, with the same
+//! model for humans and as JSON.
+
+mod common;
+use common::netpol;
+
+const SEVERAL_MISTAKES: &str = "namespaces:
+  b:
+    allow:
+      fromMonitorng: true
+  a:
+    allow:
+      fromMonitorng: true
+workloads:
+  web:
+    namespace: shop
+    prots:
+      http: {port: 8080}
+  api:
+    namespace: Shop_X
+    ports:
+      grpc: {port: 9000, from: [{namespace: a, podLabelz: {}}]}
+";
+
+#[test]
+fn every_mistake_is_reported_in_file_order() {
+    let (code, stdout, stderr) = netpol(&["render", "-f", "VALUES"], SEVERAL_MISTAKES);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stdout.is_empty(), "nothing rendered: {stdout}");
+    let lines: Vec<usize> = stderr
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("--> "))
+        .filter_map(|at| at.rsplit(':').nth(1)?.parse().ok())
+        .collect();
+    assert_eq!(lines, [4, 7, 11, 14, 16], "{stderr}");
+    for needle in [
+        "did you mean `fromMonitoring`?",
+        "did you mean `ports`?",
+        "`Shop_X` is not a valid name",
+        "did you mean `podLabels`?",
+    ] {
+        assert!(stderr.contains(needle), "{needle}: {stderr}");
+    }
+}
+
+#[test]
+fn a_problem_caused_by_leaving_out_an_earlier_one_is_not_reported() {
+    // The bad port drops `http`'s `port`, which is required: "missing key" would only repeat it.
+    let (code, _, stderr) = netpol(
+        &["render", "-f", "VALUES", "--error-format", "json"],
+        "workloads:\n  web:\n    namespace: shop\n    ports:\n      http: {port: 99999}\n    egres: {}\n",
+    );
+    assert_eq!(code, 1, "{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stderr).expect("JSON diagnostics");
+    let messages: Vec<&str> =
+        json["diagnostics"].as_array().expect("list").iter().filter_map(|d| d["message"].as_str()).collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(messages.iter().all(|m| !m.contains("missing")), "{messages:?}");
+}
+
+/// `--error-format json` works on every subcommand, and every diagnostic carries its code,
+/// severity, message, location and help.
+#[test]
+fn every_subcommand_speaks_json_diagnostics() {
+    let typo = "workloads:\n  web:\n    namespace: shop\n    prots: {}\n";
+    let commands: [&[&str]; 5] = [
+        &["render", "-f", "VALUES"],
+        &["check", "-f", "VALUES"],
+        &["topology", "-f", "VALUES"],
+        &["matrix", "-f", "VALUES"],
+        &["explain", "-f", "VALUES", "--from", "shop/web", "--to", "shop/web", "--port", "80"],
+    ];
+    for args in commands {
+        let mut args = args.to_vec();
+        args.extend(["--error-format", "json"]);
+        let (code, stdout, stderr) = netpol(&args, typo);
+        assert_eq!(code, 1, "{args:?}: {stderr}");
+        assert!(stdout.is_empty(), "{args:?}");
+        let json: serde_json::Value =
+            serde_json::from_str(&stderr).unwrap_or_else(|e| panic!("{args:?}: {e}: {stderr}"));
+        let d = &json["diagnostics"][0];
+        assert_eq!(d["code"], "NP002", "{args:?}");
+        assert_eq!(d["severity"], "error");
+        assert_eq!(d["origin"]["line"], 4);
+        assert_eq!(d["origin"]["column"], 5);
+        assert_eq!(d["origin"]["path"], "workloads.web.prots");
+        assert_eq!(d["help"], "did you mean `ports`?");
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let manifests = dir.path().join("m.yaml");
+    std::fs::write(&manifests, "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: x, namespace: a}\nspec: {podSelector: 7}\n")
+        .expect("write");
+    let topology = dir.path().join("t.yaml");
+    std::fs::write(&topology, "pods: []\n").expect("write");
+    let (code, _, stderr) = netpol(
+        &[
+            "eval",
+            "--manifests",
+            &manifests.to_string_lossy(),
+            "--topology",
+            &topology.to_string_lossy(),
+            "--error-format",
+            "json",
+        ],
+        "",
+    );
+    assert_eq!(code, 1, "{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stderr).expect("JSON diagnostics");
+    assert_eq!(json["diagnostics"][0]["code"], "NP009", "{stderr}");
+}
+
+#[test]
+fn human_diagnostics_show_their_code() {
+    let (_, _, stderr) =
+        netpol(&["render", "-f", "VALUES"], "workloads:\n  web:\n    namespace: shop\n    prots: {}\n");
+    assert!(stderr.contains("error[NP002]: unknown key `prots`"), "{stderr}");
+}
+
+#[test]
+fn what_an_engine_cannot_express_lists_the_engines_that_can() {
+    let values = "workloads:\n  api:\n    namespace: shop\n    egress:\n      enabled: true\n      to:\n        - to: [{fqdn: api.example.com}]\n          ports: [443]\n";
+    let (code, _, stderr) =
+        netpol(&["render", "-f", "VALUES", "--engine", "kubernetes", "--error-format", "json"], values);
+    assert_eq!(code, 1, "{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stderr).expect("JSON diagnostics");
+    let d = &json["diagnostics"][0];
+    assert_eq!(d["code"], "NP007", "{stderr}");
+    let engines: Vec<&str> = d["enginesThatCan"]
+        .as_array()
+        .or(d["engines_that_can"].as_array())
+        .expect("a list")
+        .iter()
+        .filter_map(|e| e.as_str())
+        .collect();
+    assert!(engines.contains(&"cilium"), "{engines:?}");
+}
+
+#[test]
+fn a_name_clash_points_at_both_values() {
+    // Cluster-scoped names join namespace and name: `a` + `b-c` and `a-b` + `c` meet.
+    let values = "workloads:\n  b-c:\n    namespace: a\n    ports: {http: {port: 80}}\n  c:\n    namespace: a-b\n    ports: {http: {port: 81}}\n";
+    let (code, _, stderr) = netpol(
+        &["render", "-f", "VALUES", "--engine", "clusterNetworkPolicy", "--error-format", "json"],
+        values,
+    );
+    assert_eq!(code, 1, "{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stderr).expect("JSON diagnostics");
+    let d = &json["diagnostics"][0];
+    assert_eq!(d["code"], "NP005", "{stderr}");
+    assert!(d["origin"].is_object() && d["related"].as_array().is_some_and(|r| !r.is_empty()), "{stderr}");
+}
