@@ -227,7 +227,7 @@ fn a_namespace_allow_that_widens_a_workload_from_list_warns_in_file_order() {
 ";
     let (code, err) = render_stderr(values);
     assert_eq!(code, 0, "{err}");
-    let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("warning:")).collect();
+    let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("warning[")).collect();
     assert_eq!(warnings.len(), 2, "{err}");
     assert!(
         warnings[0].contains(
