@@ -149,3 +149,27 @@ fn a_name_clash_points_at_both_values() {
     assert_eq!(d["code"], "NP005", "{stderr}");
     assert!(d["origin"].is_object() && d["related"].as_array().is_some_and(|r| !r.is_empty()), "{stderr}");
 }
+
+/// Topology and flows files get located, snippet-style errors with "did you mean", like values.
+#[test]
+fn topology_and_flows_errors_are_located_like_values() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        path.to_string_lossy().into_owned()
+    };
+    let manifests = write("m.yaml", "kind: List\nitems: []\n");
+    let good_topology = write("t.yaml", "pods:\n  - {namespace: a, name: b, ip: 10.0.0.1}\n");
+    let bad_topology = write("bad-t.yaml", "pods:\n  - {namespace: a, name: b, labls: {}}\n");
+    let flows =
+        write("f.yaml", "- {from: a/b, to: a/b, port: 80}\n- {from: a/b, to: a/b, port: 80, protcol: TCP}\n");
+    let (code, _, stderr) = netpol(&["eval", "--manifests", &manifests, "--topology", &bad_topology], "");
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("bad-t.yaml:2:29") && stderr.contains("did you mean `labels`?"), "{stderr}");
+    let (code, _, stderr) =
+        netpol(&["eval", "--manifests", &manifests, "--topology", &good_topology, "--flows", &flows], "");
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("f.yaml:2:34") && stderr.contains("did you mean `protocol`?"), "{stderr}");
+    assert!(stderr.contains("error[NP009]"), "{stderr}");
+}

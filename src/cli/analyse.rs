@@ -52,8 +52,8 @@ fn read_file(path: &Path) -> Result<String> {
     crate::input::read_path(path)
 }
 
-fn read_topology(path: &Path) -> Result<Topology> {
-    topology::read(&read_file(path)?, &path.display().to_string())
+fn read_topology(path: &Path, sources: &mut Sources) -> Result<Topology> {
+    topology::read_with_sources(&read_file(path)?, &path.display().to_string(), sources)
 }
 
 impl PolicySourceArgs {
@@ -66,7 +66,7 @@ impl PolicySourceArgs {
                 ));
             };
             let objects = crate::eval::read_objects(&read_file(path)?, &path.display().to_string())?;
-            let topology = read_topology(topology_path)?;
+            let topology = read_topology(topology_path, sources)?;
             let policies = PolicySet::new(&objects, cni)?;
             let warnings = policies.warnings.clone();
             return Ok(Loaded { policies, topology, derived: None, engine: None, warnings });
@@ -82,7 +82,7 @@ impl PolicySourceArgs {
         let objects = check::objects_of(&output.manifests)?;
         let policies = PolicySet::new(&objects, Some(cni.unwrap_or_else(|| check::cni_of(output.engine))))?;
         let (topology, derived) = match &self.topology {
-            Some(path) => (read_topology(path)?, None),
+            Some(path) => (read_topology(path, sources)?, None),
             None => {
                 let derived = crate::eval::derive::derive(&output.intent);
                 (derived.topology.clone(), Some(derived))

@@ -361,16 +361,23 @@ pub fn read_stdin() -> std::io::Result<String> {
 fn run_eval(args: &EvalArgs, error_format: ErrorFormat) -> i32 {
     let format = error_format;
     let color = std::io::stderr().is_terminal();
-    let sources = Sources::default();
+    let mut sources = Sources::default();
     let read = |path: &PathBuf| crate::input::read_path(path);
     let prepared = (|| {
         let objects =
             crate::eval::read_objects(&read(&args.manifests)?, &args.manifests.display().to_string())?;
-        let topology =
-            crate::eval::topology::read(&read(&args.topology)?, &args.topology.display().to_string())?;
+        let topology = crate::eval::topology::read_with_sources(
+            &read(&args.topology)?,
+            &args.topology.display().to_string(),
+            &mut sources,
+        )?;
         let flows = match &args.flows {
             Some(path) => {
-                let flows = crate::eval::read_flows(&read(path)?, &path.display().to_string())?;
+                let flows = crate::eval::read_flows_with_sources(
+                    &read(path)?,
+                    &path.display().to_string(),
+                    &mut sources,
+                )?;
                 // Every flow resolves before the first is written: an error leaves no half list.
                 crate::eval::resolve_all(&topology, &flows)?;
                 Some(flows)

@@ -729,8 +729,38 @@ pub fn yaml_options() -> serde_saphyr::Options {
 
 /// Parse a flows file: a YAML list of `{from, to, port, protocol}`.
 pub fn read_flows(text: &str, name: &str) -> Result<Vec<FlowSpec>> {
+    read_flows_with_sources(text, name, &mut crate::values::node::Sources::default())
+}
+
+/// [`read_flows`], adding the text to `sources` when it has errors, so they are shown in place.
+pub fn read_flows_with_sources(
+    text: &str,
+    name: &str,
+    sources: &mut crate::values::node::Sources,
+) -> Result<Vec<FlowSpec>> {
     serde_saphyr::from_str_with_options(text, yaml_options())
-        .map_err(|e| Error::invalid(Diagnostic::evaluator(format!("{name}: {e}"))))
+        .map_err(|e| located_again::<Vec<FlowSpec>>(text, name, sources, e.to_string()))
+}
+
+/// A file the fast reader refused, read again as values are read so that every problem is
+/// located at its line, column and key path (with "did you mean"), as errors in values are.
+/// The fast reader's message stands when the second reading finds nothing to say.
+fn located_again<T: serde::de::DeserializeOwned>(
+    text: &str,
+    name: &str,
+    sources: &mut crate::values::node::Sources,
+    first: String,
+) -> Error {
+    let coded = |mut problems: Vec<Diagnostic>| {
+        for p in &mut problems {
+            p.code = crate::error::Code::Evaluator;
+        }
+        Error::Invalid(problems)
+    };
+    match crate::values::read_located::<T>(text, name, sources) {
+        Err(Error::Invalid(problems)) if !problems.is_empty() => coded(problems),
+        _ => coded(vec![Diagnostic::evaluator(format!("{name}: {first}"))]),
+    }
 }
 
 /// Every object of a manifests file (multi-document YAML, or a `List`).

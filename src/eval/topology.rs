@@ -309,13 +309,26 @@ impl Topology {
 /// Parse a topology: our format, or the `List` that `kubectl get namespaces,pods -A -o yaml`
 /// prints (namespaces, pods, and nodes if `nodes` was asked for too).
 pub fn read(text: &str, name: &str) -> Result<Topology> {
-    let raw: serde_json::Value = serde_saphyr::from_str_with_options(text, super::yaml_options())
-        .map_err(|e| Error::invalid(Diagnostic::evaluator(format!("{name}: {e}"))))?;
+    read_with_sources(text, name, &mut crate::values::node::Sources::default())
+}
+
+/// [`read`], adding the text to `sources` when it has errors, so they are shown in place.
+pub fn read_with_sources(
+    text: &str,
+    name: &str,
+    sources: &mut crate::values::node::Sources,
+) -> Result<Topology> {
+    let raw: serde_json::Value = match serde_saphyr::from_str_with_options(text, super::yaml_options()) {
+        Ok(raw) => raw,
+        Err(e) => return Err(super::located_again::<Topology>(text, name, sources, e.to_string())),
+    };
     let topology = if raw.get("kind").and_then(|k| k.as_str()) == Some("List") {
         from_kubectl(&raw, name)?
     } else {
-        serde_json::from_value::<Topology>(raw)
-            .map_err(|e| Error::invalid(Diagnostic::evaluator(format!("{name}: {e}"))))?
+        match serde_json::from_value::<Topology>(raw) {
+            Ok(topology) => topology,
+            Err(e) => return Err(super::located_again::<Topology>(text, name, sources, e.to_string())),
+        }
     };
     topology.check(name)?;
     Ok(topology)

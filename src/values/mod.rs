@@ -95,6 +95,19 @@ pub fn load(
     Ok(Loaded { root, sources: sources.clone(), values })
 }
 
+/// Read one YAML document into `T` the way values are read, for inputs whose errors should look
+/// like the values' (a topology, a flows file): every problem located at file, line, column
+/// and key path, with "did you mean". The text is added to `sources` so errors can quote it.
+pub fn read_located<T: serde::de::DeserializeOwned>(
+    text: &str,
+    name: &str,
+    sources: &mut Sources,
+) -> Result<T> {
+    let id = sources.add(name.to_string(), text);
+    let root = node::parse(text, id, sources).map_err(Error::invalid)?;
+    typed(&root, sources)
+}
+
 /// At most this many problems are reported from one values tree.
 pub const MAX_ERRORS: usize = 20;
 
@@ -102,7 +115,7 @@ pub const MAX_ERRORS: usize = 20;
 /// problem, the entry it is in is left out and the rest read again: a misspelt key is dropped,
 /// a bad value drops its key, a problem inside a list drops the list. A problem an earlier
 /// omission caused (a required key now missing) is not reported again.
-fn typed(root: &Node, sources: &Sources) -> Result<types::Values> {
+pub fn typed<T: serde::de::DeserializeOwned>(root: &Node, sources: &Sources) -> Result<T> {
     let first = match de::from_node(root, &KeyPath::default()) {
         Ok(values) => return Ok(values),
         Err(e) => e,
@@ -122,7 +135,7 @@ fn typed(root: &Node, sources: &Sources) -> Result<types::Values> {
             break;
         }
         omitted.push(entry);
-        next = de::from_node::<types::Values>(&pruned, &KeyPath::default()).err();
+        next = de::from_node::<T>(&pruned, &KeyPath::default()).err();
     }
     crate::error::sort_in_file_order(&mut problems);
     Err(Error::Invalid(problems))
