@@ -18,17 +18,19 @@ pub fn human(d: &Diagnostic, sources: Option<&Sources>, color: bool) -> String {
         let line = text.lines().nth(usize::try_from(o.line).ok()?.checked_sub(1)?)?;
         // The parser skips a byte-order mark and does not count it as a column.
         let line = if o.line == 1 { line.trim_start_matches('\u{feff}') } else { line };
-        Some((o, line))
+        // Columns count characters. A very long line (a 50 MB value) is shown as a window
+        // around the column.
+        let column = usize::try_from(o.column).unwrap_or(1).saturating_sub(1);
+        Some((o, window(line, column)))
     });
     if let Some(o) = &d.origin {
         if !o.path.is_empty() {
             location_note = Some(format!("at key `{}`", o.path));
         }
-        match line_text {
-            Some((o, line)) => {
-                // Columns count characters; the snippet wants byte offsets on character
-                // boundaries.
-                let column = usize::try_from(o.column).unwrap_or(1).saturating_sub(1);
+        match &line_text {
+            Some((o, (line, column))) => {
+                // The snippet wants byte offsets on character boundaries.
+                let (line, column) = (line.as_str(), *column);
                 let start = line.char_indices().nth(column).map_or(line.len(), |(i, _)| i);
                 let rest = line.get(start..).unwrap_or("");
                 let len = rest.find([':', ',', ']', '}']).unwrap_or(rest.trim_end().len());
@@ -75,6 +77,31 @@ pub fn human(d: &Diagnostic, sources: Option<&Sources>, color: bool) -> String {
     renderer.render(&report).to_string()
 }
 
+/// Characters of a source line shown before and after the column a diagnostic points at.
+const WINDOW_BEFORE: usize = 60;
+const WINDOW_AFTER: usize = 100;
+
+/// The part of `line` a snippet shows, and the column within it: the whole line when it is
+/// short, else the characters around `column`, marked `…` where cut.
+fn window(line: &str, column: usize) -> (String, usize) {
+    let chars = line.chars().count();
+    if chars <= WINDOW_BEFORE + WINDOW_AFTER {
+        return (line.to_string(), column);
+    }
+    let first = column.saturating_sub(WINDOW_BEFORE);
+    let last = (column + WINDOW_AFTER).min(chars);
+    let mut shown: String = line.chars().skip(first).take(last - first).collect();
+    let mut column = column - first;
+    if first > 0 {
+        shown.insert(0, '…');
+        column += 1;
+    }
+    if last < chars {
+        shown.push('…');
+    }
+    (shown, column)
+}
+
 /// All diagnostics as one JSON document.
 pub fn json(diagnostics: &[Diagnostic]) -> String {
     serde_json::json!({ "diagnostics": diagnostics }).to_string()
@@ -84,6 +111,18 @@ pub fn json(diagnostics: &[Diagnostic]) -> String {
 mod tests {
     use super::*;
     use crate::intent::Origin;
+
+    #[test]
+    fn a_long_line_is_shown_as_a_window_around_the_column() {
+        let line = format!("key: {}", "x".repeat(100_000));
+        let (shown, column) = window(&line, 5);
+        assert!(shown.chars().count() <= WINDOW_BEFORE + WINDOW_AFTER + 2, "{}", shown.len());
+        assert_eq!(shown.chars().nth(column), Some('x'));
+        let (shown, column) = window(&line, 50_000);
+        assert!(shown.starts_with('…') && shown.ends_with('…'));
+        assert_eq!(column, WINDOW_BEFORE + 1);
+        assert_eq!(window("short: line", 7), ("short: line".to_string(), 7));
+    }
 
     #[test]
     fn errors_show_file_line_column_path_and_help() {

@@ -165,7 +165,7 @@ impl Diagnostic {
         Diagnostic {
             code: Code::InvalidValue,
             severity: Severity::Error,
-            message: message.into(),
+            message: shorten_quotes(message.into()),
             origin: None,
             help: None,
             extra: None,
@@ -264,4 +264,49 @@ pub fn sort_in_file_order(diagnostics: &mut [Diagnostic]) {
         None => (0, 0, 0, 0),
         Some(o) => (1, files.iter().position(|f| *f == o.file).unwrap_or(usize::MAX), o.line, o.column),
     });
+}
+
+/// Longest quoted text (between backticks) a message repeats whole.
+pub const MAX_QUOTE_CHARS: usize = 80;
+
+/// Messages quote what they are about (`` `Shop_X` is not a valid name ``); a quote longer than
+/// [`MAX_QUOTE_CHARS`] is cut to its start, so a 50 MB value is not echoed whole.
+fn shorten_quotes(message: String) -> String {
+    if message.len() <= MAX_QUOTE_CHARS {
+        return message;
+    }
+    let mut out = String::with_capacity(message.len().min(1024));
+    for (i, part) in message.split('`').enumerate() {
+        if i > 0 {
+            out.push('`');
+        }
+        let quoted = i % 2 == 1;
+        let chars = part.chars().count();
+        if quoted && chars > MAX_QUOTE_CHARS {
+            out.extend(part.chars().take(MAX_QUOTE_CHARS));
+            out.push_str(&format!("… ({chars} characters)"));
+        } else {
+            out.push_str(part);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_quotes_are_cut_and_short_ones_kept() {
+        let long = "x".repeat(10_000);
+        let d = Diagnostic::new(format!("`{long}` is not a valid name: use lower-case letters"));
+        assert!(d.message.len() < 200, "{}", d.message);
+        assert!(
+            d.message.ends_with("(10000 characters)` is not a valid name: use lower-case letters"),
+            "{}",
+            d.message
+        );
+        let short = Diagnostic::new("`Shop_X` is not a valid name");
+        assert_eq!(short.message, "`Shop_X` is not a valid name");
+    }
 }

@@ -22,6 +22,13 @@ pub fn parse_set(arg: &str, typing: Typing, loc: Loc) -> Result<Node, String> {
         let (path, value) = split_once_unescaped(&pair, '=')
             .ok_or_else(|| format!("`{pair}` is not of the form key=value (in --set `{arg}`)"))?;
         let segments = parse_path(&path).map_err(|e| format!("{e} (in --set `{arg}`)"))?;
+        if segments.len() > super::node::MAX_DEPTH {
+            return Err(format!(
+                "key path of {} keys is deeper than the limit of {} (in --set `{arg}`)",
+                segments.len(),
+                super::node::MAX_DEPTH
+            ));
+        }
         let value = typed_value(&value, typing, loc);
         insert(&mut root, &segments, value, loc).map_err(|e| format!("{e} (in --set `{arg}`)"))?;
     }
@@ -184,6 +191,15 @@ fn split_once_unescaped(s: &str, sep: char) -> Option<(String, String)> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn paths_deeper_than_files_may_nest_are_refused() {
+        let deep = format!("{}b=1", "a.".repeat(60_000));
+        let e = parse_set(&deep, Typing::Infer, Loc::default()).expect_err("too deep");
+        assert!(e.contains("deeper than the limit"), "{e:.200}");
+        let fine = format!("{}b=1", "a.".repeat(50));
+        assert!(parse_set(&fine, Typing::Infer, Loc::default()).is_ok());
+    }
 
     fn set(arg: &str) -> serde_json::Value {
         parse_set(arg, Typing::Infer, Loc::default()).expect("valid --set").to_json()
