@@ -173,3 +173,53 @@ fn topology_and_flows_errors_are_located_like_values() {
     assert!(stderr.contains("f.yaml:2:34") && stderr.contains("did you mean `protocol`?"), "{stderr}");
     assert!(stderr.contains("error[NP009]"), "{stderr}");
 }
+
+/// Passthrough rules are read with each engine's rule model before they are merged: a misspelt
+/// field, a peer field of the other direction or a wrong type is a located error, on every
+/// engine (the output would fail the official schema).
+#[test]
+fn passthrough_rules_are_checked_not_copied_blind() {
+    let cases = [
+        ("cilium", "ingress", "- fromEndpoint: [{matchLabels: {app: api}}]", "did you mean `fromEndpoints`?"),
+        ("cilium", "egress", "- fromEndpoints: [{}]", "`fromEndpoints` is a field of ingress rules"),
+        (
+            "cilium",
+            "egress",
+            "- toPorts: [{ports: [{port: \"443\"}]}]\n          toCIDR: [notacidr]",
+            "toCIDR",
+        ),
+        (
+            "calico",
+            "ingress",
+            "- action: Allow\n          sorce: {selector: \"app == 'x'\"}",
+            "did you mean `source`?",
+        ),
+        (
+            "clusterNetworkPolicy",
+            "egress",
+            "- action: Accept\n          from: [{namespaces: {}}]",
+            "`from` is a field of ingress rules",
+        ),
+        (
+            "clusterNetworkPolicy",
+            "ingress",
+            "- actoin: Accept\n          from: [{namespaces: {}}]",
+            "did you mean `action`?",
+        ),
+    ];
+    for (engine, dir, rule, needle) in cases {
+        let values = format!(
+            "workloads:\n  web:\n    namespace: shop\n    ports:\n      http: {{port: 8080}}\n    {engine}:\n      {dir}:\n        {rule}\n"
+        );
+        for target in ["kubernetes", "cilium", "calico", "clusterNetworkPolicy"] {
+            let (code, stdout, stderr) = netpol(&["render", "-f", "VALUES", "--engine", target], &values);
+            assert_eq!(code, 1, "{engine} {dir} on {target}: {stderr}");
+            assert!(stdout.is_empty());
+            assert!(stderr.contains(needle), "{engine} {dir} on {target}: {stderr}");
+            assert!(
+                stderr.contains("values.yaml:8:") || stderr.contains("values.yaml:9:"),
+                "located: {stderr}"
+            );
+        }
+    }
+}

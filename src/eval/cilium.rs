@@ -859,6 +859,15 @@ impl std::fmt::Debug for PeerKey<'_> {
     }
 }
 
+/// Read one passthrough rule, as written in values, with the model this evaluator reads the
+/// kind's rules with: unknown fields and wrong types are located errors with "did you mean".
+pub fn check_passthrough_rule(
+    node: &crate::values::node::Node,
+    path: &crate::values::node::KeyPath,
+) -> std::result::Result<(), crate::values::de::DeError> {
+    crate::values::de::from_node::<PeerRule>(node, path).map(|_| ())
+}
+
 #[cfg(test)]
 mod tests {
     use crate::eval::{Cni, FlowSpec, PolicySet, PortRef, judge, read_objects, topology};

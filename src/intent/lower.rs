@@ -14,7 +14,7 @@ use super::{
 use crate::error::{Diagnostic, Error, Result};
 use crate::values::Loaded;
 use crate::values::checked::{PeerSpec, PortSpec, PortValue, check_dns_label, port_match};
-use crate::values::node::KeyPath;
+use crate::values::node::{KeyPath, Node, Value as NodeValue};
 use crate::values::types::{
     EgressRuleSpec, EgressValues, Endpoint, IngressRuleSpec, InternetValues, PodsRef, PortsOnly,
     RawRulesValues, Switch, Values, Workload,
@@ -614,6 +614,7 @@ impl Cx<'_> {
 
     fn passthrough(&mut self, raw: [&RawRulesValues; 3], path: &KeyPath) -> Passthrough {
         let [cilium, calico, cnp] = raw;
+        self.check_passthrough(path);
         let convert = |cx: &Self, r: &RawRulesValues, key: &str| RawRules {
             ingress: r.ingress.iter().map(|j| j.0.clone()).collect(),
             egress: r.egress.iter().map(|j| j.0.clone()).collect(),
@@ -623,6 +624,58 @@ impl Cx<'_> {
             cilium: convert(self, cilium, "cilium"),
             calico: convert(self, calico, "calico"),
             cluster_network_policy: convert(self, cnp, "clusterNetworkPolicy"),
+        }
+    }
+
+    /// Passthrough rules are merged verbatim, so they are checked first with the model each
+    /// engine's evaluator reads that kind with, and each direction takes only its own peer
+    /// fields (Cilium `fromEndpoints` in ingress, `toEndpoints` in egress; ClusterNetworkPolicy
+    /// `from` and `to`): a misspelt field would otherwise reach the API server.
+    fn check_passthrough(&mut self, path: &KeyPath) {
+        type Check = fn(&Node, &KeyPath) -> std::result::Result<(), crate::values::de::DeError>;
+        let engines: [(&str, Check); 3] = [
+            ("cilium", crate::eval::cilium::check_passthrough_rule),
+            ("calico", crate::eval::calico::check_passthrough_rule),
+            ("clusterNetworkPolicy", crate::eval::cluster_network_policy::check_passthrough_rule),
+        ];
+        for (key, check) in engines {
+            for dir in ["ingress", "egress"] {
+                let list_path = path.key(key).key(dir);
+                let Some(Node { value: NodeValue::Seq(rules), .. }) = self.loaded.root.at(&list_path.0)
+                else {
+                    continue;
+                };
+                for (i, rule) in rules.iter().enumerate() {
+                    let rule_path = list_path.index(i);
+                    if let Err(e) = check(rule, &rule_path) {
+                        self.problems.push(e.into_diagnostic(&self.loaded.sources));
+                        continue;
+                    }
+                    let NodeValue::Map(fields) = &rule.value else { continue };
+                    for (field, _) in fields {
+                        let name: &str = &field.name;
+                        let other = match (key, dir) {
+                            ("cilium", "ingress") => name.starts_with("to") && name != "toPorts",
+                            ("cilium", _) => name.starts_with("from"),
+                            ("clusterNetworkPolicy", "ingress") => name == "to",
+                            ("clusterNetworkPolicy", _) => name == "from",
+                            _ => false,
+                        };
+                        if other {
+                            let origin = self.loaded.sources.origin(field.loc, &rule_path.key(name));
+                            let (wrong, right) =
+                                if dir == "ingress" { ("egress", "from") } else { ("ingress", "to") };
+                            self.problems.push(
+                                Diagnostic::new(format!(
+                                    "`{name}` is a field of {wrong} rules, not of {dir} rules"
+                                ))
+                                .at(&origin)
+                                .with_help(format!("{dir} rules name their peers with `{right}…` fields")),
+                            );
+                        }
+                    }
+                }
+            }
         }
     }
 

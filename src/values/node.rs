@@ -74,6 +74,21 @@ impl Node {
         }
     }
 
+    /// The node at `path`, if it exists.
+    pub fn at(&self, path: &[Seg]) -> Option<&Node> {
+        let mut node = self;
+        for seg in path {
+            node = match (seg, &node.value) {
+                (Seg::Key(k), Value::Map(entries)) => {
+                    &map_index(entries, k).ok().and_then(|i| entries.get(i))?.1
+                }
+                (Seg::Index(i), Value::Seq(items)) => items.get(*i)?,
+                _ => return None,
+            };
+        }
+        Some(node)
+    }
+
     /// Follow `path` as far as it exists; returns the deepest node reached and its location.
     pub fn locate(&self, path: &[Seg]) -> Loc {
         let mut node = self;
