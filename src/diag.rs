@@ -14,8 +14,7 @@ pub fn human(d: &Diagnostic, sources: Option<&Sources>, color: bool) -> String {
     let mut title = Group::with_title(level.primary_title(d.message.as_str()).id(d.code.as_str()));
     let mut location_note = None;
     let line_text = d.origin.as_ref().and_then(|o| {
-        let text = sources?.by_name(&o.file)?;
-        let line = text.lines().nth(usize::try_from(o.line).ok()?.checked_sub(1)?)?;
+        let line = sources?.line(&o.file, usize::try_from(o.line).ok()?)?;
         // The parser skips a byte-order mark and does not count it as a column.
         let line = if o.line == 1 { line.trim_start_matches('\u{feff}') } else { line };
         // Columns count characters. A very long line (a 50 MB value) is shown as a window

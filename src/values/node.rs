@@ -187,17 +187,37 @@ pub struct Source {
     pub name: std::sync::Arc<str>,
     /// Shared, not copied, by every holder of the sources (a values file can be megabytes).
     pub text: std::sync::Arc<str>,
+    /// Where each line starts, built when a diagnostic first quotes the text: 10,000
+    /// warnings on a 240,000-line file must not each scan it from the top.
+    line_starts: std::sync::Arc<std::sync::OnceLock<Vec<usize>>>,
 }
 
 impl Sources {
     pub fn add(&mut self, name: impl Into<String>, text: impl Into<std::sync::Arc<str>>) -> SourceId {
         let name: String = name.into();
-        self.entries.push(Source { name: name.into(), text: text.into() });
+        self.entries.push(Source { name: name.into(), text: text.into(), line_starts: Default::default() });
         self.entries.len() - 1
     }
 
     pub fn get(&self, id: SourceId) -> Option<&Source> {
         self.entries.get(id)
+    }
+
+    /// Line `number` (1-based, without its line break) of the source called `name`.
+    pub fn line(&self, name: &str, number: usize) -> Option<&str> {
+        let source = self.entries.iter().find(|s| &*s.name == name)?;
+        let text = &*source.text;
+        let starts = source
+            .line_starts
+            .get_or_init(|| std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect());
+        let start = *starts.get(number.checked_sub(1)?)?;
+        let end = starts.get(number).map_or(text.len(), |next| next - 1);
+        // Like `str::lines`: no empty last line after a final line break, none in an empty text.
+        if start > text.len() || (start == text.len() && starts.get(number).is_none()) {
+            return None;
+        }
+        let line = text.get(start..end)?;
+        Some(line.strip_suffix('\r').unwrap_or(line))
     }
 
     /// The text of the source called `name`.
@@ -718,5 +738,23 @@ mod tests {
         let p = KeyPath::default().key("podLabels").key("app.kubernetes.io/name");
         assert_eq!(p.to_string(), "podLabels[\"app.kubernetes.io/name\"]");
         assert_eq!(KeyPath::default().key("a").index(2).key("b").to_string(), "a[2].b");
+    }
+}
+
+#[cfg(test)]
+mod line_tests {
+    use super::Sources;
+
+    /// `line` answers what `str::lines().nth()` does, without scanning from the top each time.
+    #[test]
+    fn lines_by_number_match_str_lines() {
+        for text in ["a\nbb\r\n\nccc", "one", "", "trailing\n", "x\n\ny\n"] {
+            let mut sources = Sources::default();
+            sources.add("f", text);
+            for n in 1..6 {
+                assert_eq!(sources.line("f", n), text.lines().nth(n - 1), "{text:?} line {n}");
+            }
+            assert_eq!(sources.line("f", 0), None);
+        }
     }
 }
