@@ -7,7 +7,7 @@ use super::derive::{Derived, derive};
 use super::intent::IntentLayer;
 use std::collections::BTreeMap;
 
-use super::classes::{Classes, classes};
+use super::classes::{Classes, classes, representatives};
 use super::{Cni, Direction, End, Endpoint, Flow, PolicySet, Verdict};
 use crate::engine::{Engine, Manifest};
 use crate::error::{Diagnostic, Error, Result};
@@ -199,6 +199,32 @@ fn judge_engines(
     // Per range of source classes: the flows judged and, per engine, the differences with
     // their position in flow order.
     type Found = Vec<Vec<((usize, usize, Protocol, u16), Difference)>>;
+    // One flow between endpoints `i` and `j`, judged again with both explanations: the
+    // difference, keyed by its place in flow order, if engine `k` really differs there.
+    let explain =
+        |k: usize, engine: Engine, set: &PolicySet, i: usize, j: usize, protocol: Protocol, port: u16| {
+            let (source, destination) = (endpoints.get(i)?, endpoints.get(j)?);
+            let flow = Flow { source: *source, destination: *destination, protocol, port };
+            let expected = reference.evaluate(topology, &flow);
+            let got = set.evaluate(topology, &flow);
+            if got.allowed == expected.allowed {
+                return None;
+            }
+            let on_cni = references_on_cni.get(k).unwrap_or(&reference);
+            let limitation = explain_difference(engine, intent, &intent_layer, on_cni, derived, &flow, &got);
+            let difference = Difference {
+                from: derived.endpoints.get(i)?.clone(),
+                to: derived.endpoints.get(j)?.clone(),
+                port,
+                protocol: protocol.as_str().to_string(),
+                intent: expected.allowed,
+                engine: got.allowed,
+                limitation,
+                intent_rule: deciding(&expected),
+                engine_rule: deciding(&got),
+            };
+            Some(((i, j, protocol, port), difference))
+        };
     let judge_classes = |classes_range: std::ops::Range<usize>| -> (usize, Found) {
         let mut flows = 0;
         let mut differences: Found = vec![Vec::new(); sets.len()];
@@ -226,54 +252,14 @@ fn judge_engines(
                             continue;
                         }
                         // The class pair differs: explain every flow it stands for.
-                        for &i in from_members {
-                            for &j in to_members {
-                                let (Some(source), Some(destination)) = (endpoints.get(i), endpoints.get(j))
-                                else {
-                                    continue;
-                                };
-                                if i == j {
-                                    continue;
-                                }
-                                let flow =
-                                    Flow { source: *source, destination: *destination, protocol, port };
-                                let explained_expected = reference.evaluate(topology, &flow);
-                                let got = set.evaluate(topology, &flow);
-                                if got.allowed == explained_expected.allowed {
-                                    continue;
-                                }
-                                let on_cni = references_on_cni.get(k).unwrap_or(&reference);
-                                let limitation = explain_difference(
-                                    *engine,
-                                    intent,
-                                    &intent_layer,
-                                    on_cni,
-                                    derived,
-                                    &flow,
-                                    &got,
-                                );
-                                let (Some(from), Some(to)) =
-                                    (derived.endpoints.get(i), derived.endpoints.get(j))
-                                else {
-                                    continue;
-                                };
-                                if let Some(list) = differences.get_mut(k) {
-                                    list.push((
-                                        (i, j, protocol, port),
-                                        Difference {
-                                            from: from.clone(),
-                                            to: to.clone(),
-                                            port,
-                                            protocol: protocol.as_str().to_string(),
-                                            intent: explained_expected.allowed,
-                                            engine: got.allowed,
-                                            limitation,
-                                            intent_rule: deciding(&explained_expected),
-                                            engine_rule: deciding(&got),
-                                        },
-                                    ));
-                                }
-                            }
+                        let members = from_members
+                            .iter()
+                            .flat_map(|&i| to_members.iter().map(move |&j| (i, j)))
+                            .filter(|(i, j)| i != j);
+                        let explained =
+                            members.filter_map(|(i, j)| explain(k, *engine, set, i, j, protocol, port));
+                        if let Some(list) = differences.get_mut(k) {
+                            list.extend(explained);
                         }
                     }
                 }
@@ -303,19 +289,6 @@ fn judge_engines(
         })
         .collect();
     Ok(reports)
-}
-
-/// Two distinct endpoints, one of each class, if there are any.
-pub fn representatives(sources: &[usize], destinations: &[usize]) -> Option<(usize, usize)> {
-    let (&s, &d) = (sources.first()?, destinations.first()?);
-    if s != d {
-        return Some((s, d));
-    }
-    match (sources.get(1), destinations.get(1)) {
-        (_, Some(&d)) => Some((s, d)),
-        (Some(&s), None) => Some((s, d)),
-        (None, None) => None,
-    }
 }
 
 fn deciding(v: &Verdict) -> String {

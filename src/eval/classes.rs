@@ -101,6 +101,19 @@ pub fn classes(sets: &[&PolicySet], topology: &Topology, endpoints: &[Endpoint<'
     out
 }
 
+/// Two distinct endpoints, one of each class, if there are any.
+pub fn representatives(sources: &[usize], destinations: &[usize]) -> Option<(usize, usize)> {
+    let (&s, &d) = (sources.first()?, destinations.first()?);
+    if s != d {
+        return Some((s, d));
+    }
+    match (sources.get(1), destinations.get(1)) {
+        (_, Some(&d)) => Some((s, d)),
+        (Some(&s), None) => Some((s, d)),
+        (None, None) => None,
+    }
+}
+
 /// `items` without repeats, by their `Debug` text (peers repeated over many policies are then
 /// tested once per pod).
 pub fn distinct<T: Debug>(items: impl IntoIterator<Item = T>) -> Vec<T> {

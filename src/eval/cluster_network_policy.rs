@@ -468,7 +468,7 @@ impl Layer for Tier {
         let Some(subject) = flow.subject(dir) else {
             return Outcome::new(Decision::Pass, Step::builtin(Decision::Pass, "not a pod".into()));
         };
-        let matched = self.find_selecting(ctx, subject, |policy| {
+        let matched = self.find_selecting(ctx, subject, |_, policy| {
             let rules = match dir {
                 Direction::Ingress => &policy.ingress,
                 Direction::Egress => &policy.egress,
@@ -504,10 +504,8 @@ impl Layer for Tier {
         }
         let dir = end.subject_direction();
         let mut selecting = Vec::new();
-        let selects = |i: usize, p: &Pod| self.policies.get(i).is_some_and(|policy| policy.selects(ctx, p));
-        let all = |p: &Pod| self.index.candidates_in_order(&p.labels);
-        self.selecting.find_map(ctx.topology, pod, all, selects, |i| {
-            if self.policies.get(i).is_some_and(|p| !rules_of(p, dir).is_empty()) {
+        self.find_selecting(ctx, pod, |i, p| {
+            if !rules_of(p, dir).is_empty() {
                 selecting.extend(u32::try_from(i).ok());
             }
             None::<()>
@@ -539,7 +537,7 @@ impl Layer for Tier {
 
     fn decision(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Decision {
         let Some(subject) = flow.subject(dir) else { return Decision::Pass };
-        self.find_selecting(ctx, subject, |p| {
+        self.find_selecting(ctx, subject, |_, p| {
             let rules = if dir == Direction::Ingress { &p.ingress } else { &p.egress };
             rules.iter().find(|r| r.matches(ctx, dir, flow)).map(|r| r.decision)
         })
@@ -565,11 +563,11 @@ impl Tier {
         &'a self,
         ctx: &Context<'_>,
         pod: &Pod,
-        mut visit: impl FnMut(&'a Policy) -> Option<R>,
+        mut visit: impl FnMut(usize, &'a Policy) -> Option<R>,
     ) -> Option<R> {
         let selects = |i: usize, p: &Pod| self.policies.get(i).is_some_and(|policy| policy.selects(ctx, p));
         let all = |p: &Pod| self.index.candidates_in_order(&p.labels);
-        self.selecting.find_map(ctx.topology, pod, all, selects, |i| visit(self.policies.get(i)?))
+        self.selecting.find_map(ctx.topology, pod, all, selects, |i| visit(i, self.policies.get(i)?))
     }
 }
 

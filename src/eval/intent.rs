@@ -68,7 +68,7 @@ impl Layer for IntentLayer {
         let Some(subject) = flow.subject(dir) else { return Decision::Pass };
         let ns_labels = ctx.topology.namespace_labels(&subject.namespace);
         let denied = self.guardrails.iter().any(|g| {
-            let rules = if dir == Direction::Ingress { &g.ingress_deny } else { &g.egress_deny };
+            let rules = denies(g, dir);
             selector_matches(&g.namespaces, &ns_labels)
                 && selector_matches(&g.pods, &subject.labels)
                 && rules.iter().any(|r| rule_matches(r, &subject.namespace, ctx, dir, flow))
@@ -87,7 +87,7 @@ impl Layer for IntentLayer {
         let mut speaking = false;
         let allowed = self.selecting.find_map(ctx.topology, subject, candidates, selects, |i| {
             let p = policies.get(i)?;
-            let rules = if dir == Direction::Ingress { p.ingress.as_ref() } else { p.egress.as_ref() }?;
+            let rules = allows(p, dir)?;
             if rules.iter().any(|r| rule_matches(r, &p.namespace, ctx, dir, flow)) {
                 return Some(());
             }
@@ -106,7 +106,7 @@ impl Layer for IntentLayer {
         let ns_labels = ctx.topology.namespace_labels(&pod.namespace);
         let mut selecting: Vec<u32> = Vec::new();
         for (i, g) in self.guardrails.iter().enumerate() {
-            let rules = if dir == Direction::Ingress { &g.ingress_deny } else { &g.egress_deny };
+            let rules = denies(g, dir);
             if !rules.is_empty()
                 && selector_matches(&g.namespaces, &ns_labels)
                 && selector_matches(&g.pods, &pod.labels)
@@ -118,7 +118,7 @@ impl Layer for IntentLayer {
         // traits fix.
         let offset = self.guardrails.len();
         for (i, p) in self.by_namespace.get(&pod.namespace).into_iter().flatten().enumerate() {
-            let rules = if dir == Direction::Ingress { &p.ingress } else { &p.egress };
+            let rules = allows(p, dir);
             if rules.is_some() && selector_matches(&p.subject, &pod.labels) {
                 selecting.extend(u32::try_from(offset + i).ok());
             }
@@ -127,13 +127,11 @@ impl Layer for IntentLayer {
         let peers = self.peers.get_or_init(|| {
             let of = |dir: Direction| {
                 let guarded = self.guardrails.iter().flat_map(|g| {
-                    let rules = if dir == Direction::Ingress { &g.ingress_deny } else { &g.egress_deny };
-                    rules.iter().flat_map(|r| r.peers.iter().map(|peer| (None, peer.clone())))
+                    denies(g, dir).iter().flat_map(|r| r.peers.iter().map(|peer| (None, peer.clone())))
                 });
                 let allowed = self.by_namespace.values().flatten().flat_map(|p| {
-                    let rules = if dir == Direction::Ingress { &p.ingress } else { &p.egress };
-                    rules
-                        .iter()
+                    allows(p, dir)
+                        .into_iter()
                         .flatten()
                         .flat_map(|r| r.peers.iter().map(|peer| (Some(p.namespace.clone()), peer.clone())))
                 });
@@ -166,10 +164,7 @@ impl Layer for IntentLayer {
             if !(selector_matches(&g.namespaces, &ns_labels) && selector_matches(&g.pods, &subject.labels)) {
                 continue;
             }
-            let rules = match dir {
-                Direction::Ingress => &g.ingress_deny,
-                Direction::Egress => &g.egress_deny,
-            };
+            let rules = denies(g, dir);
             if let Some(rule) = rules.iter().find(|r| rule_matches(r, &subject.namespace, ctx, dir, flow)) {
                 return Outcome::new(
                     Decision::Deny,
@@ -187,11 +182,7 @@ impl Layer for IntentLayer {
             if !selector_matches(&p.subject, &subject.labels) {
                 continue;
             }
-            let rules = match dir {
-                Direction::Ingress => p.ingress.as_ref(),
-                Direction::Egress => p.egress.as_ref(),
-            };
-            let Some(rules) = rules else { continue };
+            let Some(rules) = allows(p, dir) else { continue };
             if let Some(rule) = rules.iter().find(|r| rule_matches(r, &p.namespace, ctx, dir, flow)) {
                 return Outcome::new(
                     Decision::Allow,
@@ -228,6 +219,22 @@ impl Layer for IntentLayer {
                 note: format!("{} is limited to the listed rules and none matches", dir.field()),
             },
         )
+    }
+}
+
+/// A guardrail's deny rules for one direction.
+fn denies(g: &Guardrail, dir: Direction) -> &[Rule] {
+    match dir {
+        Direction::Ingress => &g.ingress_deny,
+        Direction::Egress => &g.egress_deny,
+    }
+}
+
+/// A policy's rules for one direction; `None` when it does not speak about the direction.
+fn allows(p: &Policy, dir: Direction) -> Option<&Vec<Rule>> {
+    match dir {
+        Direction::Ingress => p.ingress.as_ref(),
+        Direction::Egress => p.egress.as_ref(),
     }
 }
 

@@ -71,7 +71,7 @@ pub fn compute_with(
             .members
             .iter()
             .map(|to_members| {
-                let Some((i, j)) = super::check::representatives(from_members, to_members) else {
+                let Some((i, j)) = super::classes::representatives(from_members, to_members) else {
                     return Vec::new();
                 };
                 let (Some(source), Some(destination)) = (resolved.get(i), resolved.get(j)) else {

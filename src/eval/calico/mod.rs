@@ -707,7 +707,7 @@ impl TierLayer {
         ctx: &Context<'_>,
         pod: &Pod,
         dir: Direction,
-        mut visit: impl FnMut(&'a Policy) -> Option<R>,
+        mut visit: impl FnMut(usize, &'a Policy) -> Option<R>,
     ) -> Option<R> {
         let policies = &self.tier.policies;
         let selects =
@@ -715,7 +715,7 @@ impl TierLayer {
         let all = |p: &Pod| self.index.candidates_in_order(&pod_labels(p));
         self.selecting.find_map(ctx.topology, pod, all, selects, |i| {
             let policy = policies.get(i)?;
-            if policy.types[index(dir)] { visit(policy) } else { None }
+            if policy.types[index(dir)] { visit(i, policy) } else { None }
         })
     }
 
@@ -741,14 +741,8 @@ impl Layer for TierLayer {
     fn signature(&self, ctx: &Context<'_>, end: crate::eval::End, pod: &Pod, out: &mut Vec<u32>) -> bool {
         let policies = &self.tier.policies;
         let mut selecting = Vec::new();
-        let d = index(end.subject_direction());
-        let selects =
-            |i: usize, p: &Pod| policies.get(i).is_some_and(|policy| self.selects_pod(ctx, policy, p));
-        let all = |p: &Pod| self.index.candidates_in_order(&pod_labels(p));
-        self.selecting.find_map(ctx.topology, pod, all, selects, |i| {
-            if policies.get(i).is_some_and(|p| p.types[d]) {
-                selecting.extend(u32::try_from(i).ok());
-            }
+        self.find_selecting(ctx, pod, end.subject_direction(), |i, _| {
+            selecting.extend(u32::try_from(i).ok());
             None::<()>
         });
         crate::eval::classes::push_sorted(selecting, out);
@@ -805,7 +799,7 @@ impl Layer for TierLayer {
         let mut selected: Vec<&str> = Vec::new();
         let mut views: Option<(View<'_>, View<'_>)> = None;
         let mut selecting = Vec::new();
-        self.find_selecting(ctx, subject, dir, |p| {
+        self.find_selecting(ctx, subject, dir, |_, p| {
             selecting.push(p);
             None::<()>
         });
