@@ -82,6 +82,18 @@ pub struct Extra {
     /// For something an engine cannot express: the engines that can.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub engines_that_can: Option<Vec<String>>,
+    /// For a problem in a manifest given to the evaluator: the object and the field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<ManifestField>,
+}
+
+/// An object of a manifests file and a field in it, as `kubectl explain` names them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ManifestField {
+    /// `Kind namespace/name`, or `Kind name` for a cluster-scoped object.
+    pub object: String,
+    /// `spec.ingress[0].from[0].podSelector`; empty for the object as a whole.
+    pub field: String,
 }
 
 /// The kind of a diagnostic. The numbers are stable: a code is never reused for another kind.
@@ -210,6 +222,17 @@ impl Diagnostic {
     pub fn also_at(mut self, origin: &Origin) -> Self {
         self.extra.get_or_insert_with(Default::default).related.push(origin.clone());
         self
+    }
+
+    /// The manifest object (and field in it) the problem is in; located in the file later.
+    pub fn in_manifest(mut self, object: impl Into<String>, field: impl Into<String>) -> Self {
+        self.extra.get_or_insert_with(Default::default).manifest =
+            Some(ManifestField { object: object.into(), field: field.into() });
+        self
+    }
+
+    pub fn manifest_field(&self) -> Option<&ManifestField> {
+        self.extra.as_ref().and_then(|e| e.manifest.as_ref())
     }
 
     /// Other places the problem involves.

@@ -80,10 +80,67 @@ fn an_unknown_field_is_reported_with_its_object_and_path() {
     // …and never in silence.
     assert!(
         stderr.contains(
-            "NetworkPolicy shop/typo: unknown field `spec.ingress.0.from.0.podSelector.matchLabelz`"
+            "NetworkPolicy shop/typo: unknown field `spec.ingress[0].from[0].podSelector.matchLabelz`"
         ),
         "{stderr}"
     );
+}
+
+/// `eval` on `manifests` that it refuses: its stderr, human and JSON.
+fn refused(manifests: &str) -> (String, serde_json::Value) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("m.yaml"), manifests).expect("write");
+    std::fs::write(dir.path().join("t.yaml"), TOPOLOGY).expect("write");
+    let run = |format: &str| {
+        let out = Command::cargo_bin("netpol")
+            .expect("bin")
+            .current_dir(dir.path())
+            .args(["eval", "--manifests", "m.yaml", "--topology", "t.yaml", "--error-format", format])
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(1), "{manifests}");
+        assert!(out.stdout.is_empty(), "nothing is judged");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let json = serde_json::from_str(&run("json")).expect("JSON diagnostics");
+    (run("human"), json)
+}
+
+const TWO_OBJECTS: &str = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: fine, namespace: shop}\nspec:\n  podSelector: {}\n---\napiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: typo, namespace: shop}\nspec:\n  endpointSelector: {}\n  ingress:\n    - toPorts: [{ports: [{port: \"80\"}]}]\n    - fromEndpoint: [{}]\n";
+
+#[test]
+fn a_field_no_engine_knows_is_an_error_at_its_line_and_column() {
+    let (human, json) = refused(TWO_OBJECTS);
+    assert!(
+        human.contains("error[NP009]: CiliumNetworkPolicy shop/typo: spec.ingress[1].fromEndpoint"),
+        "{human}"
+    );
+    assert!(human.contains("--> m.yaml:14:7"), "{human}");
+    assert!(human.contains("    - fromEndpoint: [{}]"), "the line is quoted: {human}");
+    let d = &json["diagnostics"][0];
+    assert_eq!(d["origin"]["line"], 14, "{json}");
+    assert_eq!(d["origin"]["column"], 7, "{json}");
+    assert_eq!(d["manifest"]["object"], "CiliumNetworkPolicy shop/typo", "{json}");
+    assert_eq!(d["manifest"]["field"], "spec.ingress[1].fromEndpoint", "{json}");
+}
+
+#[test]
+fn a_wrong_type_is_located_at_the_value() {
+    let (human, json) = refused(
+        "apiVersion: v1\nkind: List\nitems:\n  - apiVersion: networking.k8s.io/v1\n    kind: NetworkPolicy\n    metadata: {name: a, namespace: shop}\n    spec:\n      podSelector: {}\n      ingress:\n        - ports: [{port: 80, endPort: many}]\n",
+    );
+    assert!(human.contains("--> m.yaml:10:"), "{human}");
+    assert_eq!(json["diagnostics"][0]["manifest"]["field"], "spec.ingress[0].ports[0].endPort", "{json}");
+}
+
+#[test]
+fn broken_yaml_and_a_document_without_kind_are_located() {
+    let (human, _) = refused("apiVersion: v1\nkind: List\nitems: [\n");
+    assert!(human.contains("--> m.yaml:"), "{human}");
+    let (human, json) =
+        refused("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n---\nmetadata: {name: x}\n");
+    assert!(human.contains("document 2 has no `kind`"), "{human}");
+    assert_eq!(json["diagnostics"][0]["origin"]["line"], 4, "{json}");
 }
 
 /// `topology --flows` writes files of hundreds of thousands of flows; `eval --flows` reads
@@ -119,4 +176,22 @@ fn eval_reads_a_flows_file_of_forty_thousand_entries() {
     let list = judged.as_array().expect("a list");
     assert_eq!(list.len(), 40_000);
     assert!(list.iter().all(|j| j["allowed"] == false));
+}
+
+#[test]
+fn a_pod_listed_twice_in_a_topology_is_located() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("m.yaml"), "").expect("write");
+    let topology = format!("{TOPOLOGY}  - {{namespace: shop, name: web, ip: 10.244.0.9}}\n");
+    std::fs::write(dir.path().join("t.yaml"), topology).expect("write");
+    let out = Command::cargo_bin("netpol")
+        .expect("bin")
+        .current_dir(dir.path())
+        .args(["eval", "--manifests", "m.yaml", "--topology", "t.yaml"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("pod shop/web is listed twice"), "{stderr}");
+    assert!(stderr.contains("--> t.yaml:8:5"), "{stderr}");
 }

@@ -65,9 +65,9 @@ impl PolicySourceArgs {
                     "--manifests needs --topology FILE (the cluster to judge in)".into(),
                 ));
             };
-            let objects = crate::eval::read_objects(&read_file(path)?, &path.display().to_string())?;
+            let policies =
+                crate::eval::read_policies(&read_file(path)?, &path.display().to_string(), cni, sources)?;
             let topology = read_topology(topology_path, sources)?;
-            let policies = PolicySet::new(&objects, cni)?;
             let warnings = policies.warnings.clone();
             return Ok(Loaded { policies, topology, derived: None, engine: None, warnings });
         }

@@ -364,8 +364,7 @@ fn run_eval(args: &EvalArgs, error_format: ErrorFormat) -> i32 {
     let mut sources = Sources::default();
     let read = |path: &PathBuf| crate::input::read_path(path);
     let prepared = (|| {
-        let objects =
-            crate::eval::read_objects(&read(&args.manifests)?, &args.manifests.display().to_string())?;
+        let manifests = read(&args.manifests)?;
         let topology = crate::eval::topology::read_with_sources(
             &read(&args.topology)?,
             &args.topology.display().to_string(),
@@ -384,7 +383,12 @@ fn run_eval(args: &EvalArgs, error_format: ErrorFormat) -> i32 {
             }
             None => None,
         };
-        let policies = crate::eval::PolicySet::new(&objects, args.cni.map(|c| c.0))?;
+        let policies = crate::eval::read_policies(
+            &manifests,
+            &args.manifests.display().to_string(),
+            args.cni.map(|c| c.0),
+            &mut sources,
+        )?;
         Ok::<_, Error>((topology, flows, policies))
     })();
     let (topology, flows, policies) = match prepared {

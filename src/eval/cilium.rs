@@ -210,9 +210,11 @@ pub fn layers(
     let mut problems = Vec::new();
     for o in objects {
         let label = super::object_label(o);
-        match super::from_wire::<Object>(o, "", &label, warnings).and_then(|obj| read(obj, &label)) {
+        match super::from_wire::<Object>(o, "", o, &label, warnings)
+            .and_then(|obj| read(obj, &label).map_err(super::WireError::from))
+        {
             Ok(mut s) => specs.append(&mut s),
-            Err(e) => problems.push(Diagnostic::evaluator(format!("{label}: {e}"))),
+            Err(e) => problems.push(e.diagnostic(o, &label)),
         }
     }
     if !problems.is_empty() {

@@ -216,12 +216,12 @@ pub fn layers(objects: &[&serde_json::Value], warnings: &mut Vec<Diagnostic>) ->
     let mut problems = Vec::new();
     for o in objects {
         let label = super::object_label(o);
-        let parsed =
-            super::from_wire::<Object>(o, "", &label, warnings).and_then(|object| policy(object, &label));
+        let parsed = super::from_wire::<Object>(o, "", o, &label, warnings)
+            .and_then(|object| policy(object, &label).map_err(super::WireError::from));
         match parsed {
             Ok((true, p)) => admin.policies.push(p),
             Ok((false, p)) => baseline.policies.push(p),
-            Err(e) => problems.push(Diagnostic::evaluator(format!("{label}: {e}"))),
+            Err(e) => problems.push(e.diagnostic(o, &label)),
         }
     }
     if !problems.is_empty() {

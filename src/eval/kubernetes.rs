@@ -86,9 +86,9 @@ pub fn parse(objects: &[&serde_json::Value], warnings: &mut Vec<Diagnostic>) -> 
     let mut problems = Vec::new();
     for o in objects {
         let label = super::object_label(o);
-        match super::from_wire::<NetworkPolicy>(o, "", &label, warnings) {
+        match super::from_wire::<NetworkPolicy>(o, "", o, &label, warnings) {
             Ok(p) => out.push(p),
-            Err(e) => problems.push(Diagnostic::evaluator(format!("{}: {e}", super::object_label(o)))),
+            Err(e) => problems.push(e.diagnostic(o, &label)),
         }
     }
     if problems.is_empty() { Ok(out) } else { Err(Error::Invalid(problems)) }

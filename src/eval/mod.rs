@@ -15,6 +15,7 @@ pub mod derive;
 pub mod intent;
 pub mod kubernetes;
 pub mod labels;
+pub mod manifests;
 pub mod matrix;
 pub mod topology;
 
@@ -25,6 +26,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Diagnostic, Error, Result};
 use crate::intent::Protocol;
+use crate::values::node::{KeyPath, Seg};
+
+pub use manifests::{read_objects, read_policies};
 pub use topology::{ContainerPort, Node, Pod, Topology};
 
 /// Which implementation answers what Kubernetes leaves open (does an ipBlock match pod IPs?)
@@ -685,32 +689,102 @@ pub fn strip_nulls(value: &mut serde_json::Value) {
     }
 }
 
+/// A field of a manifest object that could not be read, and why.
+#[derive(Debug)]
+pub struct WireError {
+    /// Where in the object; empty for the object as a whole.
+    pub field: KeyPath,
+    pub message: String,
+}
+
+impl From<String> for WireError {
+    fn from(message: String) -> Self {
+        WireError { field: KeyPath::default(), message }
+    }
+}
+
+impl fmt::Display for WireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.0.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.field, self.message)
+        }
+    }
+}
+
+impl WireError {
+    /// The error of one manifest object (called `label` in messages), to be located in its
+    /// file by [`manifests::locate_in_manifests`].
+    pub fn diagnostic(&self, object: &serde_json::Value, label: &str) -> Diagnostic {
+        Diagnostic::evaluator(format!("{label}: {self}"))
+            .in_manifest(object_label(object), self.field.to_string())
+    }
+}
+
+fn prefixed(prefix: &str, rest: impl IntoIterator<Item = Seg>) -> KeyPath {
+    KeyPath(
+        prefix.split('.').filter(|k| !k.is_empty()).map(|k| Seg::Key(k.to_string())).chain(rest).collect(),
+    )
+}
+
+fn ignored_path(path: &serde_ignored::Path<'_>, out: &mut Vec<Seg>) {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => {}
+        Path::Seq { parent, index } => {
+            ignored_path(parent, out);
+            out.push(Seg::Index(*index));
+        }
+        Path::Map { parent, key } => {
+            ignored_path(parent, out);
+            out.push(Seg::Key(key.clone()));
+        }
+        Path::Some { parent } | Path::NewtypeStruct { parent } | Path::NewtypeVariant { parent } => {
+            ignored_path(parent, out)
+        }
+    }
+}
+
 /// Read one wire struct from an object's JSON. Fields the struct does not know under `spec`
 /// are reported (as `kubectl apply --validate=warn` does) instead of vanishing in silence;
-/// `prefix` is the path of `value` within the object (`spec.` when reading a spec alone).
+/// `prefix` is the path of `value` within the object (`spec.` when reading a spec alone), and
+/// `object` the whole object, which locates it in its file, and `label` names it in messages.
 pub fn from_wire<T: serde::de::DeserializeOwned>(
     value: &serde_json::Value,
     prefix: &str,
+    object: &serde_json::Value,
     label: &str,
     warnings: &mut Vec<Diagnostic>,
-) -> std::result::Result<T, String> {
+) -> std::result::Result<T, WireError> {
     let mut unknown = Vec::new();
-    let read = serde_ignored::deserialize(value, |path| {
-        // `?` marks an Option layer in serde_ignored's paths; it is no key of the object.
-        let keys: Vec<String> =
-            path.to_string().split('.').filter(|k| *k != "?").map(str::to_string).collect();
-        unknown.push(format!("{prefix}{}", keys.join(".")));
-    });
+    let mut record = |path: serde_ignored::Path<'_>| {
+        let mut segments = Vec::new();
+        ignored_path(&path, &mut segments);
+        unknown.push(prefixed(prefix, segments));
+    };
+    let read = serde_path_to_error::deserialize(serde_ignored::Deserializer::new(value, &mut record));
     for path in unknown {
-        if path.starts_with("spec.") || path.starts_with("specs.") {
+        if matches!(path.0.first(), Some(Seg::Key(k)) if k == "spec" || k == "specs") {
             warnings.push(
                 Diagnostic::warning(format!("{label}: unknown field `{path}` is ignored"))
                     .coded(crate::error::Code::Ignored)
-                    .with_help("the API server drops fields its schema does not know; check the spelling"),
+                    .with_help("the API server drops fields its schema does not know; check the spelling")
+                    .in_manifest(object_label(object), path.to_string()),
             );
         }
     }
-    read.map_err(|e| e.to_string())
+    read.map_err(|e| {
+        let segments = e.path().iter().filter_map(|segment| match segment {
+            serde_path_to_error::Segment::Seq { index } => Some(Seg::Index(*index)),
+            serde_path_to_error::Segment::Map { key } => Some(Seg::Key(key.clone())),
+            serde_path_to_error::Segment::Enum { .. } | serde_path_to_error::Segment::Unknown => None,
+        });
+        WireError {
+            field: prefixed(prefix, segments.collect::<Vec<_>>()),
+            message: e.into_inner().to_string(),
+        }
+    })
 }
 
 /// How the evaluator reads YAML: only `true`/`false` are booleans, so a label value, a pod or
@@ -761,28 +835,6 @@ fn located_again<T: serde::de::DeserializeOwned>(
         Err(Error::Invalid(problems)) if !problems.is_empty() => coded(problems),
         _ => coded(vec![Diagnostic::evaluator(format!("{name}: {first}"))]),
     }
-}
-
-/// Every object of a manifests file (multi-document YAML, or a `List`).
-pub fn read_objects(text: &str, name: &str) -> Result<Vec<serde_json::Value>> {
-    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple_with_options(text, yaml_options())
-        .map_err(|e| Error::invalid(Diagnostic::evaluator(format!("{name}: {e}"))))?;
-    let mut out = Vec::new();
-    for d in docs {
-        match d.get("kind").and_then(|k| k.as_str()) {
-            Some("List") => {
-                out.extend(d.get("items").and_then(|i| i.as_array()).cloned().unwrap_or_default())
-            }
-            Some(_) => out.push(d),
-            None if d.is_null() => {}
-            None => {
-                return Err(Error::invalid(Diagnostic::evaluator(format!(
-                    "{name}: a document without `kind`"
-                ))));
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// Judge every flow; a flow that names something the topology lacks is an error, so the

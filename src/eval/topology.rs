@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Diagnostic, Error, Result};
 use crate::intent::{NAMESPACE_NAME_LABEL, Protocol};
+use crate::values::node::KeyPath;
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -286,23 +287,32 @@ impl Topology {
     /// Reject what would make verdicts ambiguous: duplicate pods or namespaces, pods in
     /// undeclared namespaces are fine (they get no labels but their name).
     pub fn check(&self, name: &str) -> Result<()> {
+        let problems: Vec<Diagnostic> = self.duplicates(name).into_iter().map(|(_, d)| d).collect();
+        if problems.is_empty() { Ok(()) } else { Err(Error::Invalid(problems)) }
+    }
+
+    /// Each second listing of a pod or namespace, with its key path in the topology file.
+    fn duplicates(&self, name: &str) -> Vec<(KeyPath, Diagnostic)> {
         let mut problems = Vec::new();
         let mut seen = std::collections::BTreeSet::new();
-        for p in &self.pods {
+        for (i, p) in self.pods.iter().enumerate() {
             if !seen.insert((p.namespace.as_str(), p.name.as_str())) {
-                problems.push(Diagnostic::evaluator(format!(
-                    "{name}: pod {}/{} is listed twice",
-                    p.namespace, p.name
-                )));
+                problems.push((
+                    KeyPath::default().key("pods").index(i),
+                    Diagnostic::evaluator(format!("{name}: pod {}/{} is listed twice", p.namespace, p.name)),
+                ));
             }
         }
         let mut seen = std::collections::BTreeSet::new();
-        for n in &self.namespaces {
+        for (i, n) in self.namespaces.iter().enumerate() {
             if !seen.insert(n.name.as_str()) {
-                problems.push(Diagnostic::evaluator(format!("{name}: namespace {} is listed twice", n.name)));
+                problems.push((
+                    KeyPath::default().key("namespaces").index(i),
+                    Diagnostic::evaluator(format!("{name}: namespace {} is listed twice", n.name)),
+                ));
             }
         }
-        if problems.is_empty() { Ok(()) } else { Err(Error::Invalid(problems)) }
+        problems
     }
 }
 
@@ -322,16 +332,30 @@ pub fn read_with_sources(
         Ok(raw) => raw,
         Err(e) => return Err(super::located_again::<Topology>(text, name, sources, e.to_string())),
     };
-    let topology = if raw.get("kind").and_then(|k| k.as_str()) == Some("List") {
-        from_kubectl(&raw, name)?
-    } else {
-        match serde_json::from_value::<Topology>(raw) {
-            Ok(topology) => topology,
-            Err(e) => return Err(super::located_again::<Topology>(text, name, sources, e.to_string())),
-        }
+    if raw.get("kind").and_then(|k| k.as_str()) == Some("List") {
+        let topology = from_kubectl(&raw, name)?;
+        topology.check(name)?;
+        return Ok(topology);
+    }
+    let topology = match serde_json::from_value::<Topology>(raw) {
+        Ok(topology) => topology,
+        Err(e) => return Err(super::located_again::<Topology>(text, name, sources, e.to_string())),
     };
-    topology.check(name)?;
-    Ok(topology)
+    let duplicates = topology.duplicates(name);
+    if duplicates.is_empty() {
+        return Ok(topology);
+    }
+    // Located in the file only now that there is something to show.
+    let id = sources.id_for(name, text);
+    let root = crate::values::node::parse(text, id, sources).ok();
+    let problems = duplicates
+        .into_iter()
+        .map(|(path, d)| match &root {
+            Some(root) => d.at(&sources.origin(root.locate(&path.0), &path)),
+            None => d,
+        })
+        .collect();
+    Err(Error::Invalid(problems))
 }
 
 fn from_kubectl(list: &serde_json::Value, name: &str) -> Result<Topology> {

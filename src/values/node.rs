@@ -199,6 +199,14 @@ impl Sources {
         self.entries.len() - 1
     }
 
+    /// The source called `name`, added with `text` when it is not there yet.
+    pub fn id_for(&mut self, name: &str, text: &str) -> SourceId {
+        match self.entries.iter().position(|s| &*s.name == name) {
+            Some(id) => id,
+            None => self.add(name, text),
+        }
+    }
+
     pub fn get(&self, id: SourceId) -> Option<&Source> {
         self.entries.get(id)
     }
@@ -261,6 +269,35 @@ pub const MAX_DEPTH: usize = 200;
 /// Built directly from the parser's events (not through serde), which keeps a 10,000-workload
 /// file fast and gives every node its line and column.
 pub fn parse(text: &str, source: SourceId, sources: &Sources) -> Result<Node, Diagnostic> {
+    let builder = build(text, source, sources, false)?;
+    let mut node = builder
+        .roots
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| Node::new(Value::Null, Loc { source, line: 1, column: 1 }));
+    if matches!(node.value, Value::Null) {
+        node.value = Value::Map(Vec::new());
+    }
+    check_unique_keys(&node, sources, &KeyPath::default())?;
+    Ok(node)
+}
+
+/// Parse a multi-document YAML text (manifests) into one node per document, in order; an
+/// empty document is a null node.
+pub fn parse_documents(text: &str, source: SourceId, sources: &Sources) -> Result<Vec<Node>, Diagnostic> {
+    let builder = build(text, source, sources, true)?;
+    for root in &builder.roots {
+        check_unique_keys(root, sources, &KeyPath::default())?;
+    }
+    Ok(builder.roots)
+}
+
+fn build(
+    text: &str,
+    source: SourceId,
+    sources: &Sources,
+    many_documents: bool,
+) -> Result<TreeBuilder, Diagnostic> {
     let name = sources.name(source).to_string();
     if text.len() > MAX_INPUT_BYTES {
         return Err(Diagnostic::syntax(format!(
@@ -281,7 +318,8 @@ pub fn parse(text: &str, source: SourceId, sources: &Sources) -> Result<Node, Di
         anchors: Vec::new(),
         nodes: 0,
         documents: 0,
-        root: None,
+        many_documents,
+        roots: Vec::new(),
         key_names: Default::default(),
     };
     let mut consume = |item: ParsedEvent<'_>| -> Result<(), Diagnostic> {
@@ -331,12 +369,7 @@ pub fn parse(text: &str, source: SourceId, sources: &Sources) -> Result<Node, Di
             Ok(())
         })?;
     }
-    let mut node = builder.root.unwrap_or_else(|| Node::new(Value::Null, Loc { source, line: 1, column: 1 }));
-    if matches!(node.value, Value::Null) {
-        node.value = Value::Map(Vec::new());
-    }
-    check_unique_keys(&node, sources, &KeyPath::default())?;
-    Ok(node)
+    Ok(builder)
 }
 
 /// One parser event with its span, or the parser's error.
@@ -357,7 +390,9 @@ struct TreeBuilder {
     anchors: Vec<Option<(Node, usize)>>,
     nodes: usize,
     documents: usize,
-    root: Option<Node>,
+    /// Manifests hold many documents; a values file holds one.
+    many_documents: bool,
+    roots: Vec<Node>,
     key_names: std::collections::BTreeSet<std::sync::Arc<str>>,
 }
 
@@ -367,7 +402,7 @@ impl TreeBuilder {
             Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => Ok(()),
             Event::DocumentStart(..) => {
                 self.documents += 1;
-                if self.documents > 1 {
+                if self.documents > 1 && !self.many_documents {
                     return Err("a values file holds one YAML document; found a second `---` document".into());
                 }
                 Ok(())
@@ -446,7 +481,7 @@ impl TreeBuilder {
         }
         match self.stack.last_mut() {
             None => {
-                self.root = Some(node);
+                self.roots.push(node);
                 Ok(())
             }
             Some(Frame::Seq { node: parent, .. }) => {

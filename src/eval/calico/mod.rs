@@ -208,6 +208,14 @@ fn empty_object() -> serde_json::Value {
     serde_json::Value::Object(serde_json::Map::new())
 }
 
+/// `spec.<key>` of an object.
+fn spec_field(key: &str) -> crate::values::node::KeyPath {
+    crate::values::node::KeyPath(vec![
+        crate::values::node::Seg::Key("spec".into()),
+        crate::values::node::Seg::Key(key.into()),
+    ])
+}
+
 /// The evaluator layers of a Calico cluster: one per tier.
 pub fn layers(
     k8s: &[&serde_json::Value],
@@ -230,15 +238,18 @@ pub fn layers(
     for o in objects {
         // "Calico" tells its NetworkPolicy from the Kubernetes kind of the same name.
         let label = format!("Calico {}", super::object_label(o));
-        let read = super::from_wire::<Object>(o, "", &label, warnings).and_then(|obj| {
+        let read = super::from_wire::<Object>(o, "", o, &label, warnings).and_then(|obj| {
             match obj.kind.as_str() {
                 "Tier" => {
-                    let spec: TierSpec = super::from_wire(&obj.spec, "spec.", &label, warnings)?;
+                    let spec: TierSpec = super::from_wire(&obj.spec, "spec.", o, &label, warnings)?;
                     let pass = match spec.default_action.as_deref() {
                         None | Some("Deny") => false,
                         Some("Pass") => true,
                         Some(other) => {
-                            return Err(format!("defaultAction `{other}` is neither Deny nor Pass"));
+                            return Err(super::WireError {
+                                field: spec_field("defaultAction"),
+                                message: format!("`{other}` is neither Deny nor Pass"),
+                            });
                         }
                     };
                     let order = spec.order.unwrap_or(f64::INFINITY);
@@ -255,7 +266,7 @@ pub fn layers(
                         .cloned()
                         .map(serde_json::from_value::<Vec<IpNet>>)
                         .transpose()
-                        .map_err(|e| e.to_string())?
+                        .map_err(|e| super::WireError { field: spec_field("nets"), message: e.to_string() })?
                         .unwrap_or_default();
                     let namespace = (obj.kind == "NetworkSet")
                         .then(|| obj.metadata.namespace.clone().unwrap_or_else(|| "default".into()));
@@ -264,17 +275,17 @@ pub fn layers(
                 "NetworkPolicy" | "GlobalNetworkPolicy" => {
                     let namespace = (obj.kind == "NetworkPolicy")
                         .then(|| obj.metadata.namespace.clone().unwrap_or_else(|| "default".into()));
-                    let spec: PolicySpec = super::from_wire(&obj.spec, "spec.", &label, warnings)?;
+                    let spec: PolicySpec = super::from_wire(&obj.spec, "spec.", o, &label, warnings)?;
                     if let Some(p) = policy(spec, &label, &obj.metadata.name, namespace)? {
                         policies.push(p);
                     }
                 }
-                other => return Err(format!("{other} is not a Calico policy kind")),
+                other => return Err(format!("{other} is not a Calico policy kind").into()),
             }
             Ok(())
         });
         if let Err(e) = read {
-            problems.push(Diagnostic::evaluator(format!("{label}: {e}")));
+            problems.push(e.diagnostic(o, &label));
         }
     }
     for np in kubernetes::parse(k8s, warnings)? {
