@@ -2,7 +2,7 @@
 
 use crate::emit::{self, Header};
 use crate::engine::{Engine, Manifest};
-use crate::error::{Diagnostic, Result};
+use crate::error::{Diagnostic, Error, Result};
 use crate::intent::Intent;
 use crate::intent::lower::{self, LowerOptions};
 use crate::values::node::Sources;
@@ -28,8 +28,7 @@ pub fn render(
     sources: &mut Sources,
     stdin: &mut dyn FnMut() -> std::io::Result<String>,
 ) -> Result<Output> {
-    let loaded = values::load(inputs, sources, stdin)?;
-    let mut lowered = lower::lower(&loaded, options)?;
+    let (loaded, mut lowered) = load_and_lower(inputs, options, sources, stdin)?;
     let sources_read: Vec<String> = loaded.sources.file_names().into_iter().map(str::to_string).collect();
     // The values tree is no longer needed: free it while the engine renders, so the two never
     // peak together.
@@ -65,8 +64,60 @@ pub fn lower_values(
     sources: &mut Sources,
     stdin: &mut dyn FnMut() -> std::io::Result<String>,
 ) -> Result<lower::Lowered> {
-    let loaded = values::load(inputs, sources, stdin)?;
-    lower::lower(&loaded, options)
+    load_and_lower(inputs, options, sources, stdin).map(|(_, lowered)| lowered)
+}
+
+/// Load and lower. When the values have problems in their types, the valid rest of them is
+/// lowered (and rendered) too, so that problems the later stages find (a clash, something the
+/// engine cannot express) are reported in the same run; those an omitted entry may have caused
+/// are not.
+fn load_and_lower(
+    inputs: &[Input],
+    options: &LowerOptions,
+    sources: &mut Sources,
+    stdin: &mut dyn FnMut() -> std::io::Result<String>,
+) -> Result<(values::Loaded, lower::Lowered)> {
+    let pruned = match values::load_or_prune(inputs, sources, stdin)? {
+        Ok(loaded) => {
+            let lowered = lower::lower(&loaded, options)?;
+            return Ok((loaded, lowered));
+        }
+        Err(pruned) => pruned,
+    };
+    let mut problems = pruned.problems;
+    let later = match &pruned.rest {
+        None => None,
+        Some(rest) => match lower::lower(rest, options) {
+            Err(e) => Some(e),
+            Ok(mut lowered) if lowered.disabled_reason.is_none() => {
+                render_intent(lowered.engine, &mut lowered.intent).err()
+            }
+            Ok(_) => None,
+        },
+    };
+    if let Some(Error::Invalid(more)) = later {
+        let omitted: Vec<String> = pruned.omitted.iter().map(ToString::to_string).collect();
+        problems.extend(more.into_iter().filter(|d| independent_of_omissions(d, &omitted)));
+        crate::error::sort_in_file_order(&mut problems);
+        problems.truncate(values::MAX_ERRORS);
+    }
+    Err(Error::Invalid(problems))
+}
+
+/// Whether a problem a later stage found in pruned values stands on its own: an error, not
+/// about a name or key an omission may have removed, and not at or around an omitted entry.
+fn independent_of_omissions(d: &Diagnostic, omitted: &[String]) -> bool {
+    use crate::error::{Code, Severity};
+    if d.severity != Severity::Error || matches!(d.code, Code::UnknownName | Code::MissingKey) {
+        return false;
+    }
+    let Some(origin) = &d.origin else { return false };
+    let nested = |inner: &str, outer: &str| {
+        inner == outer
+            || outer.is_empty()
+            || inner.strip_prefix(outer).is_some_and(|rest| rest.starts_with(['.', '[']))
+    };
+    !omitted.iter().any(|o| nested(&origin.path, o) || nested(o, &origin.path))
 }
 
 /// Render one intent for one engine: the objects in output order, and the engine's warnings.

@@ -58,6 +58,69 @@ fn a_problem_caused_by_leaving_out_an_earlier_one_is_not_reported() {
     assert!(messages.iter().all(|m| !m.contains("missing")), "{messages:?}");
 }
 
+/// Problems lowering finds (here: something the engine cannot express) come in the same run
+/// as problems in the values' types, in file order; one that only follows from leaving out a
+/// bad entry (a named port whose declaration was dropped) does not.
+#[test]
+fn problems_of_every_stage_are_reported_together() {
+    let values = "cluster: {podCIDR: 10.244.0.0/16}
+workloads:
+  web:
+    namespace: shop
+    prots: {http: {port: 80}}
+    egress:
+      enabled: true
+      to:
+        - to: [{fqdn: example.com}]
+          ports: [443]
+  api:
+    namespace: shop
+    ports:
+      http: {port: 99999}
+connections:
+  - {from: {namespace: shop}, to: {namespace: shop}, ports: [http]}
+";
+    let (code, _, stderr) =
+        netpol(&["render", "-f", "VALUES", "--engine", "kubernetes", "--error-format", "json"], values);
+    assert_eq!(code, 1, "{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stderr).expect("JSON diagnostics");
+    let found: Vec<(String, u64)> = json["diagnostics"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|d| {
+            (d["code"].as_str().unwrap_or_default().to_string(), d["origin"]["line"].as_u64().unwrap_or(0))
+        })
+        .collect();
+    let expected: Vec<(String, u64)> =
+        [("NP002", 5), ("NP007", 9), ("NP003", 14)].iter().map(|(c, l)| (c.to_string(), *l)).collect();
+    assert_eq!(found, expected, "{stderr}");
+}
+
+/// Leaving out the bad port `http` would make the connection's `http` a typo of `https`: that
+/// follows from the first problem and is not reported.
+#[test]
+fn a_later_stage_does_not_repeat_what_an_omission_caused() {
+    let values = "workloads:
+  api:
+    namespace: shop
+    ports:
+      http: {port: 99999}
+  admin:
+    namespace: shop
+    ports:
+      https: {port: 8443}
+connections:
+  - {from: {namespace: shop}, to: {namespace: shop}, ports: [http]}
+";
+    let (code, _, stderr) = netpol(&["render", "-f", "VALUES", "--error-format", "json"], values);
+    assert_eq!(code, 1, "{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stderr).expect("JSON diagnostics");
+    let codes: Vec<&str> =
+        json["diagnostics"].as_array().expect("list").iter().filter_map(|d| d["code"].as_str()).collect();
+    assert_eq!(codes, ["NP003"], "{stderr}");
+}
+
 /// `--error-format json` works on every subcommand, and every diagnostic carries its code,
 /// severity, message, location and help.
 #[test]

@@ -47,6 +47,17 @@ pub fn load(
     sources: &mut Sources,
     stdin: &mut dyn FnMut() -> std::io::Result<String>,
 ) -> Result<Loaded> {
+    let root = merged(inputs, sources, stdin)?;
+    let values = typed(&root, sources)?;
+    Ok(Loaded { root, sources: sources.clone(), values })
+}
+
+/// The inputs parsed and merged (later wins, Helm rules), profiles applied: the untyped tree.
+fn merged(
+    inputs: &[Input],
+    sources: &mut Sources,
+    stdin: &mut dyn FnMut() -> std::io::Result<String>,
+) -> Result<Node> {
     let mut root: Option<Node> = None;
     let mut stdin_used = false;
     for input in inputs {
@@ -91,8 +102,37 @@ pub fn load(
     }
     let mut root = root;
     crate::profiles::apply(&mut root, sources).map_err(Error::invalid)?;
-    let values = typed(&root, sources)?;
-    Ok(Loaded { root, sources: sources.clone(), values })
+    Ok(root)
+}
+
+/// Values with problems in their types, and what is left of them.
+#[derive(Debug)]
+pub struct Pruned {
+    /// Every problem found (up to [`MAX_ERRORS`]), in file order.
+    pub problems: Vec<Diagnostic>,
+    /// The values with each problem's entry left out, when that left valid values: only for
+    /// finding further problems in later stages, never for output.
+    pub rest: Option<Loaded>,
+    /// The entries left out.
+    pub omitted: Vec<KeyPath>,
+}
+
+/// [`load`], but values whose types have problems come back with the valid rest of them, so
+/// that later stages can report their own problems in the same run.
+pub fn load_or_prune(
+    inputs: &[Input],
+    sources: &mut Sources,
+    stdin: &mut dyn FnMut() -> std::io::Result<String>,
+) -> Result<std::result::Result<Loaded, Pruned>> {
+    let root = merged(inputs, sources, stdin)?;
+    Ok(match typed_or_pruned::<types::Values>(&root, sources) {
+        Ok(values) => Ok(Loaded { root, sources: sources.clone(), values }),
+        Err(pruned) => Err(Pruned {
+            problems: pruned.problems,
+            rest: pruned.rest.map(|(root, values)| Loaded { root, sources: sources.clone(), values }),
+            omitted: pruned.omitted,
+        }),
+    })
 }
 
 /// Read one YAML document into `T` the way values are read, for inputs whose errors should look
@@ -116,6 +156,21 @@ pub const MAX_ERRORS: usize = 20;
 /// a bad value drops its key, a problem inside a list drops the list. A problem an earlier
 /// omission caused (a required key now missing) is not reported again.
 pub fn typed<T: serde::de::DeserializeOwned>(root: &Node, sources: &Sources) -> Result<T> {
+    typed_or_pruned(root, sources).map_err(|pruned| Error::Invalid(pruned.problems))
+}
+
+/// Typing that failed: the problems, and the tree with their entries left out.
+struct PrunedTree<T> {
+    problems: Vec<Diagnostic>,
+    /// The pruned tree and its typed form, when pruning ended in valid values.
+    rest: Option<(Node, T)>,
+    omitted: Vec<KeyPath>,
+}
+
+fn typed_or_pruned<T: serde::de::DeserializeOwned>(
+    root: &Node,
+    sources: &Sources,
+) -> std::result::Result<T, PrunedTree<T>> {
     let first = match de::from_node(root, &KeyPath::default()) {
         Ok(values) => return Ok(values),
         Err(e) => e,
@@ -124,6 +179,7 @@ pub fn typed<T: serde::de::DeserializeOwned>(root: &Node, sources: &Sources) -> 
     let mut omitted: Vec<Vec<Seg>> = Vec::new();
     let mut problems = Vec::new();
     let mut next = Some(first);
+    let mut rest = None;
     while let Some(error) = next.take() {
         let at: Vec<Seg> = error.key_path().map(|p| p.0.clone()).unwrap_or_default();
         let caused_by_omission = omitted.iter().any(|o| o.len() > at.len() && o.starts_with(&at));
@@ -135,10 +191,17 @@ pub fn typed<T: serde::de::DeserializeOwned>(root: &Node, sources: &Sources) -> 
             break;
         }
         omitted.push(entry);
-        next = de::from_node::<T>(&pruned, &KeyPath::default()).err();
+        match de::from_node::<T>(&pruned, &KeyPath::default()) {
+            Ok(values) => rest = Some(values),
+            Err(e) => next = Some(e),
+        }
     }
     crate::error::sort_in_file_order(&mut problems);
-    Err(Error::Invalid(problems))
+    Err(PrunedTree {
+        problems,
+        rest: rest.map(|values| (pruned, values)),
+        omitted: omitted.into_iter().map(KeyPath).collect(),
+    })
 }
 
 /// The map entry to leave out after a problem at `at`: the key itself, or for a problem inside
