@@ -43,6 +43,7 @@ pub fn sort(manifests: &mut [Manifest]) {
 pub mod list;
 pub mod output_dir;
 pub mod yaml;
+pub mod yaml_stream;
 
 fn yaml_of<T: Serialize>(value: &T) -> Result<String> {
     let value = serde_json::to_value(value)

@@ -20,7 +20,7 @@ pub fn to_string(value: &Value) -> String {
     out
 }
 
-fn indent(out: &mut String, n: usize) {
+pub(super) fn indent(out: &mut String, n: usize) {
     out.extend(std::iter::repeat_n(' ', n));
 }
 
@@ -96,7 +96,7 @@ fn write_scalar(out: &mut String, value: &Value) {
     }
 }
 
-fn write_string(out: &mut String, s: &str) {
+pub(super) fn write_string(out: &mut String, s: &str) {
     if is_plain_safe(s) {
         out.push_str(s);
     } else {
