@@ -30,9 +30,10 @@ pub fn render(
 ) -> Result<Output> {
     let (loaded, mut lowered) = load_and_lower(inputs, options, sources, stdin)?;
     let sources_read: Vec<String> = loaded.sources.file_names().into_iter().map(str::to_string).collect();
-    // The values tree is no longer needed: free it while the engine renders, so the two never
-    // peak together.
-    let freeing = std::thread::spawn(move || drop(loaded));
+    // The values tree is no longer needed: free it before the engine renders, so the two never
+    // peak together. (Freed on a second thread, it overlapped the render: 1,000,000 CIDR peers
+    // peaked at 460 MB that way, 417 MB this way, and no slower.)
+    drop(loaded);
     let mut warnings = lowered.warnings;
     let mut manifests = Vec::new();
     if lowered.disabled_reason.is_none() {
@@ -40,7 +41,6 @@ pub fn render(
         manifests = rendered;
         warnings.extend(engine_warnings);
     }
-    let _ = freeing.join();
     let header = Header {
         engine: lowered.engine.to_string(),
         sources: sources_read,
