@@ -121,12 +121,14 @@ struct PortRule {
     #[allow(dead_code)]
     listener: Option<serde_json::Value>,
     #[allow(dead_code)]
-    original_direction: Option<serde_json::Value>,
-    #[allow(dead_code)]
     server_names: Option<serde_json::Value>,
+    // Spelt as the CRD spells them: camelCase would give `terminatingTls`, which the API
+    // server refuses.
     #[allow(dead_code)]
+    #[serde(rename = "terminatingTLS")]
     terminating_tls: Option<serde_json::Value>,
     #[allow(dead_code)]
+    #[serde(rename = "originatingTLS")]
     originating_tls: Option<serde_json::Value>,
 }
 

@@ -577,7 +577,29 @@ pub fn check_passthrough_rule(
     node: &crate::values::node::Node,
     path: &crate::values::node::KeyPath,
 ) -> std::result::Result<(), crate::values::de::DeError> {
-    crate::values::de::from_node::<WireRule>(node, path).map(|_| ())
+    crate::values::de::from_node::<PassthroughRule>(node, path).map(|_| ())
+}
+
+/// A rule as netpol renders it: `policy.networking.k8s.io/v1alpha2` only (the evaluator also
+/// reads v1alpha1's `ports`), ingress peers being namespaces or pods as the schema has them.
+/// The parts are the evaluator's.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct PassthroughRule {
+    name: Option<String>,
+    action: String,
+    from: Option<Vec<IngressPeer>>,
+    to: Option<Vec<WirePeer>>,
+    protocols: Option<Vec<WireProtocol>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct IngressPeer {
+    namespaces: Option<Selector>,
+    pods: Option<WirePods>,
 }
 
 #[cfg(test)]

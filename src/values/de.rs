@@ -18,6 +18,11 @@ pub struct DeError {
 }
 
 impl DeError {
+    /// The next step offered ("did you mean `from`?", "expected one of: …").
+    pub fn help(&self) -> Option<&str> {
+        self.help.as_deref()
+    }
+
     pub fn into_diagnostic(self, sources: &Sources) -> Diagnostic {
         let mut d = Diagnostic::new(self.message).coded(self.code);
         if let Some((loc, path)) = self.at {
