@@ -74,7 +74,12 @@ type SelectionTable = std::sync::Arc<Vec<Vec<u32>>>;
 /// flows are judged by the million, and the pods at their ends are few.
 #[derive(Debug, Default)]
 pub struct SelectionCache {
-    slot: std::sync::RwLock<Option<(u64, SelectionTable)>>,
+    /// The table of the first topology asked about, read without a lock: flows are judged on
+    /// two threads by the million, and a shared lock or reference count on every lookup made
+    /// the two threads fight over one cache line.
+    first: std::sync::OnceLock<(u64, Vec<Vec<u32>>)>,
+    /// The table of a later topology (tests judge several against one policy set).
+    other: std::sync::RwLock<Option<(u64, SelectionTable)>>,
 }
 
 impl SelectionCache {
@@ -92,40 +97,80 @@ impl SelectionCache {
         let Some(index) = topology.pod_index(pod) else {
             return candidates(pod).into_iter().filter(|&i| selects(i, pod)).find_map(visit);
         };
-        let table = self.table(topology, &candidates, &selects);
+        let id = topology.id.0;
+        let (first_id, first) = self.first.get_or_init(|| (id, build_table(topology, &candidates, &selects)));
+        if *first_id == id {
+            return first.get(index)?.iter().find_map(|&i| visit(i as usize));
+        }
+        let table = self.other_table(topology, &candidates, &selects);
         table.get(index)?.iter().find_map(|&i| visit(i as usize))
     }
 
-    fn table<C: IntoIterator<Item = usize>>(
+    fn other_table<C: IntoIterator<Item = usize>>(
         &self,
         topology: &Topology,
         candidates: &impl Fn(&Pod) -> C,
         selects: &impl Fn(usize, &Pod) -> bool,
     ) -> SelectionTable {
         let id = topology.id.0;
-        if let Ok(slot) = self.slot.read()
+        if let Ok(slot) = self.other.read()
             && let Some((cached, table)) = slot.as_ref()
             && *cached == id
         {
             return table.clone();
         }
-        let table: Vec<Vec<u32>> = topology
-            .pods
-            .iter()
-            .map(|p| {
-                candidates(p)
-                    .into_iter()
-                    .filter(|&i| selects(i, p))
-                    .filter_map(|i| u32::try_from(i).ok())
-                    .collect()
-            })
-            .collect();
-        let table = std::sync::Arc::new(table);
-        if let Ok(mut slot) = self.slot.write() {
+        let table = std::sync::Arc::new(build_table(topology, candidates, selects));
+        if let Ok(mut slot) = self.other.write() {
             *slot = Some((id, table.clone()));
         }
         table
     }
+}
+
+/// A value computed once for every pod of the first topology asked about (by pod index), and
+/// on each call for pods of any other topology.
+#[derive(Debug)]
+pub struct PerPod<T> {
+    first: std::sync::OnceLock<(u64, Vec<T>)>,
+}
+
+impl<T> Default for PerPod<T> {
+    fn default() -> Self {
+        PerPod { first: std::sync::OnceLock::new() }
+    }
+}
+
+impl<T: Clone> PerPod<T> {
+    pub fn get<'a>(&'a self, topology: &Topology, pod: &Pod, compute: impl Fn(&Pod) -> T) -> Cow<'a, T> {
+        if let Some(index) = topology.pod_index(pod) {
+            let (id, all) =
+                self.first.get_or_init(|| (topology.id.0, topology.pods.iter().map(&compute).collect()));
+            if *id == topology.id.0
+                && let Some(value) = all.get(index)
+            {
+                return Cow::Borrowed(value);
+            }
+        }
+        Cow::Owned(compute(pod))
+    }
+}
+
+fn build_table<C: IntoIterator<Item = usize>>(
+    topology: &Topology,
+    candidates: &impl Fn(&Pod) -> C,
+    selects: &impl Fn(usize, &Pod) -> bool,
+) -> Vec<Vec<u32>> {
+    topology
+        .pods
+        .iter()
+        .map(|p| {
+            candidates(p)
+                .into_iter()
+                .filter(|&i| selects(i, p))
+                .filter_map(|i| u32::try_from(i).ok())
+                .collect()
+        })
+        .collect()
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]

@@ -338,6 +338,7 @@ pub fn layers(
                 selecting: Default::default(),
                 entities: std::sync::OnceLock::new(),
                 index,
+                calico_labels: Default::default(),
             }) as Box<dyn Layer>
         })
         .collect())
@@ -479,7 +480,7 @@ fn rule(r: WireRule, label: String) -> std::result::Result<Rule, String> {
 struct View<'a> {
     ip: Option<IpAddr>,
     /// A workload endpoint (a pod Calico networks) or a network set: something with labels.
-    labels: Option<BTreeMap<String, String>>,
+    labels: Option<std::borrow::Cow<'a, BTreeMap<String, String>>>,
     /// The namespace of a workload or a namespaced network set; `None` for global things.
     namespace: Option<&'a str>,
     pod: Option<&'a Pod>,
@@ -499,6 +500,9 @@ struct TierLayer {
     /// The policies by a label their selector requires (of the pod's labels as Calico sees
     /// them), so that finding the policies that select a pod does not test every policy.
     index: crate::eval::labels::SelectorIndex,
+    /// Each pod's labels as Calico sees them (with its namespace and service account), built
+    /// once: judging a flow must not build two label maps.
+    calico_labels: crate::eval::topology::PerPod<BTreeMap<String, String>>,
 }
 
 /// Per side (`[source, destination]`), the distinct sides of the rules as (policy, direction,
@@ -528,18 +532,15 @@ fn pod_labels(pod: &Pod) -> BTreeMap<String, String> {
     labels
 }
 
-fn namespace_labels(ctx: &Context<'_>, ns: &str) -> BTreeMap<String, String> {
-    let mut labels = ctx.topology.namespace_labels(ns).into_owned();
-    labels.insert("projectcalico.org/name".into(), ns.to_string());
-    labels
-}
+/// The label Calico gives every namespace: its name.
+const NAMESPACE_NAME_KEY: &str = "projectcalico.org/name";
 
 impl TierLayer {
-    fn view<'a>(&'a self, endpoint: &Endpoint<'a>) -> View<'a> {
+    fn view<'a>(&'a self, topology: &crate::eval::Topology, endpoint: &Endpoint<'a>) -> View<'a> {
         if let Some(pod) = endpoint.policy_pod() {
             return View {
                 ip: pod.ip,
-                labels: Some(pod_labels(pod)),
+                labels: Some(self.calico_labels.get(topology, pod, pod_labels)),
                 namespace: Some(&pod.namespace),
                 pod: Some(pod),
                 api_server: false,
@@ -563,7 +564,7 @@ impl TierLayer {
         });
         View {
             ip,
-            labels: set.map(|s| s.labels.clone()),
+            labels: set.map(|s| std::borrow::Cow::Borrowed(&s.labels)),
             namespace: set.and_then(|s| s.namespace.as_deref()),
             pod: None,
             api_server: matches!(endpoint, Endpoint::ApiServer(_)),
@@ -643,14 +644,18 @@ impl Entity {
                 return if alone { EndpointMatch::Unscoped } else { EndpointMatch::No };
             };
             let in_scope = match (&self.namespace_selector, v.namespace, policy_ns) {
-                (Some(sel), Some(ns), _) => {
-                    sel.matches(&Subject { labels: &namespace_labels(ctx, ns), global: false })
+                (Some(sel), Some(ns), _) => sel.matches(&Subject {
+                    labels: &ctx.topology.namespace_labels(ns),
+                    global: false,
+                    extra: Some((NAMESPACE_NAME_KEY, ns)),
+                }),
+                (Some(sel), None, _) => {
+                    sel.matches(&Subject { labels: &BTreeMap::new(), global: true, extra: None })
                 }
-                (Some(sel), None, _) => sel.matches(&Subject { labels: &BTreeMap::new(), global: true }),
                 (None, ns, Some(policy_ns)) => ns == Some(policy_ns),
                 (None, _, None) => true,
             };
-            let subject = Subject { labels, global: v.namespace.is_none() };
+            let subject = Subject { labels, global: v.namespace.is_none(), extra: None };
             if !in_scope
                 || self.selector.as_ref().is_some_and(|s| !s.matches(&subject))
                 || self.not_selector.as_ref().is_some_and(|s| s.matches(&subject))
@@ -739,8 +744,12 @@ impl TierLayer {
             return np.selects(ctx, pod);
         }
         p.namespace_selector.as_ref().is_none_or(|s| {
-            s.matches(&Subject { labels: &namespace_labels(ctx, &pod.namespace), global: false })
-        }) && p.selector.matches(&Subject { labels: &pod_labels(pod), global: false })
+            s.matches(&Subject {
+                labels: &ctx.topology.namespace_labels(&pod.namespace),
+                global: false,
+                extra: Some((NAMESPACE_NAME_KEY, &pod.namespace)),
+            })
+        }) && p.selector.matches(&Subject { labels: &pod_labels(pod), global: false, extra: None })
     }
 }
 
@@ -788,7 +797,7 @@ impl Layer for TierLayer {
             crate::eval::End::Source => 0,
             crate::eval::End::Destination => 1,
         };
-        let view = self.view(&Endpoint::Pod(pod));
+        let view = self.view(ctx.topology, &Endpoint::Pod(pod));
         crate::eval::classes::push_matching(&sides[side], out, |&(pi, d, ri)| {
             let Some(p) = policies.get(pi) else { return false };
             let Body::Calico { rules } = &p.body else { return false };
@@ -802,6 +811,18 @@ impl Layer for TierLayer {
     }
 
     fn decide(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Outcome {
+        self.judge(ctx, dir, flow, true)
+    }
+
+    fn decision(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Decision {
+        self.judge(ctx, dir, flow, false).decision
+    }
+}
+
+impl TierLayer {
+    /// The tier's verdict; with `explain`, also the steps and what is not modelled (the fast
+    /// path of `check` and `matrix` formats nothing).
+    fn judge(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>, explain: bool) -> Outcome {
         let Some(subject) = flow.subject(dir) else {
             return Outcome::new(Decision::Pass, Step::builtin(Decision::Pass, "not a pod".into()));
         };
@@ -819,6 +840,9 @@ impl Layer for TierLayer {
             match &p.body {
                 Body::Kubernetes(np) => {
                     if let Some(i) = np.matching_rule(ctx, dir, flow) {
+                        if !explain {
+                            return Outcome { decision: Decision::Allow, steps, unmodelled };
+                        }
                         steps.push(Step {
                             object: p.label.clone(),
                             rule: format!("{}[{i}]", dir.field()),
@@ -830,8 +854,12 @@ impl Layer for TierLayer {
                 }
                 Body::Calico { rules } => {
                     for r in &rules[index(dir)] {
-                        let views = views
-                            .get_or_insert_with(|| (self.view(&flow.source), self.view(&flow.destination)));
+                        let views = views.get_or_insert_with(|| {
+                            (
+                                self.view(ctx.topology, &flow.source),
+                                self.view(ctx.topology, &flow.destination),
+                            )
+                        });
                         if !self.rule_matches(ctx, r, p.namespace.as_deref(), flow, views) {
                             continue;
                         }
@@ -839,6 +867,7 @@ impl Layer for TierLayer {
                             Action::Allow => Decision::Allow,
                             Action::Deny => Decision::Deny,
                             Action::Pass => Decision::Pass,
+                            Action::Log if !explain => continue,
                             Action::Log => {
                                 steps.push(Step {
                                     object: p.label.clone(),
@@ -849,6 +878,9 @@ impl Layer for TierLayer {
                                 continue;
                             }
                         };
+                        if !explain {
+                            return Outcome { decision, steps, unmodelled };
+                        }
                         if r.http && r.action == Action::Allow {
                             unmodelled.push(format!(
                                 "{} {}: HTTP rules not modelled; allowed at L3/L4",
@@ -866,6 +898,9 @@ impl Layer for TierLayer {
             }
         }
         if selected.is_empty() {
+            if !explain {
+                return Outcome { decision: Decision::Pass, steps, unmodelled };
+            }
             steps.push(Step::builtin(
                 Decision::Pass,
                 format!("tier {} selects no policy for this endpoint", self.tier.name),
@@ -873,6 +908,9 @@ impl Layer for TierLayer {
             return Outcome { decision: Decision::Pass, steps, unmodelled };
         }
         let decision = if self.tier.pass_by_default { Decision::Pass } else { Decision::Deny };
+        if !explain {
+            return Outcome { decision, steps, unmodelled };
+        }
         steps.push(Step {
             object: format!("Tier {}", self.tier.name),
             rule: String::new(),

@@ -31,6 +31,9 @@ pub enum Sel {
 pub struct Subject<'a> {
     pub labels: &'a BTreeMap<String, String>,
     pub global: bool,
+    /// One more label, ahead of `labels`: a namespace's `projectcalico.org/name`, without
+    /// copying the namespace's labels to add it.
+    pub extra: Option<(&'a str, &'a str)>,
 }
 
 impl Sel {
@@ -45,7 +48,10 @@ impl Sel {
     }
 
     pub fn matches(&self, s: &Subject<'_>) -> bool {
-        let get = |k: &str| s.labels.get(k).map(String::as_str);
+        let get = |k: &str| match s.extra {
+            Some((key, value)) if key == k => Some(value),
+            _ => s.labels.get(k).map(String::as_str),
+        };
         match self {
             Sel::All => true,
             Sel::Global => s.global,
@@ -319,7 +325,7 @@ mod tests {
     fn m(sel: &str, labels: &[(&str, &str)]) -> bool {
         let labels: BTreeMap<String, String> =
             labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        parse(sel).expect("parses").matches(&Subject { labels: &labels, global: false })
+        parse(sel).expect("parses").matches(&Subject { labels: &labels, global: false, extra: None })
     }
 
     #[test]
