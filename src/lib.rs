@@ -14,7 +14,6 @@ pub mod eval;
 pub mod input;
 pub mod intent;
 pub mod parallel;
-pub mod profiles;
 pub mod render;
 pub mod sorted;
 pub mod values;

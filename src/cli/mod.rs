@@ -209,8 +209,8 @@ pub fn run(cli: Cli) -> i32 {
             }
         }
         Command::Profiles => {
-            let width = crate::profiles::PROFILES.iter().map(|p| p.name.len()).max().unwrap_or(0);
-            let text: String = crate::profiles::PROFILES
+            let width = crate::values::profiles::PROFILES.iter().map(|p| p.name.len()).max().unwrap_or(0);
+            let text: String = crate::values::profiles::PROFILES
                 .iter()
                 .map(|p| format!("{:width$}  {}\n", p.name, p.description()))
                 .collect();

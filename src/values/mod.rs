@@ -4,6 +4,7 @@ pub mod checked;
 pub mod de;
 pub mod merge;
 pub mod node;
+pub mod profiles;
 pub mod set;
 pub mod types;
 
@@ -101,7 +102,7 @@ fn merged(
         ));
     }
     let mut root = root;
-    crate::profiles::apply(&mut root, sources).map_err(Error::invalid)?;
+    crate::values::profiles::apply(&mut root, sources).map_err(Error::invalid)?;
     Ok(root)
 }
 

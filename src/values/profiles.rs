@@ -2,10 +2,10 @@
 //! `profile: NAME` and merged under what the user wrote there (Helm rules: the user wins key by
 //! key).
 
+use super::de::suggest;
+use super::merge::merge;
+use super::node::{KeyPath, Node, Sources, Value, parse};
 use crate::error::Diagnostic;
-use crate::values::de::suggest;
-use crate::values::merge::merge;
-use crate::values::node::{KeyPath, Node, Sources, Value, parse};
 
 /// One embedded profile: its name and its file.
 pub struct Profile {
@@ -15,7 +15,7 @@ pub struct Profile {
 
 macro_rules! profiles {
     ($($name:literal),* $(,)?) => {
-        &[$(Profile { name: $name, text: include_str!(concat!("../profiles/", $name, ".yaml")) }),*]
+        &[$(Profile { name: $name, text: include_str!(concat!("../../profiles/", $name, ".yaml")) }),*]
     };
 }
 
