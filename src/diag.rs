@@ -109,7 +109,7 @@ pub fn json(diagnostics: &[Diagnostic]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::intent::Origin;
+    use crate::vocab::Origin;
 
     #[test]
     fn a_long_line_is_shown_as_a_window_around_the_column() {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::intent::Origin;
+use crate::vocab::Origin;
 
 /// Everything that can go wrong in the library.
 #[derive(Debug, thiserror::Error)]

@@ -264,12 +264,7 @@ pub mod protocol_text {
     use crate::intent::Protocol;
 
     pub fn parse(text: &str) -> Option<Protocol> {
-        match text.to_ascii_uppercase().as_str() {
-            "TCP" => Some(Protocol::Tcp),
-            "UDP" => Some(Protocol::Udp),
-            "SCTP" => Some(Protocol::Sctp),
-            _ => None,
-        }
+        Protocol::from_any_case(text)
     }
 
     pub fn serialize<S: Serializer>(p: &Protocol, s: S) -> Result<S::Ok, S::Error> {

@@ -411,7 +411,7 @@ impl Cx<'_> {
             if !port.enabled {
                 continue;
             }
-            let protocol = port.protocol.unwrap_or(crate::values::checked::ProtocolName::Tcp);
+            let protocol = port.protocol.unwrap_or(Protocol::Tcp);
             let matched = match port_match(protocol, Some(port.port.clone()), port.end_port) {
                 Ok(m) => m,
                 Err(e) => {

@@ -8,36 +8,11 @@ pub mod advice;
 pub mod exceptions;
 pub mod lower;
 
+pub use crate::vocab::{Origin, Protocol};
+
 use std::collections::BTreeMap;
-use std::fmt;
 
 use ipnet::IpNet;
-
-/// Where a piece of intent came from, so that engine errors can point at the values.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-pub struct Origin {
-    /// The values file (or `--set`) the construct was written in; shared, not copied, by the
-    /// many origins of one file.
-    pub file: std::sync::Arc<str>,
-    /// 1-based line; 0 when unknown (defaults, profiles).
-    pub line: u32,
-    /// 1-based column; 0 when unknown.
-    pub column: u32,
-    /// Dotted key path, e.g. `workloads.keycloak.ports.http.from[0]`.
-    pub path: String,
-}
-
-impl fmt::Display for Origin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line > 0 {
-            write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.path)
-        } else if self.file.is_empty() {
-            write!(f, "{}", self.path)
-        } else {
-            write!(f, "{}: {}", self.file, self.path)
-        }
-    }
-}
 
 /// The whole policy set, ready for a backend.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -392,24 +367,6 @@ impl LabelOperator {
 pub struct PortMatch {
     pub protocol: Protocol,
     pub port: PortSel,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Protocol {
-    Tcp,
-    Udp,
-    Sctp,
-}
-
-impl Protocol {
-    /// Upper-case spelling shared by Kubernetes, Cilium and Calico.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Protocol::Tcp => "TCP",
-            Protocol::Udp => "UDP",
-            Protocol::Sctp => "SCTP",
-        }
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -273,26 +273,6 @@ impl<'de> Deserialize<'de> for Selector {
     }
 }
 
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
-pub enum ProtocolName {
-    #[serde(rename = "TCP")]
-    Tcp,
-    #[serde(rename = "UDP")]
-    Udp,
-    #[serde(rename = "SCTP")]
-    Sctp,
-}
-
-impl From<ProtocolName> for Protocol {
-    fn from(p: ProtocolName) -> Self {
-        match p {
-            ProtocolName::Tcp => Protocol::Tcp,
-            ProtocolName::Udp => Protocol::Udp,
-            ProtocolName::Sctp => Protocol::Sctp,
-        }
-    }
-}
-
 /// A port as users write it: a number or an IANA service name.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PortValue {
@@ -355,7 +335,7 @@ pub struct PortSpec(pub PortMatch);
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct RawPortSpec {
-    protocol: Option<ProtocolName>,
+    protocol: Option<Protocol>,
     port: Option<PortValue>,
     end_port: Option<i64>,
 }
@@ -377,11 +357,11 @@ impl<'de> Deserialize<'de> for PortSpec {
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<PortSpec, E> {
                 let port = PortValue::deserialize(de::value::StrDeserializer::<E>::new(v))?;
-                Ok(PortSpec(port_match(ProtocolName::Tcp, Some(port), None).map_err(E::custom)?))
+                Ok(PortSpec(port_match(Protocol::Tcp, Some(port), None).map_err(E::custom)?))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<PortSpec, A::Error> {
                 let raw = RawPortSpec::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                port_match(raw.protocol.unwrap_or(ProtocolName::Tcp), raw.port, raw.end_port)
+                port_match(raw.protocol.unwrap_or(Protocol::Tcp), raw.port, raw.end_port)
                     .map(PortSpec)
                     .map_err(de::Error::custom)
             }
@@ -391,7 +371,7 @@ impl<'de> Deserialize<'de> for PortSpec {
 }
 
 pub fn port_match(
-    protocol: ProtocolName,
+    protocol: Protocol,
     port: Option<PortValue>,
     end_port: Option<i64>,
 ) -> Result<PortMatch, String> {
@@ -411,7 +391,7 @@ pub fn port_match(
             if end == p { PortSel::Number(p) } else { PortSel::Range(p, end) }
         }
     };
-    Ok(PortMatch { protocol: protocol.into(), port })
+    Ok(PortMatch { protocol, port })
 }
 
 /// A peer in `from`/`to`: raw Kubernetes fields or the short engine-agnostic forms.

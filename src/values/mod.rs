@@ -34,7 +34,7 @@ pub struct Loaded {
 
 impl Loaded {
     /// Where `path` was written (the deepest existing ancestor if it was defaulted).
-    pub fn origin(&self, path: &KeyPath) -> crate::intent::Origin {
+    pub fn origin(&self, path: &KeyPath) -> crate::vocab::Origin {
         let loc = self.root.locate(&path.0);
         self.sources.origin(loc, path)
     }

@@ -9,7 +9,7 @@ use std::fmt;
 use serde_saphyr::granit_parser::{self, Event, ScalarStyle, Tag};
 
 use crate::error::Diagnostic;
-use crate::intent::Origin;
+use crate::vocab::Origin;
 
 /// Index of a source (file, stdin, `--set`, profile) in [`Sources`].
 pub type SourceId = usize;

@@ -9,9 +9,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
 
-use super::checked::{
-    Cidr, CidrList, DnsLabel, Labels, PeerSpec, PortSpec, PortValue, ProtocolName, RawJson, Selector,
-};
+use super::checked::{Cidr, CidrList, DnsLabel, Labels, PeerSpec, PortSpec, PortValue, RawJson, Selector};
 use crate::vocab::Engine;
 
 impl<'de> Deserialize<'de> for Engine {
@@ -379,7 +377,7 @@ pub struct Workload {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct WorkloadPort {
     pub port: PortValue,
-    pub protocol: Option<ProtocolName>,
+    pub protocol: Option<crate::vocab::Protocol>,
     pub end_port: Option<i64>,
     #[serde(default)]
     pub from: Vec<PeerSpec>,

@@ -60,3 +60,80 @@ impl FromStr for Engine {
         })
     }
 }
+
+/// Where a piece of intent came from, so that engine errors can point at the values.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Origin {
+    /// The values file (or `--set`) the construct was written in; shared, not copied, by the
+    /// many origins of one file.
+    pub file: std::sync::Arc<str>,
+    /// 1-based line; 0 when unknown (defaults, profiles).
+    pub line: u32,
+    /// 1-based column; 0 when unknown.
+    pub column: u32,
+    /// Dotted key path, e.g. `workloads.keycloak.ports.http.from[0]`.
+    pub path: String,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line > 0 {
+            write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.path)
+        } else if self.file.is_empty() {
+            write!(f, "{}", self.path)
+        } else {
+            write!(f, "{}: {}", self.file, self.path)
+        }
+    }
+}
+
+/// A transport protocol a policy can name: parsed, displayed and serialised here only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+impl Protocol {
+    pub const ALL: [Protocol; 3] = [Protocol::Tcp, Protocol::Udp, Protocol::Sctp];
+    const NAMES: &'static [&'static str] = &["TCP", "UDP", "SCTP"];
+
+    /// Upper-case spelling shared by Kubernetes, Cilium and Calico.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "TCP",
+            Protocol::Udp => "UDP",
+            Protocol::Sctp => "SCTP",
+        }
+    }
+
+    /// `tcp`, `Tcp` or `TCP`: how the evaluator reads manifests, topologies and flows (the
+    /// values file takes the upper-case spelling only, as Kubernetes does).
+    pub fn from_any_case(text: &str) -> Option<Protocol> {
+        Protocol::ALL.into_iter().find(|p| p.as_str().eq_ignore_ascii_case(text))
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Protocol {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// The upper-case spelling only; anything else is an unknown value with "did you mean".
+impl<'de> serde::Deserialize<'de> for Protocol {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <String as serde::Deserialize>::deserialize(d)?;
+        Protocol::ALL
+            .into_iter()
+            .find(|p| p.as_str() == text)
+            .ok_or_else(|| serde::de::Error::unknown_variant(&text, Protocol::NAMES))
+    }
+}
