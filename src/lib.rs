@@ -18,3 +18,4 @@ pub mod render;
 pub mod sorted;
 pub mod values;
 pub mod vocab;
+pub mod yaml;

@@ -213,7 +213,7 @@ fn seeds() -> Seeds {
             }
         }
         let derived = derive(&lowered.intent);
-        let yaml = |v: serde_json::Value| netpol::emit::yaml::to_string(&v);
+        let yaml = |v: serde_json::Value| netpol::yaml::to_string(&v);
         topologies.push(yaml(serde_json::to_value(&derived.topology).expect("json")));
         flows.push(yaml(
             serde_json::to_value(derived.flows().into_iter().take(200).collect::<Vec<_>>()).expect("json"),

@@ -458,7 +458,7 @@ pub fn derived_topology(
         TopologyOutput::Flows(Box::new(derived))
     } else {
         let value = serde_json::to_value(&derived.topology).map_err(|e| Error::Usage(e.to_string()))?;
-        TopologyOutput::Topology(crate::emit::yaml::to_string(&value))
+        TopologyOutput::Topology(crate::yaml::to_string(&value))
     };
     Ok((output, lowered.warnings))
 }

@@ -29,7 +29,7 @@ impl ListWriter {
         let value = serde_json::to_value(item).map_err(std::io::Error::other)?;
         match self.format {
             ListFormat::Yaml => {
-                out.write_all(super::yaml::to_string(&serde_json::Value::Array(vec![value])).as_bytes())?
+                out.write_all(crate::yaml::to_string(&serde_json::Value::Array(vec![value])).as_bytes())?
             }
             ListFormat::Json => {
                 out.write_all(if self.items == 0 { b"[\n" } else { b",\n" })?;
@@ -50,7 +50,7 @@ impl ListWriter {
     pub fn finish(self, out: &mut dyn Write) -> std::io::Result<()> {
         match (self.format, self.items) {
             (ListFormat::Yaml, 0) => {
-                out.write_all(super::yaml::to_string(&serde_json::Value::Array(Vec::new())).as_bytes())
+                out.write_all(crate::yaml::to_string(&serde_json::Value::Array(Vec::new())).as_bytes())
             }
             (ListFormat::Yaml, _) => Ok(()),
             (ListFormat::Json, 0) => out.write_all(b"[]\n"),
@@ -73,7 +73,7 @@ mod tests {
             list.finish(&mut out).expect("written");
             let whole = serde_json::Value::Array(items.to_vec());
             let expected = match format {
-                ListFormat::Yaml => crate::emit::yaml::to_string(&whole),
+                ListFormat::Yaml => crate::yaml::to_string(&whole),
                 ListFormat::Json => format!("{whole:#}\n"),
             };
             assert_eq!(String::from_utf8(out).expect("utf-8"), expected, "{format:?}");

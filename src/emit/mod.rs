@@ -42,13 +42,11 @@ pub fn sort(manifests: &mut [Manifest]) {
 
 pub mod list;
 pub mod output_dir;
-pub mod yaml;
-pub mod yaml_stream;
 
 fn yaml_of<T: Serialize>(value: &T) -> Result<String> {
     let value = serde_json::to_value(value)
         .map_err(|e| Error::invalid(Diagnostic::new(format!("cannot serialise YAML: {e}"))))?;
-    Ok(yaml::to_string(&value))
+    Ok(crate::yaml::to_string(&value))
 }
 
 /// Multi-document YAML, each object preceded by `---`.

@@ -67,13 +67,13 @@ impl Manifest {
         // Straight to text: a policy of a million peers as a JSON tree first would take several
         // times the memory of its text. A shape the direct writer does not take goes through
         // the tree, with the same bytes.
-        let yaml = match crate::emit::yaml_stream::to_string(object) {
+        let yaml = match crate::yaml::stream::to_string(object) {
             Ok(yaml) => yaml,
             Err(_) => {
                 let body = serde_json::to_value(object).map_err(|e| {
                     Error::invalid(Diagnostic::new(format!("cannot serialise {kind} {name}: {e}")))
                 })?;
-                crate::emit::yaml::to_string(&body)
+                crate::yaml::to_string(&body)
             }
         };
         Ok(Manifest { api_version, kind, name, namespace, layer, yaml, origin: None })

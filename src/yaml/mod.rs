@@ -1,8 +1,12 @@
-//! A small canonical YAML writer for JSON values, in the block style kubectl prints.
+//! A small canonical YAML writer, in the block style kubectl prints: from JSON values here,
+//! straight from typed structs in `stream`. At the bottom of the crate: engines write their
+//! objects with it, and the output layer its lists.
 //!
 //! Strings are written plain only when no YAML 1.1 or 1.2 reader could take them for anything
 //! but a string (so `no`, `on`, `1.0`, `0x1F`, `2024-01-01`, `"53"` stay strings when kubectl
 //! reads them); everything else is double-quoted with JSON escapes, which YAML accepts.
+
+pub mod stream;
 
 use serde_json::Value;
 
@@ -20,7 +24,7 @@ pub fn to_string(value: &Value) -> String {
     out
 }
 
-pub(super) fn indent(out: &mut String, n: usize) {
+pub(crate) fn indent(out: &mut String, n: usize) {
     out.extend(std::iter::repeat_n(' ', n));
 }
 
@@ -96,7 +100,7 @@ fn write_scalar(out: &mut String, value: &Value) {
     }
 }
 
-pub(super) fn write_string(out: &mut String, s: &str) {
+pub(crate) fn write_string(out: &mut String, s: &str) {
     if is_plain_safe(s) {
         out.push_str(s);
     } else {

@@ -1,4 +1,4 @@
-//! The YAML writer of [`super::yaml`], fed by serde directly: a typed object is written as
+//! The YAML writer of [`super`], fed by serde directly: a typed object is written as
 //! text without first becoming a `serde_json::Value`, which for a policy of a million peers is
 //! several times the size of the text. The output is byte-for-byte what
 //! `yaml::to_string(&serde_json::to_value(object))` writes (a property test holds them equal).
@@ -6,7 +6,7 @@
 use serde::Serialize;
 use serde::ser::{self, Impossible};
 
-use super::yaml::{indent, write_string};
+use super::{indent, write_string};
 
 /// Why an object could not be written directly; the caller then takes the `Value` path.
 #[derive(Debug)]
@@ -26,7 +26,7 @@ impl ser::Error for Unsupported {
     }
 }
 
-/// Write `object` as a YAML document body, as [`super::yaml::to_string`] writes its JSON value.
+/// Write `object` as a YAML document body, as [`super::to_string`] writes its JSON value.
 pub fn to_string<T: Serialize + ?Sized>(object: &T) -> Result<String, Unsupported> {
     let mut out = String::with_capacity(256);
     object.serialize(Writer { out: &mut out, slot: Slot::Top })?;
@@ -513,7 +513,7 @@ mod tests {
         /// Written straight from serde, every value reads exactly as through a JSON value.
         #[test]
         fn equals_the_json_value_path(v in value()) {
-            prop_assert_eq!(super::to_string(&v).expect("writes"), crate::emit::yaml::to_string(&v));
+            prop_assert_eq!(super::to_string(&v).expect("writes"), crate::yaml::to_string(&v));
         }
     }
 
@@ -554,7 +554,7 @@ mod tests {
             order: 100.0,
             labels: [(1, "a")].into_iter().collect(),
         };
-        let via_json = crate::emit::yaml::to_string(&serde_json::to_value(&rule).expect("json"));
+        let via_json = crate::yaml::to_string(&serde_json::to_value(&rule).expect("json"));
         assert_eq!(super::to_string(&rule).expect("writes"), via_json);
         assert_eq!(
             super::to_string(&json!([[], {}, [[1]]])).expect("writes"),
