@@ -76,16 +76,10 @@ pub fn to_yaml(manifests: &[Manifest], header: &Header) -> Result<String> {
     };
     let mut out = header.lines();
     // Large outputs are written in two halves on two threads; the halves are joined in order.
-    if manifests.len() >= 512 {
-        let (a, b) = manifests.split_at(manifests.len() / 2);
-        let (first, second) = std::thread::scope(|scope| {
-            let handle = scope.spawn(|| documents(b));
-            (documents(a), handle.join())
-        });
-        out.push_str(&first);
-        out.push_str(&second.map_err(|_| Error::Usage("a writer thread panicked".into()))?);
-    } else {
-        out.push_str(&documents(manifests));
+    for part in crate::parallel::in_halves(manifests.len(), crate::parallel::PARALLEL_FROM, |range| {
+        documents(manifests.get(range).unwrap_or_default())
+    }) {
+        out.push_str(&part);
     }
     Ok(out)
 }

@@ -131,8 +131,9 @@ pub trait Backend: Sync {
 /// Render with both halves of the policies on their own thread: policies render independently,
 /// and the caller sorts the result, so the output is the same as a single-threaded render.
 pub fn render_parallel(backend: &dyn Backend, intent: &mut Intent) -> Result<Rendered> {
-    const PARALLEL_FROM: usize = 512;
-    if intent.policies.len() < PARALLEL_FROM {
+    // The policies move to the second thread's own intent (a backend renders an `Intent`), so
+    // this split is by ownership rather than by index range as `parallel::in_halves` splits.
+    if intent.policies.len() < crate::parallel::PARALLEL_FROM {
         return backend.render(intent);
     }
     let second_half = intent.policies.split_off(intent.policies.len() / 2);

@@ -321,32 +321,17 @@ impl Cx<'_> {
     /// Top-level workloads. Each lowers on its own, so a large set is split over two threads;
     /// results and diagnostics are joined in workload order, as a single thread would give them.
     fn workloads(&mut self, default_namespace: &str, out: &mut Vec<Policy>) {
-        const PARALLEL_FROM: usize = 512;
         let all: Vec<(&String, &Workload)> = self.loaded.values.workloads.iter().collect();
-        if all.len() < PARALLEL_FROM {
-            for (name, w) in all {
-                self.workload(name, w, default_namespace, out);
-            }
-            return;
-        }
-        let (first, second) = all.split_at(all.len() / 2);
         let loaded = self.loaded;
-        let lower_part = |part: &[(&String, &Workload)]| {
+        let parts = crate::parallel::in_halves(all.len(), crate::parallel::PARALLEL_FROM, |range| {
             let mut cx = Cx { loaded, problems: Vec::new(), warnings: Vec::new() };
             let mut policies = Vec::new();
-            for (name, w) in part {
+            for (name, w) in all.get(range).unwrap_or_default() {
                 cx.workload(name, w, default_namespace, &mut policies);
             }
             (policies, cx.problems, cx.warnings)
-        };
-        let (a, b) = std::thread::scope(|scope| {
-            let handle = scope.spawn(|| lower_part(second));
-            (lower_part(first), handle.join())
         });
-        let b = b.unwrap_or_else(|_| {
-            (Vec::new(), vec![Diagnostic::new("internal error: a lowering thread panicked")], Vec::new())
-        });
-        for (policies, problems, warnings) in [a, b] {
+        for (policies, problems, warnings) in parts {
             out.extend(policies);
             self.problems.extend(problems);
             self.warnings.extend(warnings);
