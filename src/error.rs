@@ -256,8 +256,15 @@ impl Diagnostic {
         self
     }
 
-    /// The construct cannot be expressed by `engine`; `engines_that_can` may be empty.
-    pub fn unsupported(engine: &str, construct: &str, context: &str, engines_that_can: &[&str]) -> Self {
+    /// The construct cannot be expressed by `engine`; the engines that can come from the one
+    /// capability table.
+    pub fn unsupported(
+        engine: crate::vocab::Engine,
+        capability: crate::vocab::capability::Capability,
+        construct: &str,
+        context: &str,
+    ) -> Self {
+        let engines_that_can: Vec<&str> = capability.engines().iter().map(|e| e.as_str()).collect();
         let help = if engines_that_can.is_empty() {
             "no engine can express this; remove it or express it differently".to_string()
         } else {

@@ -20,6 +20,7 @@ use crate::intent::{
     ALLOWLIST_ORDER, Entity, Guardrail, Intent, LabelOperator, LabelSelector, Namespaces, Origin, Peer,
     Policy, PolicyRole, PortMatch, PortSel, Protocol, Rule,
 };
+use crate::vocab::capability::Capability;
 
 pub struct Calico;
 
@@ -402,7 +403,7 @@ fn translate(
             }),
             Peer::Entity(Entity::All) => targets.push(Target::Any),
             Peer::Entity(e) => problems.push(
-                Diagnostic::unsupported("calico", &format!("the Cilium entity `{}`", e.as_str()), &at, &["cilium"])
+                Diagnostic::unsupported(Engine::Calico, Capability::Entity, &format!("the Cilium entity `{}`", e.as_str()), &at)
                     .at(&rule.origin)
                     .with_help(
                         "engines that can express it: cilium; for Calico select the peer by namespace and pod labels or by CIDR",
@@ -410,10 +411,10 @@ fn translate(
             ),
             Peer::Fqdn(_) => problems.push(
                 Diagnostic::unsupported(
-                    "calico",
+                    Engine::Calico,
+                    Capability::FqdnEgress,
                     &format!("FQDN {} (Calico Enterprise only)", direction.as_str()),
                     &at,
-                    &["cilium"],
                 )
                 .at(&rule.origin),
             ),

@@ -22,10 +22,10 @@ use crate::intent::{
     Entity, Fqdn, Guardrail, Intent, LabelExpression, LabelOperator, LabelSelector, NAMESPACE_NAME_LABEL,
     Namespaces, Origin, Peer, Policy, PortMatch, PortSel, Rule, RulePurpose,
 };
+use crate::vocab::capability::Capability;
 
 pub struct Cilium;
 
-const ENGINE: &str = "cilium";
 const API_VERSION: &str = "cilium.io/v2";
 const CNP: &str = "CiliumNetworkPolicy";
 const CCNP: &str = "CiliumClusterwideNetworkPolicy";
@@ -479,20 +479,20 @@ fn translate(rule: &Rule, site: &Site<'_>, problems: &mut Problems) -> Vec<Ciliu
             Peer::GatewayProxy => entities.push(Entity::Ingress.as_str()),
             Peer::Fqdn(_) if site.deny => problems.push(
                 Diagnostic::unsupported(
-                    ENGINE,
+                    Engine::Cilium,
+                    Capability::FqdnDeny,
                     "an FQDN peer in a guardrail (Cilium deny rules cannot match DNS names)",
                     &site.rule_context(rule),
-                    &[],
                 )
                 .at(&rule.origin)
                 .with_help("no engine can deny traffic by DNS name; deny the addresses by CIDR instead"),
             ),
             Peer::Fqdn(_) if site.direction == Direction::Ingress => problems.push(
                 Diagnostic::unsupported(
-                    ENGINE,
+                    Engine::Cilium,
+                    Capability::FqdnIngress,
                     "an FQDN peer in an ingress rule (DNS names identify destinations only)",
                     &site.rule_context(rule),
-                    &[],
                 )
                 .at(&rule.origin)
                 .with_help("allow the sources by CIDR, namespace or pod labels instead"),
@@ -651,11 +651,12 @@ fn check_keys(s: &Selector, what: &str, origin: &Origin, problems: &mut Problems
         let (prefix, name) = extended.split_once('/').unwrap_or(("", &extended));
         if name.len() > MAX_LABEL_NAME || prefix.len() > MAX_LABEL_PREFIX {
             problems.push(
-                Diagnostic::unsupported(ENGINE, &format!("the selector key `{key}`"), what, &[
-                    "kubernetes",
-                    "calico",
-                    "clusterNetworkPolicy",
-                ])
+                Diagnostic::unsupported(
+                    Engine::Cilium,
+                    Capability::LongSelectorKey,
+                    &format!("the selector key `{key}`"),
+                    what,
+                )
                 .at(origin)
                 .with_help(format!(
                     "Cilium matches it as `{extended}`, longer than a label key may be ({MAX_LABEL_NAME} characters after the `/`, {MAX_LABEL_PREFIX} before), and would reject the whole policy; use a shorter label key, or a prefixed one (`example.com/<name>`); engines that can express it: kubernetes, calico, clusterNetworkPolicy"

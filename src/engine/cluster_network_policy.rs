@@ -25,6 +25,7 @@ use crate::intent::{
     Entity, Guardrail, Intent, LabelSelector, Namespaces, Peer, Policy, PolicyRole, PortMatch, PortSel,
     Protocol, Rule,
 };
+use crate::vocab::capability::Capability;
 
 pub struct ClusterNetworkPolicy;
 
@@ -402,10 +403,10 @@ fn accept_rules(
                         };
                         problems.push(
                             Diagnostic::unsupported(
-                                "clusterNetworkPolicy",
+                                Engine::ClusterNetworkPolicy,
+                                Capability::NamedPortToCidr,
                                 &format!("the named port `{name}` toward a CIDR peer ({why})"),
                                 &format!("{context}, rule `{}`", rule.name),
-                                &["kubernetes", "cilium", "calico"],
                             )
                             .at(&rule.origin)
                             .with_help("write the port number, or declare the name on exactly one port"),
@@ -469,10 +470,10 @@ fn peers(
     let refuse_deny = |what: &str, problems: &mut Problems| {
         problems.push(
             Diagnostic::unsupported(
-                "clusterNetworkPolicy",
+                Engine::ClusterNetworkPolicy,
+                Capability::DenyIngressFromNonPods,
                 &format!("denying ingress from {what}: ingress peers are namespaces and pods only"),
                 &where_,
-                &["cilium", "calico"],
             )
             .at(&rule.origin),
         );
@@ -552,10 +553,10 @@ fn peers(
                 ok = false;
                 problems.push(
                     Diagnostic::unsupported(
-                        "clusterNetworkPolicy",
+                        Engine::ClusterNetworkPolicy,
+                        Capability::IngressCidr,
                         "an ingress CIDR peer: ingress peers are namespaces and pods only",
                         &where_,
-                        &["kubernetes", "cilium", "calico"],
                     )
                     .at(&rule.origin)
                     .with_help("engines that can: kubernetes, cilium, calico. On this engine such sources are never denied (its Deny rules name pods only), so the peer can be dropped from the values"),
@@ -566,10 +567,10 @@ fn peers(
                 ok = false;
                 problems.push(
                     Diagnostic::unsupported(
-                        "clusterNetworkPolicy",
+                        Engine::ClusterNetworkPolicy,
+                        Capability::Entity,
                         &format!("the Cilium entity `{}`", e.as_str()),
                         &where_,
-                        &["cilium"],
                     )
                     .at(&rule.origin),
                 );
@@ -578,10 +579,10 @@ fn peers(
                 ok = false;
                 problems.push(
                     Diagnostic::unsupported(
-                        "clusterNetworkPolicy",
+                        Engine::ClusterNetworkPolicy,
+                        Capability::FqdnEgress,
                         "FQDN egress (domainNames exists only in the experimental channel)",
                         &where_,
-                        &["cilium"],
                     )
                     .at(&rule.origin),
                 );

@@ -12,6 +12,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use super::{Backend, Engine, Layer, Manifest, Problems, Rendered};
 use crate::error::{Diagnostic, Result};
 use crate::intent::{Intent, LabelSelector, Namespaces, Peer, Policy, PortMatch, PortSel, Rule};
+use crate::vocab::capability::Capability;
 
 pub struct Kubernetes;
 
@@ -28,10 +29,10 @@ impl Backend for Kubernetes {
         let mut rendered = Rendered::default();
         for guardrail in &intent.guardrails {
             let diagnostic = Diagnostic::unsupported(
-                "kubernetes",
+                Engine::Kubernetes,
+                Capability::Guardrail,
                 "a guardrail (NetworkPolicy has no deny rules and no precedence, so a namespace policy could always re-open the traffic)",
                 &format!("guardrail `{}`", guardrail.name),
-                &["cilium", "calico", "clusterNetworkPolicy"],
             )
             .at(&guardrail.origin);
             if intent.accept_weaker_guardrails {
@@ -223,10 +224,10 @@ fn peers(
                 ok = false;
                 problems.push(
                     Diagnostic::unsupported(
-                        "kubernetes",
+                        Engine::Kubernetes,
+                        Capability::Entity,
                         &format!("the Cilium entity `{}`", entity.as_str()),
                         &format!("{context}, {direction} rule `{}`", rule.name),
-                        &["cilium"],
                     )
                     .at(&rule.origin),
                 );
@@ -235,10 +236,10 @@ fn peers(
                 ok = false;
                 problems.push(
                     Diagnostic::unsupported(
-                        "kubernetes",
+                        Engine::Kubernetes,
+                        Capability::FqdnEgress,
                         "FQDN egress",
                         &format!("{context}, {direction} rule `{}`", rule.name),
-                        &["cilium"],
                     )
                     .at(&rule.origin),
                 );

@@ -1,6 +1,7 @@
 //! The vocabulary every layer shares, with no dependency on any layer above it: the engines'
 //! names and Kubernetes' naming rules.
 
+pub mod capability;
 pub mod naming;
 
 use std::fmt;
