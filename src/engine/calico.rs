@@ -1266,20 +1266,7 @@ mod tests {
     #[test]
     #[ignore = "needs ../shared/tools/validate-manifests"]
     fn rich_render_passes_the_official_schemas() {
-        let tool = std::env::var("NETPOL_VALIDATE_MANIFESTS").unwrap_or_else(|_| {
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/tools/validate-manifests").to_string()
-        });
         let r = Calico.render(&rich_intent()).expect("renders");
-        let text = r.manifests.iter().map(|m| m.yaml.as_str()).collect::<Vec<_>>().join("---\n");
-        let path = std::env::temp_dir().join(format!("netpol-calico-rich-{}.yaml", std::process::id()));
-        std::fs::write(&path, text).expect("write");
-        let out = std::process::Command::new(tool).arg(&path).output().expect("run validate-manifests");
-        let _ = std::fs::remove_file(&path);
-        let report =
-            String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-        assert!(
-            out.status.success() && report.contains(&format!("{} passed, 0 failed", r.manifests.len())),
-            "{report}"
-        );
+        crate::engine::testing::assert_schema_valid(&r.manifests, "calico-rich");
     }
 }

@@ -6,6 +6,8 @@ pub mod calico;
 pub mod cilium;
 pub mod cluster_network_policy;
 pub mod kubernetes;
+#[cfg(test)]
+pub mod testing;
 
 use serde::Serialize;
 

@@ -892,19 +892,8 @@ dnsNames:
     }
 
     fn verdicts_in(topology: &str, manifests: &str, flows: &[(&str, &str, u16, &str)]) -> Vec<bool> {
-        let topology = topology::read(topology, "t").expect("topology");
-        let objects = read_objects(manifests, "m").expect("objects");
-        let set = PolicySet::new(&objects, Some(Cni::Cilium)).expect("policies");
-        let flows: Vec<FlowSpec> = flows
-            .iter()
-            .map(|(f, t, p, proto)| FlowSpec {
-                from: f.to_string(),
-                to: t.to_string(),
-                port: PortRef::Number(*p),
-                protocol: proto.to_string(),
-            })
-            .collect();
-        judge(&set, &topology, &flows).expect("judged").into_iter().map(|j| j.allowed).collect()
+        let flows: Vec<_> = flows.iter().map(|&(f, t, p, proto)| (f, t, PortRef::Number(p), proto)).collect();
+        crate::eval::testing::verdicts(topology, manifests, Some(Cni::Cilium), &flows)
     }
 
     fn cnp(name: &str, ns: &str, spec: &str) -> String {

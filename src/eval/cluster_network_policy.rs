@@ -604,7 +604,7 @@ struct IngressPeer {
 
 #[cfg(test)]
 mod tests {
-    use crate::eval::{Cni, FlowSpec, PolicySet, PortRef, judge, read_objects, topology};
+    use crate::eval::{Cni, PolicySet, read_objects};
 
     const TOPOLOGY: &str = r#"
 namespaces:
@@ -621,19 +621,7 @@ dnsNames:
 "#;
 
     fn verdicts(manifests: &str, cni: Option<Cni>, flows: &[(&str, &str, u16)]) -> Vec<bool> {
-        let topology = topology::read(TOPOLOGY, "t").expect("topology");
-        let objects = read_objects(manifests, "m").expect("objects");
-        let set = PolicySet::new(&objects, cni).expect("policies");
-        let flows: Vec<FlowSpec> = flows
-            .iter()
-            .map(|(f, t, p)| FlowSpec {
-                from: f.to_string(),
-                to: t.to_string(),
-                port: PortRef::Number(*p),
-                protocol: "TCP".into(),
-            })
-            .collect();
-        judge(&set, &topology, &flows).expect("judged").into_iter().map(|j| j.allowed).collect()
+        crate::eval::testing::tcp_verdicts(TOPOLOGY, manifests, cni, flows)
     }
 
     fn cnp(name: &str, tier: &str, priority: u32, ingress: &str, egress: &str) -> String {

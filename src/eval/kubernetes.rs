@@ -375,7 +375,7 @@ pub fn port_matches(p: &PolicyPort, flow: &Flow<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eval::{FlowSpec, PolicySet, judge, read_objects, topology};
+    use crate::eval::{PolicySet, read_objects};
 
     const TOPOLOGY: &str = r#"
 namespaces:
@@ -389,19 +389,7 @@ pods:
 "#;
 
     fn verdicts(manifests: &str, flows: &[(&str, &str, PortRef, &str)]) -> Vec<bool> {
-        let topology = topology::read(TOPOLOGY, "t").expect("topology");
-        let objects = read_objects(manifests, "m").expect("objects");
-        let flows: Vec<FlowSpec> = flows
-            .iter()
-            .map(|(f, t, p, proto)| FlowSpec {
-                from: f.to_string(),
-                to: t.to_string(),
-                port: p.clone(),
-                protocol: proto.to_string(),
-            })
-            .collect();
-        let set = PolicySet::new(&objects, None).expect("policies");
-        judge(&set, &topology, &flows).expect("judged").into_iter().map(|j| j.allowed).collect()
+        crate::eval::testing::verdicts(TOPOLOGY, manifests, None, flows)
     }
 
     use PortRef::{Name, Number};

@@ -17,6 +17,8 @@ pub mod kubernetes;
 pub mod labels;
 pub mod manifests;
 pub mod matrix;
+#[cfg(test)]
+pub mod testing;
 pub mod topology;
 
 use std::fmt;

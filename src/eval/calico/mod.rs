@@ -936,7 +936,7 @@ pub fn check_passthrough_rule(
 
 #[cfg(test)]
 mod tests {
-    use crate::eval::{Cni, FlowSpec, PolicySet, PortRef, judge, read_objects, topology};
+    use crate::eval::{Cni, PolicySet, read_objects};
 
     const TOPOLOGY: &str = r#"
 namespaces:
@@ -950,19 +950,7 @@ apiServer: {addresses: [172.18.0.5]}
 "#;
 
     fn verdicts(manifests: &str, flows: &[(&str, &str, u16)]) -> Vec<bool> {
-        let topology = topology::read(TOPOLOGY, "t").expect("topology");
-        let objects = read_objects(manifests, "m").expect("objects");
-        let set = PolicySet::new(&objects, Some(Cni::Calico)).expect("policies");
-        let flows: Vec<FlowSpec> = flows
-            .iter()
-            .map(|(f, t, p)| FlowSpec {
-                from: f.to_string(),
-                to: t.to_string(),
-                port: PortRef::Number(*p),
-                protocol: "TCP".into(),
-            })
-            .collect();
-        judge(&set, &topology, &flows).expect("judged").into_iter().map(|j| j.allowed).collect()
+        crate::eval::testing::tcp_verdicts(TOPOLOGY, manifests, Some(Cni::Calico), flows)
     }
 
     fn np(name: &str, ns: &str, spec: &str) -> String {
