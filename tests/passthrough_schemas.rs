@@ -46,14 +46,19 @@ fn probe(path: &[String]) -> Value {
     value
 }
 
-/// The keys the model offers where the probe's unknown key sits: `None` where it takes any key
-/// (a label map), or where the probe met another error first.
-fn model_keys(check: Check, path: &[String]) -> Option<Vec<String>> {
-    let text = probe(path).to_string();
+/// Read `rule` with an engine's passthrough model.
+fn read_rule(check: Check, rule: &Value) -> Result<(), DeError> {
+    let text = rule.to_string();
     let mut sources = Sources::default();
     let id = sources.add("probe", text.as_str());
     let node = node::parse(&text, id, &sources).expect("JSON is YAML");
-    let error = check(&node, &KeyPath::default()).err()?;
+    check(&node, &KeyPath::default())
+}
+
+/// The keys the model offers where the probe's unknown key sits: `None` where it takes any key
+/// (a label map), or where the probe met another error first.
+fn model_keys(check: Check, path: &[String]) -> Option<Vec<String>> {
+    let error = read_rule(check, &probe(path)).err()?;
     let help = error.help()?;
     let list = help.strip_prefix("expected one of: ")?;
     Some(list.split(", ").map(|k| k.trim_matches('`').to_string()).collect())
@@ -143,11 +148,8 @@ fn the_cluster_network_policy_rule_model_accepts_only_fields_of_the_schema() {
 #[test]
 fn cilium_tls_fields_use_the_crd_spelling() {
     let check = |field: &str| {
-        let text = json!({"toPorts": [{field: {"secret": {"name": "tls"}}}]}).to_string();
-        let mut sources = Sources::default();
-        let id = sources.add("probe", text.as_str());
-        let node = node::parse(&text, id, &sources).expect("JSON is YAML");
-        netpol::eval::cilium::check_passthrough_rule(&node, &KeyPath::default())
+        let rule = json!({"toPorts": [{field: {"secret": {"name": "tls"}}}]});
+        read_rule(netpol::eval::cilium::check_passthrough_rule, &rule)
     };
     assert!(check("terminatingTLS").is_ok());
     assert!(check("originatingTLS").is_ok());
@@ -159,13 +161,7 @@ fn cilium_tls_fields_use_the_crd_spelling() {
 /// rule is rendered as v1alpha2, whose schema has neither.
 #[test]
 fn cluster_network_policy_passthrough_is_v1alpha2() {
-    let check = |rule: Value| {
-        let text = rule.to_string();
-        let mut sources = Sources::default();
-        let id = sources.add("probe", text.as_str());
-        let node = node::parse(&text, id, &sources).expect("JSON is YAML");
-        netpol::eval::cluster_network_policy::check_passthrough_rule(&node, &KeyPath::default())
-    };
+    let check = |rule: Value| read_rule(netpol::eval::cluster_network_policy::check_passthrough_rule, &rule);
     assert!(check(json!({"action": "Accept", "to": [{"networks": ["10.0.0.0/8"]}]})).is_ok());
     assert!(
         check(json!({"action": "Accept", "ports": [{"portNumber": {"port": 80, "protocol": "TCP"}}]}))

@@ -310,18 +310,7 @@ fn print_result(
     command: impl FnOnce(&mut Sources) -> crate::error::Result<(String, Vec<Diagnostic>)>,
     format: ErrorFormat,
 ) -> i32 {
-    let color = std::io::stderr().is_terminal();
-    let mut sources = Sources::default();
-    match command(&mut sources) {
-        Ok((text, warnings)) => {
-            print_diagnostics(&warnings, &sources, format, color);
-            match write_stdout(&text) {
-                Ok(()) => 0,
-                Err(e) => report(&e, &sources, format, color),
-            }
-        }
-        Err(e) => report(&e, &sources, format, color),
-    }
+    print_streamed(command, |text, out| out.write_all(text.as_bytes()), format)
 }
 
 /// Like [`print_result`], for output too big to build in memory: `write` streams it to

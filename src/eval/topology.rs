@@ -67,68 +67,40 @@ impl Topology {
     }
 }
 
-/// Per pod (by index), the indices of the policies that select it.
-type SelectionTable = std::sync::Arc<Vec<Vec<u32>>>;
-
 /// Which of a layer's policies select each pod of a topology, computed once per topology:
 /// flows are judged by the million, and the pods at their ends are few.
 #[derive(Debug, Default)]
 pub struct SelectionCache {
-    /// The table of the first topology asked about, read without a lock: flows are judged on
-    /// two threads by the million, and a shared lock or reference count on every lookup made
-    /// the two threads fight over one cache line.
-    first: std::sync::OnceLock<(u64, Vec<Vec<u32>>)>,
-    /// The table of a later topology (tests judge several against one policy set).
-    other: std::sync::RwLock<Option<(u64, SelectionTable)>>,
+    /// Per pod, the indices of the policies that select it.
+    table: PerPod<Vec<u32>>,
 }
 
 impl SelectionCache {
     /// Visit, in order, the policies among `candidates(pod)` (indices, in the layer's order)
-    /// that `selects` says select `pod`, until `visit` returns a value. A pod of another
-    /// topology is tested directly.
+    /// that `selects` says select `pod`, until `visit` returns a value.
     pub fn find_map<R, C: IntoIterator<Item = usize>>(
         &self,
         topology: &Topology,
         pod: &Pod,
         candidates: impl Fn(&Pod) -> C,
         selects: impl Fn(usize, &Pod) -> bool,
-        mut visit: impl FnMut(usize) -> Option<R>,
+        visit: impl FnMut(usize) -> Option<R>,
     ) -> Option<R> {
-        let Some(index) = topology.pod_index(pod) else {
-            return candidates(pod).into_iter().filter(|&i| selects(i, pod)).find_map(visit);
-        };
-        let id = topology.id.0;
-        let (first_id, first) = self.first.get_or_init(|| (id, build_table(topology, &candidates, &selects)));
-        if *first_id == id {
-            return first.get(index)?.iter().find_map(|&i| visit(i as usize));
-        }
-        let table = self.other_table(topology, &candidates, &selects);
-        table.get(index)?.iter().find_map(|&i| visit(i as usize))
-    }
-
-    fn other_table<C: IntoIterator<Item = usize>>(
-        &self,
-        topology: &Topology,
-        candidates: &impl Fn(&Pod) -> C,
-        selects: &impl Fn(usize, &Pod) -> bool,
-    ) -> SelectionTable {
-        let id = topology.id.0;
-        if let Ok(slot) = self.other.read()
-            && let Some((cached, table)) = slot.as_ref()
-            && *cached == id
-        {
-            return table.clone();
-        }
-        let table = std::sync::Arc::new(build_table(topology, candidates, selects));
-        if let Ok(mut slot) = self.other.write() {
-            *slot = Some((id, table.clone()));
-        }
-        table
+        let selecting = self.table.get(topology, pod, |p| {
+            candidates(p)
+                .into_iter()
+                .filter(|&i| selects(i, p))
+                .filter_map(|i| u32::try_from(i).ok())
+                .collect()
+        });
+        selecting.iter().map(|&i| i as usize).find_map(visit)
     }
 }
 
 /// A value computed once for every pod of the first topology asked about (by pod index), and
-/// on each call for pods of any other topology.
+/// on each call for pods of any other topology. Read without a lock: flows are judged on two
+/// threads by the million, and a shared lock or reference count on every lookup made the two
+/// threads fight over one cache line.
 #[derive(Debug)]
 pub struct PerPod<T> {
     first: std::sync::OnceLock<(u64, Vec<T>)>,
@@ -153,24 +125,6 @@ impl<T: Clone> PerPod<T> {
         }
         Cow::Owned(compute(pod))
     }
-}
-
-fn build_table<C: IntoIterator<Item = usize>>(
-    topology: &Topology,
-    candidates: &impl Fn(&Pod) -> C,
-    selects: &impl Fn(usize, &Pod) -> bool,
-) -> Vec<Vec<u32>> {
-    topology
-        .pods
-        .iter()
-        .map(|p| {
-            candidates(p)
-                .into_iter()
-                .filter(|&i| selects(i, p))
-                .filter_map(|i| u32::try_from(i).ok())
-                .collect()
-        })
-        .collect()
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]

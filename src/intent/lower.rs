@@ -273,7 +273,7 @@ impl Cx<'_> {
                 path.clone()
             });
             let ports = vec![port_of(port, Protocol::Tcp)];
-            ingress.push(self.rule(rule_name, from, ports, &path, origin, RulePurpose::Plain));
+            ingress.push(self.rule(rule_name, from, ports, origin, RulePurpose::Plain));
         }
         for (i, extra) in chart.additional_ingress.iter().enumerate() {
             let path = np.key("additionalIngress").index(i);
@@ -405,16 +405,8 @@ impl Cx<'_> {
                     continue;
                 }
             };
-            let from_path = port_path.key("from");
             let origin = self.origin(&port_path);
-            ingress.push(self.rule(
-                port_name,
-                &port.from,
-                vec![matched],
-                &from_path,
-                origin,
-                RulePurpose::Plain,
-            ));
+            ingress.push(self.rule(port_name, &port.from, vec![matched], origin, RulePurpose::Plain));
         }
         for (i, extra) in w.ingress.iter().enumerate() {
             ingress.push(self.ingress_rule(&format!("ingress-{i}"), extra, &path.key("ingress").index(i)));
@@ -454,13 +446,13 @@ impl Cx<'_> {
     fn ingress_rule(&mut self, name: &str, spec: &IngressRuleSpec, path: &KeyPath) -> Rule {
         let ports = spec.ports.iter().map(|p: &PortSpec| p.0.clone()).collect();
         let origin = self.origin(path);
-        self.rule(name, &spec.from, ports, &path.key("from"), origin, RulePurpose::Plain)
+        self.rule(name, &spec.from, ports, origin, RulePurpose::Plain)
     }
 
     fn egress_rule(&mut self, name: &str, spec: &EgressRuleSpec, path: &KeyPath) -> Rule {
         let ports = spec.ports.iter().map(|p: &PortSpec| p.0.clone()).collect();
         let origin = self.origin(path);
-        self.rule(name, &spec.to, ports, &path.key("to"), origin, RulePurpose::Plain)
+        self.rule(name, &spec.to, ports, origin, RulePurpose::Plain)
     }
 
     fn rule(
@@ -468,7 +460,6 @@ impl Cx<'_> {
         name: &str,
         peers: &[PeerSpec],
         mut ports: Vec<PortMatch>,
-        peers_path: &KeyPath,
         origin: Origin,
         purpose: RulePurpose,
     ) -> Rule {
@@ -489,7 +480,6 @@ impl Cx<'_> {
                 other => other.clone(),
             })
             .collect();
-        let _ = peers_path;
         // "Everyone" and an empty peer list mean the same; one spelling keeps engines exact.
         if out.contains(&Peer::Entity(super::Entity::All)) {
             out.clear();

@@ -48,9 +48,7 @@ pub fn load(
     sources: &mut Sources,
     stdin: &mut dyn FnMut() -> std::io::Result<String>,
 ) -> Result<Loaded> {
-    let root = merged(inputs, sources, stdin)?;
-    let values = typed(&root, sources)?;
-    Ok(Loaded { root, sources: sources.clone(), values })
+    load_or_prune(inputs, sources, stdin)?.map_err(|pruned| Error::Invalid(pruned.problems))
 }
 
 /// The inputs parsed and merged (later wins, Helm rules), profiles applied: the untyped tree.
@@ -106,14 +104,15 @@ fn merged(
     Ok(root)
 }
 
-/// Values with problems in their types, and what is left of them.
+/// Values with problems in their types, and what is left of them (`R`: the loaded values, or
+/// while typing, the pruned tree and its typed form).
 #[derive(Debug)]
-pub struct Pruned {
+pub struct Pruned<R = Loaded> {
     /// Every problem found (up to [`MAX_ERRORS`]), in file order.
     pub problems: Vec<Diagnostic>,
     /// The values with each problem's entry left out, when that left valid values: only for
     /// finding further problems in later stages, never for output.
-    pub rest: Option<Loaded>,
+    pub rest: Option<R>,
     /// The entries left out.
     pub omitted: Vec<KeyPath>,
 }
@@ -160,18 +159,10 @@ pub fn typed<T: serde::de::DeserializeOwned>(root: &Node, sources: &Sources) -> 
     typed_or_pruned(root, sources).map_err(|pruned| Error::Invalid(pruned.problems))
 }
 
-/// Typing that failed: the problems, and the tree with their entries left out.
-struct PrunedTree<T> {
-    problems: Vec<Diagnostic>,
-    /// The pruned tree and its typed form, when pruning ended in valid values.
-    rest: Option<(Node, T)>,
-    omitted: Vec<KeyPath>,
-}
-
 fn typed_or_pruned<T: serde::de::DeserializeOwned>(
     root: &Node,
     sources: &Sources,
-) -> std::result::Result<T, PrunedTree<T>> {
+) -> std::result::Result<T, Pruned<(Node, T)>> {
     let first = match de::from_node(root, &KeyPath::default()) {
         Ok(values) => return Ok(values),
         Err(e) => e,
@@ -198,7 +189,7 @@ fn typed_or_pruned<T: serde::de::DeserializeOwned>(
         }
     }
     crate::error::sort_in_file_order(&mut problems);
-    Err(PrunedTree {
+    Err(Pruned {
         problems,
         rest: rest.map(|values| (pruned, values)),
         omitted: omitted.into_iter().map(KeyPath).collect(),

@@ -98,7 +98,7 @@ mod tests {
     }
 
     #[test]
-    fn no_engine_refers_users_to_itself() {
+    fn each_engine_is_listed_once() {
         for capability in Capability::ALL {
             let mut engines = capability.engines().to_vec();
             engines.dedup();
