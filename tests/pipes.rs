@@ -77,6 +77,24 @@ fn a_full_device_is_an_error_never_a_success() {
     }
 }
 
+/// A full device is reported in the error format asked for, streamed output included.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_device_is_reported_as_json_when_asked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (topology, manifests) = fixtures(dir.path());
+    for mut args in subcommands(&topology, &manifests) {
+        args.extend(["--error-format".to_string(), "json".to_string()]);
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full");
+        let out = Command::new(bin()).args(&args).stdout(full).output().expect("runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        let json: serde_json::Value =
+            serde_json::from_str(&stderr).unwrap_or_else(|e| panic!("{args:?}: {e}: {stderr}"));
+        assert_eq!(json["diagnostics"][0]["code"], "NP008", "{args:?}: {stderr}");
+    }
+}
+
 #[cfg(target_os = "linux")]
 #[test]
 fn an_unwritable_stderr_does_not_turn_success_into_a_crash() {

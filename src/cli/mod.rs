@@ -329,12 +329,9 @@ fn print_streamed<T>(
             let written = write(&value, &mut stdout).and_then(|()| stdout.flush());
             match written {
                 Ok(()) => 0,
-                Err(source) => report(
-                    &Error::Io { path: "<stdout>".into(), source },
-                    &sources,
-                    ErrorFormat::Human,
-                    color,
-                ),
+                Err(source) => {
+                    report(&Error::Io { path: "<stdout>".into(), source }, &sources, format, color)
+                }
             }
         }
         Err(e) => report(&e, &sources, format, color),
