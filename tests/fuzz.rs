@@ -21,6 +21,7 @@ use netpol::render::{lower_values, render_intent};
 use netpol::values::Input;
 use netpol::values::node::Sources;
 
+#[path = "integration/common.rs"]
 mod common;
 
 /// The slowest any one input may be.

@@ -2,8 +2,7 @@
 //! decide exactly as their explaining path (used by `explain`), and `check`'s two-thread walk
 //! must find exactly what a plain walk over the derived flows finds.
 
-mod common;
-use common::examples;
+use crate::common::examples;
 use netpol::engine::Engine;
 use netpol::eval::check::{
     check_engine_on, check_engines_flow_by_flow, check_engines_on, cni_of, objects_of,

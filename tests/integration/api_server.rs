@@ -2,8 +2,7 @@
 //! `default/kubernetes` Service, which is its endpoints' addresses and ports, so the verdicts
 //! and `check` agree with the intent on every port.
 
-mod common;
-use common::netpol;
+use crate::common::run_on;
 
 const API_BY_SERVICE: &str = "workloads:
   web:
@@ -14,10 +13,10 @@ const API_BY_SERVICE: &str = "workloads:
 
 #[test]
 fn calico_reaches_the_api_server_by_service_on_its_ports_only() {
-    let (code, out, err) = netpol(&["check", "-f", "VALUES", "--engine", "calico"], API_BY_SERVICE);
+    let (code, out, err) = run_on(&["check", "-f", "VALUES", "--engine", "calico"], API_BY_SERVICE);
     assert_eq!(code, 0, "{out}{err}");
     let verdict = |port: &str| {
-        let (code, out, err) = netpol(
+        let (code, out, err) = run_on(
             &[
                 "explain",
                 "-f",
@@ -41,6 +40,6 @@ fn calico_reaches_the_api_server_by_service_on_its_ports_only() {
     assert!(verdict("8080").ends_with("DENIED"), "{}", verdict("8080"));
     // Declared endpoint ports are the Service's ports.
     let custom = format!("cluster: {{apiServer: {{ports: [8443]}}}}\n{API_BY_SERVICE}");
-    let (code, out, err) = netpol(&["check", "-f", "VALUES", "--engine", "calico"], &custom);
+    let (code, out, err) = run_on(&["check", "-f", "VALUES", "--engine", "calico"], &custom);
     assert_eq!(code, 0, "{out}{err}");
 }

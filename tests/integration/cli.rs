@@ -1,27 +1,7 @@
 //! The command line, as users run it: every flag, every error, exit codes, and the rule that
 //! nothing is written unless the whole render succeeded.
 
-use std::path::Path;
-
-use assert_cmd::Command;
-
-fn netpol() -> Command {
-    let mut cmd = Command::cargo_bin("netpol").expect("binary builds");
-    cmd.env_remove("NO_COLOR");
-    cmd
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, text).expect("write test file");
-    path.to_string_lossy().into_owned()
-}
-
-fn stdout_of(args: &[&str]) -> String {
-    let out = netpol().args(args).output().expect("runs");
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).expect("UTF-8")
-}
+use crate::common::{netpol, stdout_of, write};
 
 /// Run with `values` as the only file; expect exit `code`, empty stdout, and `needles` on stderr.
 fn fails_with(values: &str, extra: &[&str], code: i32, needles: &[&str]) {

@@ -1,36 +1,7 @@
 //! The analysis commands as users run them: `explain`, `matrix`, `check`, `topology` and
 //! `eval`, every flag and every error.
 
-use std::path::Path;
-
-use assert_cmd::Command;
-
-fn netpol() -> Command {
-    let mut cmd = Command::cargo_bin("netpol").expect("binary builds");
-    cmd.env_remove("NO_COLOR");
-    cmd
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, text).expect("write test file");
-    path.to_string_lossy().into_owned()
-}
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = netpol().args(args).output().expect("runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn stdout_of(args: &[&str]) -> String {
-    let (code, out, err) = run(args);
-    assert_eq!(code, 0, "{args:?}: {err}");
-    out
-}
+use crate::common::{netpol, run, stdout_of, write};
 
 const LUCITY: &str = "examples/lucity.yaml";
 

@@ -1,8 +1,6 @@
 //! The evaluator reads manifests as the API server does: an explicit null is the empty value
 //! for every field, and a field no schema knows is reported, never ignored in silence.
 
-use assert_cmd::Command;
-
 const TOPOLOGY: &str = r#"
 namespaces:
   - {name: shop, labels: {kubernetes.io/metadata.name: shop}}
@@ -25,8 +23,7 @@ fn verdicts(manifests: &str) -> (Vec<bool>, String) {
         std::fs::write(&path, text).expect("write");
         path
     };
-    let out = Command::cargo_bin("netpol")
-        .expect("bin")
+    let out = crate::common::netpol()
         .arg("eval")
         .arg("--manifests")
         .arg(write("m.yaml", manifests))
@@ -92,8 +89,7 @@ fn refused(manifests: &str) -> (String, serde_json::Value) {
     std::fs::write(dir.path().join("m.yaml"), manifests).expect("write");
     std::fs::write(dir.path().join("t.yaml"), TOPOLOGY).expect("write");
     let run = |format: &str| {
-        let out = Command::cargo_bin("netpol")
-            .expect("bin")
+        let out = crate::common::netpol()
             .current_dir(dir.path())
             .args(["eval", "--manifests", "m.yaml", "--topology", "t.yaml", "--error-format", format])
             .output()
@@ -161,8 +157,7 @@ fn eval_reads_a_flows_file_of_forty_thousand_entries() {
         .map(|i| format!("- from: a/x\n  to: b/y\n  port: {}\n  protocol: TCP\n", i % 65_000 + 1))
         .collect();
     std::fs::write(&flows, text).expect("write");
-    let out = assert_cmd::Command::cargo_bin("netpol")
-        .expect("bin")
+    let out = crate::common::netpol()
         .args(["eval", "-o", "json", "--manifests"])
         .arg(&manifests)
         .arg("--topology")
@@ -184,8 +179,7 @@ fn a_pod_listed_twice_in_a_topology_is_located() {
     std::fs::write(dir.path().join("m.yaml"), "").expect("write");
     let topology = format!("{TOPOLOGY}  - {{namespace: shop, name: web, ip: 10.244.0.9}}\n");
     std::fs::write(dir.path().join("t.yaml"), topology).expect("write");
-    let out = Command::cargo_bin("netpol")
-        .expect("bin")
+    let out = crate::common::netpol()
         .current_dir(dir.path())
         .args(["eval", "--manifests", "m.yaml", "--topology", "t.yaml"])
         .output()

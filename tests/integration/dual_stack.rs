@@ -1,8 +1,7 @@
 //! Dual-stack clusters: the cluster ranges accept one range per family, and internet egress
 //! excludes the cluster's addresses of both families on every engine.
 
-mod common;
-use common::{ENGINES, netpol};
+use crate::common::{ENGINES, run_on};
 
 const DUAL_STACK: &str = r#"cluster:
   podCIDR: [10.244.0.0/16, "fd00:10:244::/56"]
@@ -13,7 +12,7 @@ namespaces:
 "#;
 
 fn verdict(values: &str, engine: &str, to: &str) -> String {
-    let (code, out, err) = netpol(
+    let (code, out, err) = run_on(
         &[
             "explain",
             "-f",
@@ -38,7 +37,7 @@ fn ipv6_internet_excludes_the_ipv6_cluster_ranges_on_every_engine() {
     for engine in ENGINES {
         assert_eq!(verdict(DUAL_STACK, engine, "ip:fd00:10:244::a"), "DENIED", "{engine}: IPv6 pod");
         assert_eq!(verdict(DUAL_STACK, engine, "ip:2001:db8::1"), "ALLOWED", "{engine}: IPv6 internet");
-        let (code, yaml, err) = netpol(&["render", "-f", "VALUES", "--engine", engine], DUAL_STACK);
+        let (code, yaml, err) = run_on(&["render", "-f", "VALUES", "--engine", engine], DUAL_STACK);
         assert_eq!(code, 0, "{engine}: {err}");
         // ClusterNetworkPolicy has no `except`: it lists the complement, so only the verdicts
         // above show the exclusion there.
@@ -48,7 +47,7 @@ fn ipv6_internet_excludes_the_ipv6_cluster_ranges_on_every_engine() {
             }
         }
         assert!(err.is_empty(), "{engine}: {err}");
-        let (code, out, err) = netpol(&["check", "-f", "VALUES", "--engine", engine], DUAL_STACK);
+        let (code, out, err) = run_on(&["check", "-f", "VALUES", "--engine", engine], DUAL_STACK);
         assert_eq!(code, 0, "{engine}: {out}{err}");
     }
 }
@@ -58,7 +57,7 @@ fn ipv6_internet_without_an_ipv6_cluster_range_warns_and_strict_refuses() {
     let single = DUAL_STACK
         .replace(r#"[10.244.0.0/16, "fd00:10:244::/56"]"#, "10.244.0.0/16")
         .replace(r#"[10.96.0.0/12, "fd00:10:96::/108"]"#, "10.96.0.0/12");
-    let (code, _, err) = netpol(&["render", "-f", "VALUES"], &single);
+    let (code, _, err) = run_on(&["render", "-f", "VALUES"], &single);
     assert_eq!(code, 0, "{err}");
     assert!(
         err.contains(
@@ -67,18 +66,18 @@ fn ipv6_internet_without_an_ipv6_cluster_range_warns_and_strict_refuses() {
         "{err}"
     );
     assert!(err.contains("values.yaml:6:"), "{err}");
-    let (code, out, _) = netpol(&["render", "-f", "VALUES", "--strict"], &single);
+    let (code, out, _) = run_on(&["render", "-f", "VALUES", "--strict"], &single);
     assert_eq!((code, out.as_str()), (1, ""));
     // An IPv4-only internet allow says nothing.
     let v4 = single.replace(r#"[0.0.0.0/0, "::/0"]"#, "[0.0.0.0/0]");
-    let (code, _, err) = netpol(&["render", "-f", "VALUES"], &v4);
+    let (code, _, err) = run_on(&["render", "-f", "VALUES"], &v4);
     assert_eq!((code, err.as_str()), (0, ""));
 }
 
 #[test]
 fn a_cluster_range_list_is_checked_entry_by_entry() {
     let bad = DUAL_STACK.replace("fd00:10:244::/56", "fd00:10:244::1/56");
-    let (code, _, err) = netpol(&["render", "-f", "VALUES"], &bad);
+    let (code, _, err) = run_on(&["render", "-f", "VALUES"], &bad);
     assert_eq!(code, 1);
     assert!(err.contains("host bits set"), "{err}");
     assert!(err.contains("cluster.podCIDR"), "{err}");

@@ -1,8 +1,7 @@
 //! Diagnostics fit CI: every problem of the values in one run, in file order, with the same
 //! model for humans and as JSON.
 
-mod common;
-use common::netpol;
+use crate::common::run_on;
 
 const SEVERAL_MISTAKES: &str = "namespaces:
   b:
@@ -24,7 +23,7 @@ workloads:
 
 #[test]
 fn every_mistake_is_reported_in_file_order() {
-    let (code, stdout, stderr) = netpol(&["render", "-f", "VALUES"], SEVERAL_MISTAKES);
+    let (code, stdout, stderr) = run_on(&["render", "-f", "VALUES"], SEVERAL_MISTAKES);
     assert_eq!(code, 1, "{stderr}");
     assert!(stdout.is_empty(), "nothing rendered: {stdout}");
     let lines: Vec<usize> = stderr
@@ -46,7 +45,7 @@ fn every_mistake_is_reported_in_file_order() {
 #[test]
 fn a_problem_caused_by_leaving_out_an_earlier_one_is_not_reported() {
     // The bad port drops `http`'s `port`, which is required: "missing key" would only repeat it.
-    let (code, _, stderr) = netpol(
+    let (code, _, stderr) = run_on(
         &["render", "-f", "VALUES", "--error-format", "json"],
         "workloads:\n  web:\n    namespace: shop\n    ports:\n      http: {port: 99999}\n    egres: {}\n",
     );
@@ -81,7 +80,7 @@ connections:
   - {from: {namespace: shop}, to: {namespace: shop}, ports: [http]}
 ";
     let (code, _, stderr) =
-        netpol(&["render", "-f", "VALUES", "--engine", "kubernetes", "--error-format", "json"], values);
+        run_on(&["render", "-f", "VALUES", "--engine", "kubernetes", "--error-format", "json"], values);
     assert_eq!(code, 1, "{stderr}");
     let json: serde_json::Value = serde_json::from_str(&stderr).expect("JSON diagnostics");
     let found: Vec<(String, u64)> = json["diagnostics"]
@@ -113,7 +112,7 @@ fn a_later_stage_does_not_repeat_what_an_omission_caused() {
 connections:
   - {from: {namespace: shop}, to: {namespace: shop}, ports: [http]}
 ";
-    let (code, _, stderr) = netpol(&["render", "-f", "VALUES", "--error-format", "json"], values);
+    let (code, _, stderr) = run_on(&["render", "-f", "VALUES", "--error-format", "json"], values);
     assert_eq!(code, 1, "{stderr}");
     let json: serde_json::Value = serde_json::from_str(&stderr).expect("JSON diagnostics");
     let codes: Vec<&str> =
@@ -136,7 +135,7 @@ fn every_subcommand_speaks_json_diagnostics() {
     for args in commands {
         let mut args = args.to_vec();
         args.extend(["--error-format", "json"]);
-        let (code, stdout, stderr) = netpol(&args, typo);
+        let (code, stdout, stderr) = run_on(&args, typo);
         assert_eq!(code, 1, "{args:?}: {stderr}");
         assert!(stdout.is_empty(), "{args:?}");
         let json: serde_json::Value =
@@ -155,7 +154,7 @@ fn every_subcommand_speaks_json_diagnostics() {
         .expect("write");
     let topology = dir.path().join("t.yaml");
     std::fs::write(&topology, "pods: []\n").expect("write");
-    let (code, _, stderr) = netpol(
+    let (code, _, stderr) = run_on(
         &[
             "eval",
             "--manifests",
@@ -175,7 +174,7 @@ fn every_subcommand_speaks_json_diagnostics() {
 #[test]
 fn human_diagnostics_show_their_code() {
     let (_, _, stderr) =
-        netpol(&["render", "-f", "VALUES"], "workloads:\n  web:\n    namespace: shop\n    prots: {}\n");
+        run_on(&["render", "-f", "VALUES"], "workloads:\n  web:\n    namespace: shop\n    prots: {}\n");
     assert!(stderr.contains("error[NP002]: unknown key `prots`"), "{stderr}");
 }
 
@@ -183,7 +182,7 @@ fn human_diagnostics_show_their_code() {
 fn what_an_engine_cannot_express_lists_the_engines_that_can() {
     let values = "workloads:\n  api:\n    namespace: shop\n    egress:\n      enabled: true\n      to:\n        - to: [{fqdn: api.example.com}]\n          ports: [443]\n";
     let (code, _, stderr) =
-        netpol(&["render", "-f", "VALUES", "--engine", "kubernetes", "--error-format", "json"], values);
+        run_on(&["render", "-f", "VALUES", "--engine", "kubernetes", "--error-format", "json"], values);
     assert_eq!(code, 1, "{stderr}");
     let json: serde_json::Value = serde_json::from_str(&stderr).expect("JSON diagnostics");
     let d = &json["diagnostics"][0];
@@ -202,7 +201,7 @@ fn what_an_engine_cannot_express_lists_the_engines_that_can() {
 fn a_name_clash_points_at_both_values() {
     // Cluster-scoped names join namespace and name: `a` + `b-c` and `a-b` + `c` meet.
     let values = "workloads:\n  b-c:\n    namespace: a\n    ports: {http: {port: 80}}\n  c:\n    namespace: a-b\n    ports: {http: {port: 81}}\n";
-    let (code, _, stderr) = netpol(
+    let (code, _, stderr) = run_on(
         &["render", "-f", "VALUES", "--engine", "clusterNetworkPolicy", "--error-format", "json"],
         values,
     );
@@ -227,11 +226,11 @@ fn topology_and_flows_errors_are_located_like_values() {
     let bad_topology = write("bad-t.yaml", "pods:\n  - {namespace: a, name: b, labls: {}}\n");
     let flows =
         write("f.yaml", "- {from: a/b, to: a/b, port: 80}\n- {from: a/b, to: a/b, port: 80, protcol: TCP}\n");
-    let (code, _, stderr) = netpol(&["eval", "--manifests", &manifests, "--topology", &bad_topology], "");
+    let (code, _, stderr) = run_on(&["eval", "--manifests", &manifests, "--topology", &bad_topology], "");
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("bad-t.yaml:2:29") && stderr.contains("did you mean `labels`?"), "{stderr}");
     let (code, _, stderr) =
-        netpol(&["eval", "--manifests", &manifests, "--topology", &good_topology, "--flows", &flows], "");
+        run_on(&["eval", "--manifests", &manifests, "--topology", &good_topology, "--flows", &flows], "");
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("f.yaml:2:34") && stderr.contains("did you mean `protocol`?"), "{stderr}");
     assert!(stderr.contains("error[NP009]"), "{stderr}");
@@ -275,7 +274,7 @@ fn passthrough_rules_are_checked_not_copied_blind() {
             "workloads:\n  web:\n    namespace: shop\n    ports:\n      http: {{port: 8080}}\n    {engine}:\n      {dir}:\n        {rule}\n"
         );
         for target in ["kubernetes", "cilium", "calico", "clusterNetworkPolicy"] {
-            let (code, stdout, stderr) = netpol(&["render", "-f", "VALUES", "--engine", target], &values);
+            let (code, stdout, stderr) = run_on(&["render", "-f", "VALUES", "--engine", target], &values);
             assert_eq!(code, 1, "{engine} {dir} on {target}: {stderr}");
             assert!(stdout.is_empty());
             assert!(stderr.contains(needle), "{engine} {dir} on {target}: {stderr}");

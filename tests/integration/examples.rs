@@ -1,8 +1,7 @@
 //! Every example × every engine, snapshotted. A snapshot records either the rendered YAML or,
 //! where the engine cannot express the example, the exact error a user would see.
 
-mod common;
-use common::examples;
+use crate::common::examples;
 use std::path::Path;
 
 use netpol::engine::Engine;
@@ -14,8 +13,7 @@ use netpol::values::node::Sources;
 /// What `netpol render -f EXAMPLE --engine ENGINE` writes: on success its warnings (as YAML
 /// comments) and stdout, on failure its stderr.
 pub fn render_example(example: &Path, engine: Engine) -> (bool, String) {
-    let out = assert_cmd::Command::cargo_bin("netpol")
-        .expect("binary builds")
+    let out = crate::common::netpol()
         .env_remove("NO_COLOR")
         .args(["render", "-f"])
         .arg(example)
@@ -42,7 +40,7 @@ fn every_example_for_every_engine_matches_its_snapshot() {
         for engine in Engine::ALL {
             let (_, text) = render_example(&file, engine);
             insta::with_settings!({
-                snapshot_path => "../snapshots",
+                snapshot_path => "../../snapshots",
                 prepend_module_to_snapshot => false,
                 omit_expression => true,
                 description => format!("netpol render -f {} --engine {engine}", file.display()),
@@ -60,8 +58,7 @@ fn every_rendered_yaml_reads_back_to_the_json_objects() {
     for file in examples() {
         for engine in Engine::ALL {
             let run = |format: &str| {
-                assert_cmd::Command::cargo_bin("netpol")
-                    .expect("binary builds")
+                crate::common::netpol()
                     .args(["render", "-f"])
                     .arg(&file)
                     .args(["--engine", engine.as_str(), "-o", format])
@@ -125,7 +122,7 @@ fn every_example_passes_check_against_one_intent() {
             let messages: Vec<&str> = warnings.iter().map(|w| w.message.as_str()).collect();
             for d in &report.differences {
                 assert!(
-                    common::announced(d, &warnings),
+                    crate::common::announced(d, &warnings),
                     "{} for {engine}: {} -> {} differs ({:?}) and render said nothing about it: {messages:#?}",
                     file.display(),
                     d.from,

@@ -3,13 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
+use crate::common::netpol;
 
 const EXAMPLE: &str = "examples/lucity.yaml";
-
-fn netpol() -> Command {
-    Command::cargo_bin("netpol").expect("binary builds")
-}
 
 fn render_into(dir: &Path, extra: &[&str]) -> std::process::Output {
     netpol().args(["render", "-f", EXAMPLE, "--output-dir"]).arg(dir).args(extra).output().expect("runs")
@@ -204,7 +200,7 @@ fn staging_copies_of_killed_runs_are_removed_and_nothing_else() {
 fn concurrent_renders_into_one_directory_all_succeed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let target = dir.path().join("out");
-    let bin: PathBuf = assert_cmd::cargo::cargo_bin("netpol");
+    let bin: PathBuf = crate::common::binary();
     let children: Vec<_> = (0..4)
         .map(|_| {
             std::process::Command::new(&bin)
@@ -240,7 +236,7 @@ fn a_killed_render_leaves_the_old_or_the_new_set() {
         snapshot(&target)
     };
     let new = expected_files();
-    let bin: PathBuf = assert_cmd::cargo::cargo_bin("netpol");
+    let bin: PathBuf = crate::common::binary();
     for delay_ms in (0..40).step_by(2) {
         let mut child = std::process::Command::new(&bin)
             .args(["render", "-f", EXAMPLE, "--output-dir"])

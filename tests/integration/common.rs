@@ -1,24 +1,55 @@
-//! What the CLI tests share: run the binary on values written to a temporary file, and list
-//! the shipped examples.
+//! What the integration tests share: the binary, files written for one test, and the shipped
+//! examples. One module for every test file, as the test files are one binary.
 
-// Each test file is its own crate and uses part of this module.
+// The fuzz targets include this module on their own and use part of it.
 #![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
-/// Exit code, stdout and stderr of one run. `VALUES` in `args` stands for the values file.
-pub fn netpol(args: &[&str], values: &str) -> (i32, String, String) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("values.yaml");
-    std::fs::write(&path, values).expect("write");
-    let path = path.to_string_lossy().into_owned();
-    let args: Vec<&str> = args.iter().map(|a| if *a == "VALUES" { path.as_str() } else { a }).collect();
-    let out = Command::cargo_bin("netpol").expect("bin").args(&args).output().expect("runs");
+/// The netpol binary, with colour left to the terminal test (no inherited `NO_COLOR`).
+pub fn netpol() -> Command {
+    let mut cmd = Command::cargo_bin("netpol").expect("binary builds");
+    cmd.env_remove("NO_COLOR");
+    cmd
+}
+
+/// Where the netpol binary is, for tests that wire its standard streams themselves.
+pub fn binary() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("netpol")
+}
+
+/// Writes `text` to `dir/name` and returns the path as an argument.
+pub fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write test file");
+    path.to_string_lossy().into_owned()
+}
+
+/// Exit code, stdout and stderr of one run.
+pub fn run(args: &[&str]) -> (i32, String, String) {
+    let out = netpol().args(args).output().expect("runs");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Stdout of a run that must succeed.
+pub fn stdout_of(args: &[&str]) -> String {
+    let (code, out, err) = run(args);
+    assert_eq!(code, 0, "{args:?}: {err}");
+    out
+}
+
+/// [`run`] on values written to a temporary file: `VALUES` in `args` stands for its path.
+pub fn run_on(args: &[&str], values: &str) -> (i32, String, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(dir.path(), "values.yaml", values);
+    let args: Vec<&str> = args.iter().map(|a| if *a == "VALUES" { path.as_str() } else { a }).collect();
+    run(&args)
 }
 
 pub const ENGINES: [&str; 4] = ["kubernetes", "cilium", "calico", "clusterNetworkPolicy"];

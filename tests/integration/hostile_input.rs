@@ -1,14 +1,13 @@
 //! Inputs that used to crash the error printer or read without bound: every one is a located
 //! error with exit 1, never a panic.
 
-use assert_cmd::Command;
+use crate::common::netpol;
 
 fn render_bytes(bytes: &[u8]) -> (Option<i32>, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("values.yaml");
     std::fs::write(&path, bytes).expect("write");
-    let out =
-        Command::cargo_bin("netpol").expect("bin").arg("render").arg("-f").arg(&path).output().expect("runs");
+    let out = netpol().arg("render").arg("-f").arg(&path).output().expect("runs");
     (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
@@ -49,7 +48,7 @@ fn an_endless_input_stops_at_the_size_limit() {
         vec!["render", "-f", "/dev/zero"],
         vec!["eval", "--manifests", "/dev/zero", "--topology", "/dev/zero"],
     ] {
-        let out = Command::cargo_bin("netpol").expect("bin").args(&args).output().expect("runs");
+        let out = netpol().args(&args).output().expect("runs");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
         assert!(stderr.contains("larger than the limit"), "{args:?}: {stderr}");

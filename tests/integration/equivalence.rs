@@ -5,8 +5,6 @@
 //!
 //! CI runs 48 cases; a longer run: `NETPOL_EQUIVALENCE_CASES=2000 cargo test --release --test equivalence`.
 
-mod common;
-
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
@@ -171,7 +169,7 @@ proptest! {
                 "{}: the class walk and the flow-by-flow walk differ\nvalues: {}", engine, v
             );
             // What check files under a limitation, render announced.
-            let silent: Vec<_> = report.differences.iter().filter(|d| !common::announced(d, &warnings)).collect();
+            let silent: Vec<_> = report.differences.iter().filter(|d| !crate::common::announced(d, &warnings)).collect();
             prop_assert!(
                 silent.is_empty(),
                 "{}: {} differences render said nothing about, e.g. {:#?}\nwarnings: {:#?}\nvalues: {}",

@@ -1,7 +1,6 @@
 //! Namespace policies, profiles, connections and guardrails (the 000–003 documents).
 
-mod common;
-use common::netpol;
+use crate::common::run_on;
 use netpol::engine::{Engine, Layer};
 use netpol::intent::lower::LowerOptions;
 use netpol::intent::{Namespaces, Peer};
@@ -9,7 +8,7 @@ use netpol::render::{Output, render};
 use netpol::values::Input;
 use netpol::values::node::Sources;
 
-fn run(values: &str, engine: Engine, weaker: bool) -> Result<Output, Vec<String>> {
+fn render_values(values: &str, engine: Engine, weaker: bool) -> Result<Output, Vec<String>> {
     let options =
         LowerOptions { engine: Some(engine), accept_weaker_guardrails: weaker, ..LowerOptions::default() };
     let mut sources = Sources::default();
@@ -24,7 +23,7 @@ const CLUSTER: &str = "cluster:\n  podCIDR: 10.244.0.0/16\n  serviceCIDR: 10.96.
 #[test]
 fn a_user_value_overrides_a_profile_key() {
     let v = "namespaces:\n  shop:\n    profile: zero-trust\n    defaultDeny: {egress: false}\n";
-    let out = run(v, Engine::Kubernetes, false).expect("renders");
+    let out = render_values(v, Engine::Kubernetes, false).expect("renders");
     let deny = out.intent.policies.iter().find(|p| p.name == "default-deny").expect("default-deny");
     assert!(deny.ingress.is_some(), "the profile's ingress deny stays");
     assert!(deny.egress.is_none(), "the user's egress: false wins over the profile");
@@ -35,7 +34,7 @@ fn a_user_value_overrides_a_profile_key() {
 #[test]
 fn a_connection_yields_exactly_one_rule_on_each_side() {
     let v = "connections:\n  - from: {namespace: shop}\n    to: {namespace: db, podLabels: {app: pg}}\n    ports: [5432]\n";
-    let out = run(v, Engine::Kubernetes, false).expect("renders");
+    let out = render_values(v, Engine::Kubernetes, false).expect("renders");
     let policies = &out.intent.policies;
     assert_eq!(policies.len(), 2);
     let egress_side = policies.iter().find(|p| p.namespace == "shop").expect("source side");
@@ -54,16 +53,16 @@ const GUARDED: &str = "cluster:\n  gateway: {namespace: gw}\n  tenantLabel: tena
 
 #[test]
 fn the_kubernetes_engine_refuses_unenforceable_guardrails() {
-    let errors = run(GUARDED, Engine::Kubernetes, false).expect_err("refused");
+    let errors = render_values(GUARDED, Engine::Kubernetes, false).expect_err("refused");
     assert!(errors.iter().any(|e| e.contains("cannot express a guardrail")), "{errors:?}");
-    let out = run(GUARDED, Engine::Kubernetes, true).expect("accepted with the flag");
+    let out = render_values(GUARDED, Engine::Kubernetes, true).expect("accepted with the flag");
     assert!(out.warnings.iter().any(|w| w.message.contains("not enforced by the kubernetes engine")));
 }
 
 #[test]
 fn guardrails_sort_first() {
     for engine in [Engine::Cilium, Engine::Calico, Engine::ClusterNetworkPolicy] {
-        let out = match run(GUARDED, engine, false) {
+        let out = match render_values(GUARDED, engine, false) {
             Ok(out) => out,
             Err(e) => panic!("{engine}: {e:?}"),
         };
@@ -91,7 +90,7 @@ fn guardrails_sort_first() {
 
 #[test]
 fn no_rendered_cidr_allow_contains_a_metadata_address() {
-    let out = run(GUARDED, Engine::Kubernetes, true).expect("renders");
+    let out = render_values(GUARDED, Engine::Kubernetes, true).expect("renders");
     let metadata: [ipnet::IpNet; 2] =
         ["169.254.169.254/32".parse().unwrap(), "fd00:ec2::254/128".parse().unwrap()];
     let mut cidr_rules = 0;
@@ -113,7 +112,7 @@ fn no_rendered_cidr_allow_contains_a_metadata_address() {
     assert!(cidr_rules >= 2);
     // Even without the guardrail, internet egress never includes the metadata service.
     let v = format!("{CLUSTER}namespaces:\n  a:\n    allow:\n      internet: true\n");
-    let out = run(&v, Engine::Kubernetes, false).expect("renders");
+    let out = render_values(&v, Engine::Kubernetes, false).expect("renders");
     let text = netpol::emit::to_yaml(&out.manifests, &out.header).expect("yaml");
     assert!(text.contains("169.254.169.254/32"), "{text}");
 }
@@ -121,14 +120,14 @@ fn no_rendered_cidr_allow_contains_a_metadata_address() {
 #[test]
 fn a_cidr_allow_inside_a_denied_address_is_an_error() {
     let v = "guardrails: {denyMetadataService: true}\nworkloads:\n  a:\n    egress:\n      enabled: true\n      to: [{to: [{cidr: 169.254.169.254/32}]}]\n";
-    let errors = run(v, Engine::Cilium, false).expect_err("refused");
+    let errors = render_values(v, Engine::Cilium, false).expect_err("refused");
     assert!(errors.iter().any(|e| e.contains("which a guardrail denies")), "{errors:?}");
 }
 
 #[test]
 fn a_connection_across_tenants_is_refused_when_tenants_are_isolated() {
     let v = format!("{GUARDED}connections:\n  - from: {{namespace: a}}\n    to: {{namespace: b}}\n");
-    let errors = run(&v, Engine::Calico, false).expect_err("refused");
+    let errors = render_values(&v, Engine::Calico, false).expect_err("refused");
     assert!(errors.iter().any(|e| e.contains("from tenant `one` to tenant `two`")), "{errors:?}");
 }
 
@@ -140,7 +139,7 @@ fn a_namespace_allow_that_a_guardrail_always_denies_is_refused() {
         "    labels: {tenant: two}\n    allow:\n      fromNamespaces: [a]\n",
     );
     let v = v.replace("    allow:\n      internet: {cidrs: [169.254.0.0/16]}\n", "");
-    let errors = run(&v, Engine::Cilium, false).expect_err("refused");
+    let errors = render_values(&v, Engine::Cilium, false).expect_err("refused");
     assert!(
         errors.iter().any(|e| e
             .contains("from tenant `one` to tenant `two`, which guardrails.denyCrossTenant always denies")),
@@ -151,21 +150,21 @@ fn a_namespace_allow_that_a_guardrail_always_denies_is_refused() {
 #[test]
 fn unmanaged_namespaces_get_no_policy_and_are_listed() {
     let v = "unmanagedNamespaces: [kube-system]\nnamespaces:\n  kube-system:\n    unmanaged: true\n  a:\n    profile: zero-trust\n";
-    let out = run(v, Engine::Kubernetes, false).expect("renders");
+    let out = render_values(v, Engine::Kubernetes, false).expect("renders");
     assert!(out.manifests.iter().all(|m| m.namespace.as_deref() != Some("kube-system")));
     let text = netpol::emit::to_yaml(&out.manifests, &out.header).expect("yaml");
     assert!(text.contains("# Deliberately unmanaged (no policies rendered): kube-system."), "{text}");
     let v = "unmanagedNamespaces: [kube-system]\nworkloads:\n  dns:\n    namespace: kube-system\n    ports: {dns: {port: 53}}\n";
-    let errors = run(v, Engine::Kubernetes, false).expect_err("refused");
+    let errors = render_values(v, Engine::Kubernetes, false).expect_err("refused");
     assert!(errors.iter().any(|e| e.contains("declared unmanaged")), "{errors:?}");
 }
 
 #[test]
 fn gateway_is_the_ingress_entity_on_cilium_and_configured_pods_everywhere() {
     let v = "namespaces:\n  a:\n    allow:\n      fromGateway: true\n";
-    let errors = run(v, Engine::Kubernetes, false).expect_err("needs cluster.gateway");
+    let errors = render_values(v, Engine::Kubernetes, false).expect_err("needs cluster.gateway");
     assert!(errors.iter().any(|e| e.contains("fromGateway")), "{errors:?}");
-    let out = run(v, Engine::Cilium, false).expect("cilium has the entity");
+    let out = render_values(v, Engine::Cilium, false).expect("cilium has the entity");
     // The intent is the same for every engine; Cilium spells the proxy as its entity.
     let rule = &out.intent.policies[0].ingress.as_ref().expect("ingress")[0];
     assert_eq!(rule.peers, vec![Peer::GatewayProxy]);
@@ -173,7 +172,7 @@ fn gateway_is_the_ingress_entity_on_cilium_and_configured_pods_everywhere() {
     assert!(text.contains("fromEntities:\n    - ingress"), "{text}");
     let v = format!("cluster:\n  gateway: {{namespace: gw}}\n{v}");
     for engine in [Engine::Kubernetes, Engine::Calico, Engine::ClusterNetworkPolicy, Engine::Cilium] {
-        let out = run(&v, engine, false).expect("configured");
+        let out = render_values(&v, engine, false).expect("configured");
         let text = netpol::emit::to_yaml(&out.manifests, &out.header).expect("yaml");
         assert!(text.contains("gw"), "{engine}: the gateway's pods are allowed\n{text}");
     }
@@ -181,21 +180,22 @@ fn gateway_is_the_ingress_entity_on_cilium_and_configured_pods_everywhere() {
 
 #[test]
 fn internet_egress_needs_the_cluster_ranges() {
-    let errors = run("namespaces:\n  a:\n    allow:\n      internet: true\n", Engine::Kubernetes, false)
-        .expect_err("refused");
+    let errors =
+        render_values("namespaces:\n  a:\n    allow:\n      internet: true\n", Engine::Kubernetes, false)
+            .expect_err("refused");
     assert!(errors.iter().any(|e| e.contains("cluster's own ranges")), "{errors:?}");
 }
 
 #[test]
 fn kubernetes_spells_out_anyone_without_the_guarded_addresses() {
     let v = "guardrails: {denyMetadataService: true}\nworkloads:\n  a:\n    egress:\n      enabled: true\n      dns: false\n      to: [{ports: [443]}]\n";
-    let out = run(v, Engine::Kubernetes, true).expect("renders");
+    let out = render_values(v, Engine::Kubernetes, true).expect("renders");
     let text = netpol::emit::to_yaml(&out.manifests, &out.header).expect("yaml");
     assert!(text.contains("cidr: 0.0.0.0/0\n        except:\n        - 169.254.169.254/32"), "{text}");
     assert!(text.contains("except:\n        - fd00:ec2::254/128"), "{text}");
     assert!(text.contains("- namespaceSelector: {}"), "{text}");
     // Engines that enforce the guardrail keep "anyone" as it is.
-    let out = run(v, Engine::Cilium, false).expect("renders");
+    let out = render_values(v, Engine::Cilium, false).expect("renders");
     let rule = &out.intent.policies[0].egress.as_ref().expect("egress")[0];
     assert!(rule.peers.is_empty());
 }
@@ -203,10 +203,10 @@ fn kubernetes_spells_out_anyone_without_the_guarded_addresses() {
 #[test]
 fn cilium_warns_about_an_api_server_ipblock() {
     let v = "networkPolicy:\n  enabled: true\n  egress:\n    enabled: true\n    to: [{to: [{ipBlock: {cidr: 10.0.0.1/32}}], ports: [{port: 443}]}]\n";
-    let out = run(v, Engine::Cilium, false).expect("renders");
+    let out = render_values(v, Engine::Cilium, false).expect("renders");
     assert!(out.warnings.iter().any(|w| w.message.contains("Cilium will not match it by CIDR")));
     let v = format!("cluster: {{apiServer: {{cidrs: [10.0.0.1/32]}}}}\n{v}");
-    let out = run(&v, Engine::Cilium, false).expect("renders");
+    let out = render_values(&v, Engine::Cilium, false).expect("renders");
     assert!(out.warnings.is_empty(), "{:?}", out.warnings);
     let text = netpol::emit::to_yaml(&out.manifests, &out.header).expect("yaml");
     assert!(text.contains("kube-apiserver"), "{text}");
@@ -236,13 +236,13 @@ fn a_namespace_allow_that_widens_a_workload_from_list_warns_in_file_order() {
         "{err}"
     );
     assert!(warnings[1].contains("`namespaces.shop.allow.sameNamespace` also opens port 5432/TCP"), "{err}");
-    let (code, out, _) = netpol(&["render", "--strict", "-f", "VALUES"], values);
+    let (code, out, _) = run_on(&["render", "--strict", "-f", "VALUES"], values);
     assert_eq!(code, 1);
     assert!(out.is_empty());
 }
 
 fn render_stderr(values: &str) -> (i32, String) {
-    let (code, _, err) = netpol(&["render", "-f", "VALUES"], values);
+    let (code, _, err) = run_on(&["render", "-f", "VALUES"], values);
     (code, err)
 }
 

@@ -1,11 +1,6 @@
 //! Standard streams that go away or fill up: no panic, no backtrace, the usual exit statuses.
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
-
-fn bin() -> PathBuf {
-    assert_cmd::cargo::cargo_bin("netpol")
-}
 
 /// Every subcommand with arguments that print something on stdout.
 fn subcommands(topology: &str, manifests: &str) -> Vec<Vec<String>> {
@@ -36,7 +31,7 @@ fn fixtures(dir: &std::path::Path) -> (String, String) {
     let topology = dir.join("topology.yaml");
     let manifests = dir.join("manifests.yaml");
     let run = |args: &[&str]| {
-        let out = Command::new(bin()).args(args).output().expect("runs");
+        let out = Command::new(crate::common::binary()).args(args).output().expect("runs");
         assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
         out.stdout
     };
@@ -53,8 +48,12 @@ fn a_reader_that_goes_away_stops_every_subcommand_quietly() {
         // The read end is closed before the child even starts, so its first write fails.
         let (reader, writer) = std::io::pipe().expect("pipe");
         drop(reader);
-        let out =
-            Command::new(bin()).args(&args).stdout(writer).stderr(Stdio::piped()).output().expect("runs");
+        let out = Command::new(crate::common::binary())
+            .args(&args)
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .expect("runs");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.trim().is_empty(), "{args:?}: nothing is said: {stderr}");
         assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{args:?}: {stderr}");
@@ -69,7 +68,7 @@ fn a_full_device_is_an_error_never_a_success() {
     let (topology, manifests) = fixtures(dir.path());
     for args in subcommands(&topology, &manifests) {
         let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full");
-        let out = Command::new(bin()).args(&args).stdout(full).output().expect("runs");
+        let out = Command::new(crate::common::binary()).args(&args).stdout(full).output().expect("runs");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
         assert!(stderr.contains("No space left on device"), "{args:?}: {stderr}");
@@ -86,7 +85,7 @@ fn a_full_device_is_reported_as_json_when_asked() {
     for mut args in subcommands(&topology, &manifests) {
         args.extend(["--error-format".to_string(), "json".to_string()]);
         let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full");
-        let out = Command::new(bin()).args(&args).stdout(full).output().expect("runs");
+        let out = Command::new(crate::common::binary()).args(&args).stdout(full).output().expect("runs");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
         let json: serde_json::Value =
@@ -100,7 +99,7 @@ fn a_full_device_is_reported_as_json_when_asked() {
 fn an_unwritable_stderr_does_not_turn_success_into_a_crash() {
     let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full");
     // A disabled chart says so on stderr and succeeds.
-    let mut child = Command::new(bin())
+    let mut child = Command::new(crate::common::binary())
         .args(["render", "-f", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())

@@ -1,8 +1,7 @@
 //! A named port means the same on every engine: it takes the protocol of the port it names,
 //! resolves in the derived topology, and a misspelt or ambiguous name is a located error.
 
-mod common;
-use common::netpol;
+use crate::common::run_on;
 
 const UDP_ADMIN: &str = "workloads:
   api:
@@ -18,7 +17,7 @@ connections:
 #[test]
 fn a_named_port_takes_the_protocol_it_names_on_every_engine() {
     for engine in ["kubernetes", "cilium", "calico", "clusterNetworkPolicy"] {
-        let (code, out, err) = netpol(
+        let (code, out, err) = run_on(
             &[
                 "explain",
                 "-f",
@@ -37,16 +36,16 @@ fn a_named_port_takes_the_protocol_it_names_on_every_engine() {
         assert_eq!(code, 0, "{engine}: {err}");
         assert!(out.lines().next().is_some_and(|l| l.ends_with("ALLOWED")), "{engine}: {out}");
     }
-    let (_, yaml, _) = netpol(&["render", "-f", "VALUES"], UDP_ADMIN);
+    let (_, yaml, _) = run_on(&["render", "-f", "VALUES"], UDP_ADMIN);
     assert!(yaml.contains("- port: admin\n      protocol: UDP"), "{yaml}");
-    let (code, out, err) = netpol(&["check", "-f", "VALUES"], UDP_ADMIN);
+    let (code, out, err) = run_on(&["check", "-f", "VALUES"], UDP_ADMIN);
     assert_eq!(code, 0, "{out}{err}");
 }
 
 #[test]
 fn a_misspelt_named_port_is_a_located_error_with_a_suggestion() {
     let (code, out, err) =
-        netpol(&["render", "-f", "VALUES"], &UDP_ADMIN.replace("ports: [admin]", "ports: [admn]"));
+        run_on(&["render", "-f", "VALUES"], &UDP_ADMIN.replace("ports: [admin]", "ports: [admn]"));
     assert_eq!(code, 1, "{err}");
     assert!(out.is_empty());
     assert!(err.contains("named port `admn`") && err.contains("did you mean `admin`?"), "{err}");
@@ -59,7 +58,7 @@ fn a_name_declared_with_two_protocols_is_refused() {
     let values = format!(
         "{UDP_ADMIN}  - from: {{namespace: front}}\n    to: {{namespace: back}}\n    ports: [admin]\n"
     ) + "namespaces:\n  back:\n    workloads:\n      dns:\n        ports:\n          admin: {port: 8080}\n";
-    let (code, _, err) = netpol(&["render", "-f", "VALUES"], &values);
+    let (code, _, err) = run_on(&["render", "-f", "VALUES"], &values);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("names ports of different protocols (8080/TCP, 8080/UDP)"), "{err}");
 }
@@ -73,10 +72,10 @@ fn the_derived_topology_keeps_declared_port_names() {
       metrics: {port: 9090, from: [{namespace: monitoring, podLabels: {app.kubernetes.io/name: prometheus}}]}
       http: {port: 8080, from: [{namespace: shop}]}
 ";
-    let (code, out, err) = netpol(&["topology", "-f", "VALUES"], values);
+    let (code, out, err) = run_on(&["topology", "-f", "VALUES"], values);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("- name: metrics\n    port: 9090"), "{out}");
-    let (code, out, err) = netpol(
+    let (code, out, err) = run_on(
         &[
             "explain",
             "-f",
@@ -108,13 +107,13 @@ fn cluster_network_policy_translates_a_declared_name_toward_a_cidr_and_refuses_o
       dns: false
       to: [{to: [{cidr: 10.244.0.0/16}], ports: [http]}]
 ";
-    let (code, out, err) = netpol(&["render", "-f", "VALUES", "--engine", "clusterNetworkPolicy"], values);
+    let (code, out, err) = run_on(&["render", "-f", "VALUES", "--engine", "clusterNetworkPolicy"], values);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("named port `http` is rendered as 9090/TCP"), "{err}");
     assert!(out.contains("number: 9090"), "{out}");
     let undeclared = values.replace("ports: [http]}]", "ports: [grpc]}]");
     let (code, out, err) =
-        netpol(&["render", "-f", "VALUES", "--engine", "clusterNetworkPolicy"], &undeclared);
+        run_on(&["render", "-f", "VALUES", "--engine", "clusterNetworkPolicy"], &undeclared);
     assert_eq!(code, 1, "{err}");
     assert!(out.is_empty());
     assert!(err.contains("named port `grpc` toward a CIDR peer"), "{err}");
@@ -135,7 +134,7 @@ connections:
     to: {namespace: front, podLabels: {app: api}}
     ports: [8080]
 ";
-    let (code, topology, err) = netpol(&["topology", "-f", "VALUES"], values);
+    let (code, topology, err) = run_on(&["topology", "-f", "VALUES"], values);
     assert_eq!(code, 0, "{err}");
     assert!(
         topology.contains("  name: api\n  labels:\n    app: api\n  ip: \"10.244.0.11\"\n  ports:\n  - name: http\n    port: 8080\n    protocol: TCP\n  - name: metrics\n    port: 9090\n"),
