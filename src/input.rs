@@ -5,8 +5,8 @@ use std::io::Read;
 use std::path::Path;
 
 use crate::error::{Diagnostic, Error, Result};
-use crate::intent::Origin;
 use crate::values::node::MAX_INPUT_BYTES;
+use crate::vocab::Origin;
 
 /// The whole text of `path`, or of standard input for `-`; `name` is how errors call it.
 pub fn read_path(path: &Path) -> Result<String> {

@@ -12,8 +12,6 @@
 //! or `io.cilium.k8s.namespace.labels.*` keys), so neither CNP nor CCNP implicit scoping
 //! (ENGINES.md 3.2) changes what they select.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 
 use super::{Backend, Engine, Entry, Layer, Manifest, ObjectMeta, Problems, Rendered};
@@ -55,7 +53,7 @@ struct CiliumPolicy {
 struct Spec {
     #[serde(skip_serializing_if = "Option::is_none")]
     description: Option<String>,
-    endpoint_selector: Selector,
+    endpoint_selector: LabelSelector,
     enable_default_deny: DefaultDeny,
     #[serde(skip_serializing_if = "Option::is_none")]
     ingress: Option<Vec<Entry<CiliumRule>>>,
@@ -73,36 +71,19 @@ struct DefaultDeny {
     egress: bool,
 }
 
-#[derive(Serialize, Default, Clone, PartialEq)]
-#[serde(rename_all = "camelCase")]
-struct Selector {
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    match_labels: BTreeMap<String, String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    match_expressions: Vec<Expression>,
-}
-
-#[derive(Serialize, Clone, PartialEq)]
-struct Expression {
-    key: String,
-    operator: &'static str,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    values: Vec<String>,
-}
-
 /// One Cilium rule (ingress, egress or their deny forms): exactly one L3 field, plus ports.
 /// `{}` is the empty rule of a default-deny: it isolates and allows nothing.
 #[derive(Serialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct CiliumRule {
     #[serde(rename = "fromEndpoints", skip_serializing_if = "Option::is_none")]
-    from_endpoints: Option<Vec<Selector>>,
+    from_endpoints: Option<Vec<LabelSelector>>,
     #[serde(rename = "fromCIDRSet", skip_serializing_if = "Option::is_none")]
     from_cidr_set: Option<Vec<CidrRule>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     from_entities: Option<Vec<&'static str>>,
     #[serde(rename = "toEndpoints", skip_serializing_if = "Option::is_none")]
-    to_endpoints: Option<Vec<Selector>>,
+    to_endpoints: Option<Vec<LabelSelector>>,
     #[serde(rename = "toCIDRSet", skip_serializing_if = "Option::is_none")]
     to_cidr_set: Option<Vec<CidrRule>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -224,7 +205,7 @@ fn render_policy(intent: &Intent, policy: &Policy, problems: &mut Problems) -> R
         return Ok(None);
     }
     let dns_visibility = needs_dns_visibility(policy, &context, problems);
-    let endpoint_selector = selector(&policy.subject);
+    let endpoint_selector = policy.subject.clone();
     check_keys(&endpoint_selector, &format!("the pods of {context}"), &policy.origin, problems);
     let site = |direction| Site {
         namespace: Some(&policy.namespace),
@@ -398,7 +379,7 @@ fn render_guardrail(intent: &Intent, g: &Guardrail, problems: &mut Problems) -> 
         return Ok(None);
     }
     let context = format!("guardrail `{}`", g.name);
-    let mut endpoint_selector = selector(&g.pods);
+    let mut endpoint_selector = g.pods.clone();
     add_namespace_keys(&mut endpoint_selector, &g.namespaces);
     check_keys(&endpoint_selector, &format!("the pods of {context}"), &g.origin, problems);
     let mut deny = |rules: &[Rule], direction| {
@@ -448,7 +429,7 @@ fn translate(rule: &Rule, site: &Site<'_>, problems: &mut Problems) -> Vec<Ciliu
     for peer in &rule.peers {
         match peer {
             Peer::Pods { namespaces, pods } => {
-                let mut s = selector(pods);
+                let mut s = pods.clone();
                 match (namespaces, site.namespace) {
                     (Namespaces::Own, Some(ns)) => {
                         s.match_labels.insert(POD_NAMESPACE.to_string(), ns.to_string());
@@ -589,28 +570,17 @@ fn to_ports(ports: &[PortMatch], dns: bool) -> Option<Vec<PortRule>> {
     )
 }
 
-fn selector(s: &LabelSelector) -> Selector {
-    Selector {
-        match_labels: s.match_labels.clone().into_iter().collect(),
-        match_expressions: s.match_expressions.iter().map(|e| expression(&e.key, e)).collect(),
-    }
+fn expression(key: &str, e: &LabelExpression) -> LabelExpression {
+    LabelExpression { key: key.to_string(), ..e.clone() }
 }
 
-fn expression(key: &str, e: &LabelExpression) -> Expression {
-    Expression { key: key.to_string(), operator: e.operator.as_str(), values: e.values.clone() }
-}
-
-fn pods_in_any_namespace() -> Expression {
-    Expression {
-        key: POD_NAMESPACE.to_string(),
-        operator: LabelOperator::Exists.as_str(),
-        values: Vec::new(),
-    }
+fn pods_in_any_namespace() -> LabelExpression {
+    LabelExpression { key: POD_NAMESPACE.to_string(), operator: LabelOperator::Exists, values: Vec::new() }
 }
 
 /// Narrow an endpoint selector to namespaces matching `ns`, naming the namespace explicitly so
 /// that neither CNP nor CCNP implicit scoping applies (ENGINES.md 3.2).
-fn add_namespace_keys(s: &mut Selector, ns: &LabelSelector) {
+fn add_namespace_keys(s: &mut LabelSelector, ns: &LabelSelector) {
     if ns.match_expressions.is_empty()
         && ns.match_labels.len() == 1
         && let Some(name) = ns.match_labels.get(NAMESPACE_NAME_LABEL)
@@ -641,7 +611,7 @@ fn add_namespace_keys(s: &mut Selector, ns: &LabelSelector) {
 /// `k8s:<key>`) and rejects the whole policy when that is not a valid label key (name ≤63,
 /// prefix ≤253 characters). Keys that are legal in Kubernetes can overflow once extended,
 /// namespace label keys (`io.cilium.k8s.namespace.labels.<key>`) above all.
-fn check_keys(s: &Selector, what: &str, origin: &Origin, problems: &mut Problems) {
+fn check_keys(s: &LabelSelector, what: &str, origin: &Origin, problems: &mut Problems) {
     let keys = s.match_labels.keys().chain(s.match_expressions.iter().map(|e| &e.key));
     for key in keys {
         let extended = match key.split_once(':') {

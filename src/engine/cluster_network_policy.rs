@@ -65,38 +65,21 @@ struct Spec {
 #[derive(Serialize, Clone)]
 #[serde(rename_all = "camelCase")]
 enum Subject {
-    Namespaces(Selector),
+    Namespaces(LabelSelector),
     Pods(PodsSelector),
 }
 
 #[derive(Serialize, Clone)]
 #[serde(rename_all = "camelCase")]
 struct PodsSelector {
-    namespace_selector: Selector,
-    pod_selector: Selector,
-}
-
-#[derive(Serialize, Clone, Default)]
-#[serde(rename_all = "camelCase")]
-struct Selector {
-    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    match_labels: std::collections::BTreeMap<String, String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    match_expressions: Vec<Expression>,
-}
-
-#[derive(Serialize, Clone)]
-struct Expression {
-    key: String,
-    operator: &'static str,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    values: Vec<String>,
+    namespace_selector: LabelSelector,
+    pod_selector: LabelSelector,
 }
 
 #[derive(Serialize, Clone)]
 #[serde(rename_all = "camelCase")]
 enum CnpPeer {
-    Namespaces(Selector),
+    Namespaces(LabelSelector),
     Pods(PodsSelector),
     Networks(Vec<String>),
 }
@@ -319,24 +302,9 @@ fn deny_all(ingress: bool, egress: bool) -> (Vec<Entry<CnpRule>>, Vec<Entry<CnpR
 
 fn subject(namespaces: &LabelSelector, pods: &LabelSelector) -> Subject {
     if pods.is_empty() {
-        Subject::Namespaces(selector(namespaces))
+        Subject::Namespaces(namespaces.clone())
     } else {
-        Subject::Pods(PodsSelector { namespace_selector: selector(namespaces), pod_selector: selector(pods) })
-    }
-}
-
-fn selector(s: &LabelSelector) -> Selector {
-    Selector {
-        match_labels: s.match_labels.clone().into_iter().collect(),
-        match_expressions: s
-            .match_expressions
-            .iter()
-            .map(|e| Expression {
-                key: e.key.clone(),
-                operator: e.operator.as_str(),
-                values: e.values.clone(),
-            })
-            .collect(),
+        Subject::Pods(PodsSelector { namespace_selector: namespaces.clone(), pod_selector: pods.clone() })
     }
 }
 
@@ -460,7 +428,7 @@ fn peers(
     let mut out = Vec::new();
     let mut ok = true;
     let any = |out: &mut Vec<CnpPeer>| {
-        out.push(CnpPeer::Namespaces(Selector::default()));
+        out.push(CnpPeer::Namespaces(LabelSelector::default()));
         if direction == Direction::Egress {
             out.push(CnpPeer::Networks(vec!["0.0.0.0/0".into(), "::/0".into()]));
         }
@@ -512,11 +480,11 @@ fn peers(
                     (Namespaces::Matching(ns), _) => ns,
                 };
                 out.push(if pods.is_empty() {
-                    CnpPeer::Namespaces(selector(ns))
+                    CnpPeer::Namespaces(ns.clone())
                 } else {
                     CnpPeer::Pods(PodsSelector {
-                        namespace_selector: selector(ns),
-                        pod_selector: selector(pods),
+                        namespace_selector: ns.clone(),
+                        pod_selector: pods.clone(),
                     })
                 });
             }

@@ -14,13 +14,13 @@ use ipnet::IpNet;
 use serde::Deserialize;
 
 use super::kubernetes::{self, NetworkPolicy};
-use super::labels::Selector;
 use super::topology::protocol_text;
 use super::{
     Context, Decision, Direction, Endpoint, Flow, Layer, NAMESPACED_ORDER, Outcome, Pod, Rank, Step,
 };
 use crate::error::{Diagnostic, Error, Result};
 use crate::intent::{Fqdn, Protocol};
+use crate::vocab::labels::LabelSelector;
 
 const NAMESPACE_KEY: &str = "io.kubernetes.pod.namespace";
 const NAMESPACE_LABELS_PREFIX: &str = "io.cilium.k8s.namespace.labels.";
@@ -44,8 +44,8 @@ struct Metadata {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct RuleSpec {
-    endpoint_selector: Option<Selector>,
-    node_selector: Option<Selector>,
+    endpoint_selector: Option<LabelSelector>,
+    node_selector: Option<LabelSelector>,
     enable_default_deny: Option<DefaultDeny>,
     #[serde(default)]
     ingress: Vec<PeerRule>,
@@ -74,9 +74,9 @@ struct DefaultDeny {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct PeerRule {
     #[serde(alias = "toEndpoints")]
-    from_endpoints: Option<Vec<Selector>>,
+    from_endpoints: Option<Vec<LabelSelector>>,
     #[serde(alias = "toRequires")]
-    from_requires: Option<Vec<Selector>>,
+    from_requires: Option<Vec<LabelSelector>>,
     #[serde(rename = "fromCIDR", alias = "toCIDR")]
     from_cidr: Option<Vec<IpNet>>,
     #[serde(rename = "fromCIDRSet", alias = "toCIDRSet")]
@@ -84,7 +84,7 @@ struct PeerRule {
     #[serde(alias = "toEntities")]
     from_entities: Option<Vec<String>>,
     #[serde(alias = "toNodes")]
-    from_nodes: Option<Vec<Selector>>,
+    from_nodes: Option<Vec<LabelSelector>>,
     #[serde(alias = "toGroups")]
     from_groups: Option<serde_json::Value>,
     to_services: Option<serde_json::Value>,
@@ -155,7 +155,7 @@ struct Spec {
     label: String,
     /// The policy's namespace; `None` for a clusterwide policy.
     namespace: Option<String>,
-    subject: Selector,
+    subject: LabelSelector,
     default_deny: [Option<bool>; 2],
     rules: [Vec<Rule>; 2],
     denies: [Vec<Rule>; 2],
@@ -179,10 +179,10 @@ enum Peers {
     Any,
     /// An empty rule `{}`: nothing (it only switches default-deny on).
     Nothing,
-    Endpoints(Vec<Selector>),
+    Endpoints(Vec<LabelSelector>),
     Cidrs(Vec<(IpNet, Vec<IpNet>)>),
     Entities(Vec<String>),
-    Nodes(Vec<Selector>),
+    Nodes(Vec<LabelSelector>),
     Fqdns(Vec<Fqdn>),
     /// A peer kind the evaluator does not model: reported, never matched.
     Unmodelled(&'static str),
@@ -451,22 +451,22 @@ pub(super) fn identity_label<'a>(
     }
 }
 
-/// Selector keys may carry a source (`k8s:`, `any:`); reserved identities keep theirs.
+/// LabelSelector keys may carry a source (`k8s:`, `any:`); reserved identities keep theirs.
 fn strip_source(key: &str) -> &str {
     key.strip_prefix("k8s:").or_else(|| key.strip_prefix("any:")).unwrap_or(key)
 }
 
 /// Whether `selector` selects `pod` by its identity labels, looked up without building them.
-fn identity_matches(selector: &Selector, ctx: &Context<'_>, pod: &Pod) -> bool {
+fn identity_matches(selector: &LabelSelector, ctx: &Context<'_>, pod: &Pod) -> bool {
     let namespace_labels = ctx.topology.namespace_labels(&pod.namespace);
     selector.matches_with(|k| identity_label(pod, &namespace_labels, strip_source(k)))
 }
 
-fn selector_matches(selector: &Selector, labels: &BTreeMap<String, String>) -> bool {
+fn selector_matches(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
     selector.matches_with(|k| labels.get(strip_source(k)).map(String::as_str))
 }
 
-fn names_namespace(selector: &Selector) -> bool {
+fn names_namespace(selector: &LabelSelector) -> bool {
     let named = |k: &str| {
         let k = strip_source(k);
         k == NAMESPACE_KEY || k.starts_with(NAMESPACE_LABELS_PREFIX)
@@ -579,7 +579,7 @@ pub(super) fn hosts_api_server(ctx: &Context<'_>, endpoint: &Endpoint<'_>) -> bo
 /// `reserved:*` keys in endpoint selectors name reserved identities (the host, the world…).
 fn reserved_match(
     ctx: &Context<'_>,
-    selectors: &[Selector],
+    selectors: &[LabelSelector],
     endpoint: &Endpoint<'_>,
     own_node: Option<&str>,
 ) -> bool {

@@ -8,7 +8,6 @@
 use ipnet::IpNet;
 use serde::Deserialize;
 
-use super::labels::Selector;
 use super::topology::protocol_text;
 use super::{
     ADMIN_ORDER, BASELINE_ORDER, Context, Decision, Direction, Endpoint, Flow, Layer, Outcome, Pod, Rank,
@@ -16,6 +15,7 @@ use super::{
 };
 use crate::error::{Diagnostic, Error, Result};
 use crate::intent::{Fqdn, Protocol};
+use crate::vocab::labels::LabelSelector;
 
 /// One tier's policies, sorted by (priority, name).
 #[derive(Debug)]
@@ -45,8 +45,8 @@ struct Policy {
 
 #[derive(Debug)]
 enum Subject {
-    Namespaces(Selector),
-    Pods { namespaces: Selector, pods: Selector },
+    Namespaces(LabelSelector),
+    Pods { namespaces: LabelSelector, pods: LabelSelector },
 }
 
 #[derive(Debug)]
@@ -62,10 +62,10 @@ struct Rule {
 
 #[derive(Debug)]
 enum Peer {
-    Namespaces(Selector),
-    Pods { namespaces: Selector, pods: Selector },
+    Namespaces(LabelSelector),
+    Pods { namespaces: LabelSelector, pods: LabelSelector },
     Networks(Vec<IpNet>),
-    Nodes(Selector),
+    Nodes(LabelSelector),
     DomainNames(Vec<String>),
 }
 
@@ -106,7 +106,7 @@ struct Spec {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct WireSubject {
-    namespaces: Option<Selector>,
+    namespaces: Option<LabelSelector>,
     pods: Option<WirePods>,
 }
 
@@ -114,9 +114,9 @@ struct WireSubject {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct WirePods {
     #[serde(default)]
-    namespace_selector: Selector,
+    namespace_selector: LabelSelector,
     #[serde(default)]
-    pod_selector: Selector,
+    pod_selector: LabelSelector,
 }
 
 #[derive(Deserialize)]
@@ -135,10 +135,10 @@ struct WireRule {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct WirePeer {
-    namespaces: Option<Selector>,
+    namespaces: Option<LabelSelector>,
     pods: Option<WirePods>,
     networks: Option<Vec<IpNet>>,
-    nodes: Option<Selector>,
+    nodes: Option<LabelSelector>,
     domain_names: Option<Vec<String>>,
 }
 
@@ -598,7 +598,7 @@ struct PassthroughRule {
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 struct IngressPeer {
-    namespaces: Option<Selector>,
+    namespaces: Option<LabelSelector>,
     pods: Option<WirePods>,
 }
 

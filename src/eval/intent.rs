@@ -240,7 +240,7 @@ fn allows(p: &Policy, dir: Direction) -> Option<&Vec<Rule>> {
 
 /// A normalised selector against a label map (`lookup` may add implicit labels).
 pub fn selector_matches(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
-    selector.matches_with(|k| labels.get(k))
+    selector.matches(labels)
 }
 
 fn rule_matches(

@@ -9,12 +9,13 @@ use std::collections::BTreeMap;
 use ipnet::IpNet;
 use serde::Deserialize;
 
-use super::labels::{Selector, SelectorIndex};
+use super::labels::SelectorIndex;
 use super::{
     Context, Decision, Direction, Endpoint, Flow, Layer, NAMESPACED_ORDER, Outcome, Pod, PortRef, Rank, Step,
 };
 use crate::error::{Diagnostic, Error, Result};
 use crate::eval::topology::protocol_text;
+use crate::vocab::labels::LabelSelector;
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -39,7 +40,7 @@ fn default_namespace() -> String {
 #[serde(rename_all = "camelCase")]
 pub struct Spec {
     #[serde(default)]
-    pub pod_selector: Selector,
+    pub pod_selector: LabelSelector,
     pub policy_types: Option<Vec<String>>,
     pub ingress: Option<Vec<IngressRule>>,
     pub egress: Option<Vec<EgressRule>>,
@@ -60,8 +61,8 @@ pub struct EgressRule {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyPeer {
-    pub pod_selector: Option<Selector>,
-    pub namespace_selector: Option<Selector>,
+    pub pod_selector: Option<LabelSelector>,
+    pub namespace_selector: Option<LabelSelector>,
     pub ip_block: Option<IpBlock>,
 }
 
@@ -344,7 +345,7 @@ pub fn peer_matches(
 /// Whether a NetworkPolicy selector selects `pod`. Cilium matches NetworkPolicy selectors
 /// against the pod's identity labels (namespace, namespace labels, service account, cluster)
 /// as it does its own policies' (ENGINES.md 3.2); other CNIs against the pod's labels.
-fn selects_pod(ctx: &Context<'_>, selector: &Selector, pod: &Pod) -> bool {
+fn selects_pod(ctx: &Context<'_>, selector: &LabelSelector, pod: &Pod) -> bool {
     if ctx.cni != super::Cni::Cilium {
         return selector.matches(&pod.labels);
     }

@@ -119,7 +119,7 @@ pub fn half_connections(
                 rule.peers.is_empty()
                     || rule.peers.iter().any(|peer| match peer {
                         Peer::Pods { namespaces: Namespaces::Matching(selector), .. } => {
-                            selector.matches_with(|k| destination_labels.get(k))
+                            selector.matches_with(|k| destination_labels.get(k).map(String::as_str))
                         }
                         Peer::Pods { namespaces: Namespaces::Own, .. } => source == destination,
                         Peer::Cidr { .. } | Peer::Entity(_) => true,

@@ -138,7 +138,7 @@ fn may_overlap(
         return false;
     }
     match exception_namespace(e).and_then(known) {
-        Some(labels) => namespaces.matches_with(|k| labels.get(k)),
+        Some(labels) => namespaces.matches_with(|k| labels.get(k).map(String::as_str)),
         None => true,
     }
 }

@@ -8,10 +8,9 @@ use ipnet::IpNet;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 
-use crate::intent::{
-    Entity, Fqdn, LabelExpression, LabelOperator, LabelSelector, Namespaces, Peer, PortMatch, PortSel,
-    Protocol,
-};
+use crate::vocab::Protocol;
+use crate::vocab::labels::{LabelExpression, LabelOperator, LabelSelector};
+use crate::vocab::peer::{Entity, Fqdn, Namespaces, Peer, PortMatch, PortSel};
 
 /// A canonical CIDR (host bits zero), e.g. `10.0.0.0/8`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -198,7 +197,7 @@ impl<'de> Deserialize<'de> for LabelValueText {
 
 /// A Kubernetes label selector as users write it.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Selector(pub LabelSelector);
+pub struct SelectorSpec(pub LabelSelector);
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -226,10 +225,10 @@ enum LabelOperatorName {
     DoesNotExist,
 }
 
-impl<'de> Deserialize<'de> for Selector {
+impl<'de> Deserialize<'de> for SelectorSpec {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = Option::<RawSelector>::deserialize(d)?;
-        let Some(raw) = raw else { return Ok(Selector::default()) };
+        let Some(raw) = raw else { return Ok(SelectorSpec::default()) };
         let mut expressions = Vec::new();
         for e in raw.match_expressions.unwrap_or_default() {
             check_label_key(&e.key).map_err(de::Error::custom)?;
@@ -266,7 +265,7 @@ impl<'de> Deserialize<'de> for Selector {
         }
         expressions.sort();
         expressions.dedup();
-        Ok(Selector(LabelSelector {
+        Ok(SelectorSpec(LabelSelector {
             match_labels: raw.match_labels.unwrap_or_default().0,
             match_expressions: expressions,
         }))
@@ -401,8 +400,8 @@ pub struct PeerSpec(pub Peer);
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct RawPeer {
-    namespace_selector: Option<Selector>,
-    pod_selector: Option<Selector>,
+    namespace_selector: Option<SelectorSpec>,
+    pod_selector: Option<SelectorSpec>,
     ip_block: Option<RawIpBlock>,
     namespace: Option<DnsLabel>,
     pod_labels: Option<Labels>,

@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
 
-use super::checked::{Cidr, CidrList, DnsLabel, Labels, PeerSpec, PortSpec, PortValue, RawJson, Selector};
+use super::checked::{
+    Cidr, CidrList, DnsLabel, Labels, PeerSpec, PortSpec, PortValue, RawJson, SelectorSpec,
+};
 use crate::vocab::Engine;
 
 impl<'de> Deserialize<'de> for Engine {
@@ -351,7 +353,7 @@ pub struct Workload {
     /// The pods' labels (matchLabels). Default: `app.kubernetes.io/name: <workload>`.
     pub pod_labels: Option<Labels>,
     /// Full selector instead of `podLabels`.
-    pub pod_selector: Option<Selector>,
+    pub pod_selector: Option<SelectorSpec>,
     /// Named ports, each open to its `from` list (absent or empty: open to everyone).
     #[serde(default)]
     pub ports: crate::sorted::SortedMap<String, WorkloadPort>,

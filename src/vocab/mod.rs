@@ -2,7 +2,9 @@
 //! names and Kubernetes' naming rules.
 
 pub mod capability;
+pub mod labels;
 pub mod naming;
+pub mod peer;
 
 use std::fmt;
 use std::str::FromStr;
