@@ -10,7 +10,7 @@ use netpol::eval::derive::derive;
 use netpol::intent::lower::LowerOptions;
 use netpol::render::{lower_values, render_intent};
 use netpol::values::Input;
-use netpol::values::node::Sources;
+use netpol::vocab::source::Sources;
 
 fn simple_workloads(n: usize) -> String {
     let mut text = String::from("cluster: {podCIDR: 10.244.0.0/16, serviceCIDR: 10.96.0.0/12}\nworkloads:\n");

@@ -7,7 +7,7 @@ use netpol::engine::Engine;
 use netpol::intent::lower::LowerOptions;
 use netpol::render::render;
 use netpol::values::Input;
-use netpol::values::node::Sources;
+use netpol::vocab::source::Sources;
 
 /// Values with `n` workloads over 50 namespaces, each with two ports, peers of every
 /// expressible kind and egress with DNS, the API server and an external CIDR.

@@ -3,7 +3,7 @@
 use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 
 use crate::error::{Diagnostic, Severity};
-use crate::values::node::Sources;
+use crate::vocab::source::Sources;
 
 /// Render one diagnostic for a terminal. `sources` supplies the text around the location.
 pub fn human(d: &Diagnostic, sources: Option<&Sources>, color: bool) -> String {

@@ -5,8 +5,8 @@ use crate::engine::{Engine, Manifest};
 use crate::error::{Diagnostic, Error, Result};
 use crate::intent::Intent;
 use crate::intent::lower::{self, LowerOptions};
-use crate::values::node::Sources;
 use crate::values::{self, Input};
+use crate::vocab::source::Sources;
 
 /// Everything a render produced, before it is written anywhere.
 #[derive(Debug)]

@@ -19,7 +19,7 @@ use netpol::eval::{PolicySet, derive::derive};
 use netpol::intent::lower::LowerOptions;
 use netpol::render::{lower_values, render_intent};
 use netpol::values::Input;
-use netpol::values::node::Sources;
+use netpol::vocab::source::Sources;
 
 #[path = "integration/common.rs"]
 mod common;

@@ -15,7 +15,7 @@ use crate::eval::topology::{self, Topology};
 use crate::eval::{FlowSpec, PolicySet, PortRef, matrix};
 use crate::intent::Protocol;
 use crate::render;
-use crate::values::node::Sources;
+use crate::vocab::source::Sources;
 
 /// Policies and the cluster they run in: values rendered for an engine (the topology derived
 /// from them unless `--topology` is given), or manifests plus a topology.

@@ -14,7 +14,7 @@ use crate::error::{Diagnostic, Error};
 use crate::intent::lower::LowerOptions;
 use crate::render;
 use crate::values::Input;
-use crate::values::node::Sources;
+use crate::vocab::source::Sources;
 
 #[derive(Debug, Parser)]
 #[command(

@@ -859,8 +859,8 @@ impl std::fmt::Debug for PeerKey<'_> {
 /// Read one passthrough rule, as written in values, with the model this evaluator reads the
 /// kind's rules with: unknown fields and wrong types are located errors with "did you mean".
 pub fn check_passthrough_rule(
-    node: &crate::values::node::Node,
-    path: &crate::values::node::KeyPath,
+    node: &crate::values::tree::Node,
+    path: &crate::vocab::source::KeyPath,
 ) -> std::result::Result<(), crate::values::de::DeError> {
     crate::values::de::from_node::<PeerRule>(node, path).map(|_| ())
 }

@@ -4,7 +4,8 @@
 use super::{Cni, PolicySet};
 use crate::error::{Diagnostic, Error, Result};
 use crate::intent::Origin;
-use crate::values::node::{self, KeyPath, Node, Seg, Sources, Value};
+use crate::values::tree::{self, Node, Value};
+use crate::vocab::source::{KeyPath, Seg, Sources};
 
 /// Every object of a manifests file (multi-document YAML, or a `List`).
 pub fn read_objects(text: &str, name: &str) -> Result<Vec<serde_json::Value>> {
@@ -22,7 +23,7 @@ fn read_objects_with_sources(
             Err(e) => {
                 // Read again by the located reader, whose syntax errors carry a snippet.
                 let id = sources.id_for(name, text);
-                return Err(Error::invalid(match node::parse_documents(text, id, sources) {
+                return Err(Error::invalid(match tree::parse_documents(text, id, sources) {
                     Err(located) => located.coded(crate::error::Code::Evaluator),
                     Ok(_) => Diagnostic::evaluator(format!("{name}: {e}")),
                 }));
@@ -52,7 +53,7 @@ fn read_objects_with_sources(
 /// Where document `index` of a manifests file starts.
 fn document_origin(text: &str, name: &str, sources: &mut Sources, index: usize) -> Option<Origin> {
     let id = sources.id_for(name, text);
-    let documents = node::parse_documents(text, id, sources).ok()?;
+    let documents = tree::parse_documents(text, id, sources).ok()?;
     let document = documents.get(index)?;
     Some(sources.origin(document.loc, &KeyPath::default()))
 }
@@ -83,7 +84,7 @@ pub fn locate_in_manifests(diagnostics: &mut [Diagnostic], text: &str, name: &st
         return;
     }
     let id = sources.id_for(name, text);
-    let Ok(documents) = node::parse_documents(text, id, sources) else { return };
+    let Ok(documents) = tree::parse_documents(text, id, sources) else { return };
     let mut objects: Vec<(String, &Node)> = Vec::new();
     for document in &documents {
         match document.get("items") {

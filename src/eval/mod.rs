@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Diagnostic, Error, Result};
 use crate::intent::Protocol;
-use crate::values::node::{KeyPath, Seg};
+use crate::vocab::source::{KeyPath, Seg};
 
 pub use manifests::{read_objects, read_policies};
 pub use topology::{ContainerPort, Node, Pod, Topology};
@@ -794,7 +794,7 @@ pub fn from_wire<T: serde::de::DeserializeOwned>(
 ///
 /// The node, event and document budgets are raised so that any flows file `topology --flows`
 /// writes, and manifests of 10,000 workloads, read back; the input itself is capped at
-/// `values::node::MAX_INPUT_BYTES`, and the alias and anchor caps against alias bombs stay.
+/// `input::MAX_INPUT_BYTES`, and the alias and anchor caps against alias bombs stay.
 pub fn yaml_options() -> serde_saphyr::Options {
     let mut budget = serde_saphyr::Budget::default();
     budget.max_events = 256 * 1024 * 1024;
@@ -805,14 +805,14 @@ pub fn yaml_options() -> serde_saphyr::Options {
 
 /// Parse a flows file: a YAML list of `{from, to, port, protocol}`.
 pub fn read_flows(text: &str, name: &str) -> Result<Vec<FlowSpec>> {
-    read_flows_with_sources(text, name, &mut crate::values::node::Sources::default())
+    read_flows_with_sources(text, name, &mut crate::vocab::source::Sources::default())
 }
 
 /// [`read_flows`], adding the text to `sources` when it has errors, so they are shown in place.
 pub fn read_flows_with_sources(
     text: &str,
     name: &str,
-    sources: &mut crate::values::node::Sources,
+    sources: &mut crate::vocab::source::Sources,
 ) -> Result<Vec<FlowSpec>> {
     serde_saphyr::from_str_with_options(text, yaml_options())
         .map_err(|e| located_again::<Vec<FlowSpec>>(text, name, sources, e.to_string()))
@@ -824,7 +824,7 @@ pub fn read_flows_with_sources(
 fn located_again<T: serde::de::DeserializeOwned>(
     text: &str,
     name: &str,
-    sources: &mut crate::values::node::Sources,
+    sources: &mut crate::vocab::source::Sources,
     first: String,
 ) -> Error {
     let coded = |mut problems: Vec<Diagnostic>| {

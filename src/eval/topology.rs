@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Diagnostic, Error, Result};
 use crate::intent::{NAMESPACE_NAME_LABEL, Protocol};
-use crate::values::node::KeyPath;
+use crate::vocab::source::KeyPath;
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -313,14 +313,14 @@ impl Topology {
 /// Parse a topology: our format, or the `List` that `kubectl get namespaces,pods -A -o yaml`
 /// prints (namespaces, pods, and nodes if `nodes` was asked for too).
 pub fn read(text: &str, name: &str) -> Result<Topology> {
-    read_with_sources(text, name, &mut crate::values::node::Sources::default())
+    read_with_sources(text, name, &mut crate::vocab::source::Sources::default())
 }
 
 /// [`read`], adding the text to `sources` when it has errors, so they are shown in place.
 pub fn read_with_sources(
     text: &str,
     name: &str,
-    sources: &mut crate::values::node::Sources,
+    sources: &mut crate::vocab::source::Sources,
 ) -> Result<Topology> {
     let raw: serde_json::Value = match serde_saphyr::from_str_with_options(text, super::yaml_options()) {
         Ok(raw) => raw,
@@ -341,7 +341,7 @@ pub fn read_with_sources(
     }
     // Located in the file only now that there is something to show.
     let id = sources.id_for(name, text);
-    let root = crate::values::node::parse(text, id, sources).ok();
+    let root = crate::values::tree::parse(text, id, sources).ok();
     let problems = duplicates
         .into_iter()
         .map(|(path, d)| match &root {

@@ -14,11 +14,12 @@ use super::{
 use crate::error::{Diagnostic, Error, Result};
 use crate::values::Loaded;
 use crate::values::checked::{PeerSpec, PortSpec, PortValue, check_dns_label, port_match};
-use crate::values::node::{KeyPath, Node, Value as NodeValue};
+use crate::values::tree::{Node, Value as NodeValue};
 use crate::values::types::{
     EgressRuleSpec, EgressValues, Endpoint, IngressRuleSpec, InternetValues, PodsRef, PortsOnly,
     RawRulesValues, Switch, Values, Workload,
 };
+use crate::vocab::source::KeyPath;
 use crate::vocab::{Engine, naming};
 
 /// Command-line choices that shape the intent.

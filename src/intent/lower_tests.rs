@@ -8,7 +8,7 @@ use crate::intent::{
     Intent, LabelSelector, Namespaces, Peer, PolicyRole, PortMatch, PortSel, Protocol, Rule,
 };
 use crate::values::Input;
-use crate::values::node::Sources;
+use crate::vocab::source::Sources;
 
 fn lowered_with(values: &str, options: &LowerOptions) -> Lowered {
     let mut sources = Sources::default();

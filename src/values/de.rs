@@ -5,8 +5,9 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess, SeqAccess, Visitor};
 
-use super::node::{Key, KeyPath, Loc, Node, Sources, Value};
+use super::tree::{Key, Node, Value};
 use crate::error::Diagnostic;
+use crate::vocab::source::{KeyPath, Loc, Sources};
 
 /// A deserialisation error, located once at the innermost node it came from.
 #[derive(Debug)]
@@ -275,7 +276,7 @@ mod tests {
     use serde::Deserialize;
 
     use super::*;
-    use crate::values::node::parse;
+    use crate::values::tree::parse;
 
     #[derive(Debug, Deserialize, PartialEq)]
     #[serde(deny_unknown_fields, rename_all = "camelCase")]

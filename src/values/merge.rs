@@ -1,7 +1,7 @@
 //! Helm's rules for combining values: maps deep-merge, the later source wins, lists and
 //! scalars replace, and `null` removes a key.
 
-use super::node::{Node, Value, map_index};
+use super::tree::{Node, Value, map_index};
 
 /// Merge `overlay` onto `base` in place.
 pub fn merge(base: &mut Node, overlay: Node) {
@@ -48,7 +48,8 @@ fn strip_nulls(mut node: Node) -> Node {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::values::node::{Sources, parse};
+    use crate::values::tree::parse;
+    use crate::vocab::source::Sources;
 
     fn yaml(text: &str) -> Node {
         let mut sources = Sources::default();

@@ -3,15 +3,16 @@
 pub mod checked;
 pub mod de;
 pub mod merge;
-pub mod node;
 pub mod profiles;
 pub mod set;
+pub mod tree;
 pub mod types;
 
 use std::path::Path;
 
 use crate::error::{Diagnostic, Error, Result};
-use node::{KeyPath, Loc, Node, Seg, Sources, Value};
+use crate::vocab::source::{KeyPath, Loc, Seg, Sources};
+use tree::{Node, Value};
 
 /// One input, in command-line order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,7 +76,7 @@ fn merged(
                 };
                 let text: std::sync::Arc<str> = text.into();
                 let id = sources.add(name, text.clone());
-                node::parse(&text, id, sources).map_err(Error::invalid)?
+                tree::parse(&text, id, sources).map_err(Error::invalid)?
             }
             Input::Set(arg) | Input::SetString(arg) => {
                 let typing =
@@ -144,7 +145,7 @@ pub fn read_located<T: serde::de::DeserializeOwned>(
     sources: &mut Sources,
 ) -> Result<T> {
     let id = sources.add(name.to_string(), text);
-    let root = node::parse(text, id, sources).map_err(Error::invalid)?;
+    let root = tree::parse(text, id, sources).map_err(Error::invalid)?;
     typed(&root, sources)
 }
 

@@ -4,8 +4,9 @@
 
 use super::de::suggest;
 use super::merge::merge;
-use super::node::{KeyPath, Node, Sources, Value, parse};
+use super::tree::{Node, Value, parse};
 use crate::error::Diagnostic;
+use crate::vocab::source::{KeyPath, Sources};
 
 /// One embedded profile: its name and its file.
 pub struct Profile {

@@ -1,7 +1,8 @@
 //! `--set` and `--set-string` with Helm's path syntax: `a.b=c`, `list[0].name=x`,
 //! `a\.b=c` for a key with a dot, `k={x,y}` for a list, several pairs separated by commas.
 
-use super::node::{Key, Loc, Node, Value, map_index};
+use super::tree::{Key, Node, Value, map_index};
+use crate::vocab::source::Loc;
 
 /// How the right-hand side of `--set` is typed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,11 +23,11 @@ pub fn parse_set(arg: &str, typing: Typing, loc: Loc) -> Result<Node, String> {
         let (path, value) = split_once_unescaped(&pair, '=')
             .ok_or_else(|| format!("`{pair}` is not of the form key=value (in --set `{arg}`)"))?;
         let segments = parse_path(&path).map_err(|e| format!("{e} (in --set `{arg}`)"))?;
-        if segments.len() > super::node::MAX_DEPTH {
+        if segments.len() > super::tree::MAX_DEPTH {
             return Err(format!(
                 "key path of {} keys is deeper than the limit of {} (in --set `{arg}`)",
                 segments.len(),
-                super::node::MAX_DEPTH
+                super::tree::MAX_DEPTH
             ));
         }
         let value = typed_value(&value, typing, loc);

@@ -5,6 +5,9 @@ pub mod capability;
 pub mod labels;
 pub mod naming;
 pub mod peer;
+pub mod source;
+
+pub use source::Origin;
 
 use std::fmt;
 use std::str::FromStr;
@@ -61,32 +64,6 @@ impl FromStr for Engine {
         Engine::ALL.into_iter().find(|e| e.as_str() == s || e.aliases().contains(&s)).ok_or_else(|| {
             format!("unknown engine `{s}`; expected one of: {}", Engine::ALL.map(Engine::as_str).join(", "))
         })
-    }
-}
-
-/// Where a piece of intent came from, so that engine errors can point at the values.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct Origin {
-    /// The values file (or `--set`) the construct was written in; shared, not copied, by the
-    /// many origins of one file.
-    pub file: std::sync::Arc<str>,
-    /// 1-based line; 0 when unknown (defaults, profiles).
-    pub line: u32,
-    /// 1-based column; 0 when unknown.
-    pub column: u32,
-    /// Dotted key path, e.g. `workloads.keycloak.ports.http.from[0]`.
-    pub path: String,
-}
-
-impl fmt::Display for Origin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line > 0 {
-            write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.path)
-        } else if self.file.is_empty() {
-            write!(f, "{}", self.path)
-        } else {
-            write!(f, "{}: {}", self.file, self.path)
-        }
     }
 }
 

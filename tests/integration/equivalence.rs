@@ -16,7 +16,7 @@ use netpol::eval::{Cni, PolicySet};
 use netpol::intent::lower::LowerOptions;
 use netpol::render::{lower_values, render_intent};
 use netpol::values::Input;
-use netpol::values::node::Sources;
+use netpol::vocab::source::Sources;
 
 const NAMESPACES: [&str; 3] = ["shop", "data", "monitoring"];
 const APPS: [&str; 3] = ["web", "db", "api"];

@@ -8,7 +8,7 @@ use netpol::engine::Engine;
 use netpol::intent::lower::LowerOptions;
 use netpol::render::{lower_values, render_intent};
 use netpol::values::Input;
-use netpol::values::node::Sources;
+use netpol::vocab::source::Sources;
 
 /// What `netpol render -f EXAMPLE --engine ENGINE` writes: on success its warnings (as YAML
 /// comments) and stdout, on failure its stderr.

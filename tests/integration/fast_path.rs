@@ -14,7 +14,7 @@ use netpol::intent::Intent;
 use netpol::intent::lower::LowerOptions;
 use netpol::render::{lower_values, render_intent};
 use netpol::values::Input;
-use netpol::values::node::Sources;
+use netpol::vocab::source::Sources;
 
 fn intent_of(file: &std::path::Path) -> Option<Intent> {
     let inputs = [Input::File(file.to_string_lossy().into_owned())];

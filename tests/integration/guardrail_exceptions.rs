@@ -10,7 +10,7 @@ use netpol::eval::{FlowSpec, PolicySet, PortRef};
 use netpol::intent::lower::LowerOptions;
 use netpol::render::render;
 use netpol::values::Input;
-use netpol::values::node::Sources;
+use netpol::vocab::source::Sources;
 
 const VALUES: &str = r#"
 cluster: {podCIDR: 10.244.0.0/16, serviceCIDR: 10.96.0.0/12, tenantLabel: t}

@@ -6,7 +6,7 @@ use netpol::intent::lower::LowerOptions;
 use netpol::intent::{Namespaces, Peer};
 use netpol::render::{Output, render};
 use netpol::values::Input;
-use netpol::values::node::Sources;
+use netpol::vocab::source::Sources;
 
 fn render_values(values: &str, engine: Engine, weaker: bool) -> Result<Output, Vec<String>> {
     let options =

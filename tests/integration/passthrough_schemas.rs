@@ -5,7 +5,8 @@
 //! user writing one gets a located "unknown key" error from netpol, never silence.
 
 use netpol::values::de::DeError;
-use netpol::values::node::{self, KeyPath, Node, Sources};
+use netpol::values::tree::{self, Node};
+use netpol::vocab::source::{KeyPath, Sources};
 use serde_json::{Value, json};
 
 type Check = fn(&Node, &KeyPath) -> Result<(), DeError>;
@@ -51,7 +52,7 @@ fn read_rule(check: Check, rule: &Value) -> Result<(), DeError> {
     let text = rule.to_string();
     let mut sources = Sources::default();
     let id = sources.add("probe", text.as_str());
-    let node = node::parse(&text, id, &sources).expect("JSON is YAML");
+    let node = tree::parse(&text, id, &sources).expect("JSON is YAML");
     check(&node, &KeyPath::default())
 }
 

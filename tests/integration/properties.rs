@@ -8,7 +8,7 @@ use netpol::engine::Engine;
 use netpol::intent::lower::LowerOptions;
 use netpol::render::render;
 use netpol::values::Input;
-use netpol::values::node::Sources;
+use netpol::vocab::source::Sources;
 
 const NAMESPACES: [&str; 4] = ["identity", "monitoring", "shop", "platform"];
 const CIDRS: [&str; 4] = ["10.0.0.0/8", "192.168.0.0/16", "203.0.113.10/32", "2001:db8::/32"];

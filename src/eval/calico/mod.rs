@@ -209,10 +209,10 @@ fn empty_object() -> serde_json::Value {
 }
 
 /// `spec.<key>` of an object.
-fn spec_field(key: &str) -> crate::values::node::KeyPath {
-    crate::values::node::KeyPath(vec![
-        crate::values::node::Seg::Key("spec".into()),
-        crate::values::node::Seg::Key(key.into()),
+fn spec_field(key: &str) -> crate::vocab::source::KeyPath {
+    crate::vocab::source::KeyPath(vec![
+        crate::vocab::source::Seg::Key("spec".into()),
+        crate::vocab::source::Seg::Key(key.into()),
     ])
 }
 
@@ -928,8 +928,8 @@ impl TierLayer {
 /// Read one passthrough rule, as written in values, with the model this evaluator reads the
 /// kind's rules with: unknown fields and wrong types are located errors with "did you mean".
 pub fn check_passthrough_rule(
-    node: &crate::values::node::Node,
-    path: &crate::values::node::KeyPath,
+    node: &crate::values::tree::Node,
+    path: &crate::vocab::source::KeyPath,
 ) -> std::result::Result<(), crate::values::de::DeError> {
     crate::values::de::from_node::<WireRule>(node, path).map(|_| ())
 }

@@ -1,27 +1,15 @@
-//! A YAML document as a tree of nodes that remember where they were written.
+//! The located YAML tree: a document as nodes that remember where they were written.
 //!
 //! Files are parsed once into this tree; Helm-style merging and `--set` operate on it; typed
 //! values are deserialised from it (see `de`), so every error can name file, line, column and
 //! key path.
 
-use std::fmt;
-
 use serde_saphyr::granit_parser::{self, Event, ScalarStyle, Tag};
 
 use crate::error::Diagnostic;
+use crate::input::MAX_INPUT_BYTES;
 use crate::vocab::Origin;
-
-/// Index of a source (file, stdin, `--set`, profile) in [`Sources`].
-pub type SourceId = usize;
-
-/// Where a node was written.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Loc {
-    pub source: SourceId,
-    /// 1-based; 0 = unknown (e.g. a `--set` value).
-    pub line: u32,
-    pub column: u32,
-}
+use crate::vocab::source::{KeyPath, Loc, Seg, SourceId, Sources};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Node {
@@ -132,132 +120,6 @@ impl Node {
 pub fn map_index(entries: &[(Key, Node)], key: &str) -> Result<usize, usize> {
     entries.binary_search_by(|(k, _)| (*k.name).cmp(key))
 }
-
-/// One step of a key path.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Seg {
-    Key(String),
-    Index(usize),
-}
-
-/// A key path, displayed the way users write them: `workloads.keycloak.ports.http.from[0]`;
-/// keys with dots or slashes are bracketed: `podLabels["app.kubernetes.io/name"]`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct KeyPath(pub Vec<Seg>);
-
-impl KeyPath {
-    pub fn key(&self, k: &str) -> KeyPath {
-        let mut p = self.0.clone();
-        p.push(Seg::Key(k.to_string()));
-        KeyPath(p)
-    }
-
-    pub fn index(&self, i: usize) -> KeyPath {
-        let mut p = self.0.clone();
-        p.push(Seg::Index(i));
-        KeyPath(p)
-    }
-}
-
-impl fmt::Display for KeyPath {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, seg) in self.0.iter().enumerate() {
-            match seg {
-                Seg::Key(k) if k.contains(['.', '/', '[', ']', ' ', '"']) || k.is_empty() => {
-                    write!(f, "[{k:?}]")?
-                }
-                Seg::Key(k) if i == 0 => write!(f, "{k}")?,
-                Seg::Key(k) => write!(f, ".{k}")?,
-                Seg::Index(n) => write!(f, "[{n}]")?,
-            }
-        }
-        Ok(())
-    }
-}
-
-/// The texts every node points into, by [`SourceId`].
-#[derive(Clone, Debug, Default)]
-pub struct Sources {
-    entries: Vec<Source>,
-}
-
-#[derive(Clone, Debug)]
-pub struct Source {
-    /// As the user named it: a path, `<stdin>`, `--set`, `profile:NAME`.
-    pub name: std::sync::Arc<str>,
-    /// Shared, not copied, by every holder of the sources (a values file can be megabytes).
-    pub text: std::sync::Arc<str>,
-    /// Where each line starts, built when a diagnostic first quotes the text: 10,000
-    /// warnings on a 240,000-line file must not each scan it from the top.
-    line_starts: std::sync::Arc<std::sync::OnceLock<Vec<usize>>>,
-}
-
-impl Sources {
-    pub fn add(&mut self, name: impl Into<String>, text: impl Into<std::sync::Arc<str>>) -> SourceId {
-        let name: String = name.into();
-        self.entries.push(Source { name: name.into(), text: text.into(), line_starts: Default::default() });
-        self.entries.len() - 1
-    }
-
-    /// The source called `name`, added with `text` when it is not there yet.
-    pub fn id_for(&mut self, name: &str, text: &str) -> SourceId {
-        match self.entries.iter().position(|s| &*s.name == name) {
-            Some(id) => id,
-            None => self.add(name, text),
-        }
-    }
-
-    pub fn get(&self, id: SourceId) -> Option<&Source> {
-        self.entries.get(id)
-    }
-
-    /// Line `number` (1-based, without its line break) of the source called `name`.
-    pub fn line(&self, name: &str, number: usize) -> Option<&str> {
-        let source = self.entries.iter().find(|s| &*s.name == name)?;
-        let text = &*source.text;
-        let starts = source
-            .line_starts
-            .get_or_init(|| std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect());
-        let start = *starts.get(number.checked_sub(1)?)?;
-        let end = starts.get(number).map_or(text.len(), |next| next - 1);
-        // Like `str::lines`: no empty last line after a final line break, none in an empty text.
-        if start > text.len() || (start == text.len() && starts.get(number).is_none()) {
-            return None;
-        }
-        let line = text.get(start..end)?;
-        Some(line.strip_suffix('\r').unwrap_or(line))
-    }
-
-    /// The text of the source called `name`.
-    pub fn by_name(&self, name: &str) -> Option<&str> {
-        self.entries.iter().find(|s| &*s.name == name).map(|s| &*s.text)
-    }
-
-    pub fn name(&self, id: SourceId) -> &str {
-        self.entries.get(id).map_or("<unknown>", |s| &*s.name)
-    }
-
-    /// The names of the sources that are files (for the output header).
-    pub fn file_names(&self) -> Vec<&str> {
-        self.entries
-            .iter()
-            .map(|s| &*s.name)
-            .filter(|n| !n.starts_with(['<', '-']) && !n.starts_with("profile:"))
-            .collect()
-    }
-
-    pub fn origin(&self, loc: Loc, path: &KeyPath) -> Origin {
-        Origin {
-            file: self.entries.get(loc.source).map_or_else(|| "<unknown>".into(), |s| s.name.clone()),
-            line: loc.line,
-            column: loc.column,
-            path: path.to_string(),
-        }
-    }
-}
-
-/// Largest values file accepted (bytes); generous for generated inputs with 10,000 workloads.
-pub const MAX_INPUT_BYTES: usize = 64 * 1024 * 1024;
 
 /// Most nodes one input may expand to, aliases included: stops "billion laughs" inputs.
 pub const MAX_NODES: usize = 5_000_000;
