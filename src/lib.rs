@@ -18,4 +18,5 @@ pub mod render;
 pub mod sorted;
 pub mod values;
 pub mod vocab;
+pub mod wire;
 pub mod yaml;

@@ -11,9 +11,8 @@
 use std::collections::BTreeMap;
 
 use ipnet::IpNet;
-use serde::Deserialize;
 
-use super::kubernetes::{self, NetworkPolicy};
+use super::kubernetes;
 use super::topology::protocol_text;
 use super::{
     Context, Decision, Direction, Endpoint, Flow, Layer, NAMESPACED_ORDER, Outcome, Pod, Rank, Step,
@@ -21,132 +20,13 @@ use super::{
 use crate::error::{Diagnostic, Error, Result};
 use crate::intent::{Fqdn, Protocol};
 use crate::vocab::labels::LabelSelector;
+use crate::wire::cilium::{FqdnSelector, Object, PeerRule, PortProtocol, RuleSpec};
+use crate::wire::kubernetes::NetworkPolicy;
 
 const NAMESPACE_KEY: &str = "io.kubernetes.pod.namespace";
 const NAMESPACE_LABELS_PREFIX: &str = "io.cilium.k8s.namespace.labels.";
 const SERVICE_ACCOUNT_KEY: &str = "io.cilium.k8s.policy.serviceaccount";
 const CLUSTER_KEY: &str = "io.cilium.k8s.policy.cluster";
-
-#[derive(Deserialize)]
-struct Object {
-    kind: String,
-    metadata: Metadata,
-    spec: Option<RuleSpec>,
-    specs: Option<Vec<RuleSpec>>,
-}
-
-#[derive(Deserialize)]
-struct Metadata {
-    name: String,
-    namespace: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct RuleSpec {
-    endpoint_selector: Option<LabelSelector>,
-    node_selector: Option<LabelSelector>,
-    enable_default_deny: Option<DefaultDeny>,
-    #[serde(default)]
-    ingress: Vec<PeerRule>,
-    #[serde(default)]
-    ingress_deny: Vec<PeerRule>,
-    #[serde(default)]
-    egress: Vec<PeerRule>,
-    #[serde(default)]
-    egress_deny: Vec<PeerRule>,
-    #[allow(dead_code)]
-    description: Option<String>,
-    #[allow(dead_code)]
-    labels: Option<serde_json::Value>,
-    #[allow(dead_code)]
-    log: Option<serde_json::Value>,
-}
-
-#[derive(Deserialize)]
-struct DefaultDeny {
-    ingress: Option<bool>,
-    egress: Option<bool>,
-}
-
-/// An ingress or egress rule; the `from*` and `to*` peer fields share one shape.
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct PeerRule {
-    #[serde(alias = "toEndpoints")]
-    from_endpoints: Option<Vec<LabelSelector>>,
-    #[serde(alias = "toRequires")]
-    from_requires: Option<Vec<LabelSelector>>,
-    #[serde(rename = "fromCIDR", alias = "toCIDR")]
-    from_cidr: Option<Vec<IpNet>>,
-    #[serde(rename = "fromCIDRSet", alias = "toCIDRSet")]
-    from_cidr_set: Option<Vec<CidrRule>>,
-    #[serde(alias = "toEntities")]
-    from_entities: Option<Vec<String>>,
-    #[serde(alias = "toNodes")]
-    from_nodes: Option<Vec<LabelSelector>>,
-    #[serde(alias = "toGroups")]
-    from_groups: Option<serde_json::Value>,
-    to_services: Option<serde_json::Value>,
-    #[serde(rename = "toFQDNs")]
-    to_fqdns: Option<Vec<FqdnSelector>>,
-    to_ports: Option<Vec<PortRule>>,
-    icmps: Option<serde_json::Value>,
-    authentication: Option<serde_json::Value>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct CidrRule {
-    cidr: Option<IpNet>,
-    #[serde(default)]
-    except: Vec<IpNet>,
-    cidr_group_ref: Option<String>,
-    cidr_group_selector: Option<serde_json::Value>,
-}
-
-#[derive(Deserialize, Clone)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct FqdnSelector {
-    match_name: Option<String>,
-    match_pattern: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct PortRule {
-    #[serde(default)]
-    ports: Vec<PortProtocol>,
-    rules: Option<L7Rules>,
-    #[allow(dead_code)]
-    listener: Option<serde_json::Value>,
-    #[allow(dead_code)]
-    server_names: Option<serde_json::Value>,
-    // Spelt as the CRD spells them: camelCase would give `terminatingTls`, which the API
-    // server refuses.
-    #[allow(dead_code)]
-    #[serde(rename = "terminatingTLS")]
-    terminating_tls: Option<serde_json::Value>,
-    #[allow(dead_code)]
-    #[serde(rename = "originatingTLS")]
-    originating_tls: Option<serde_json::Value>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PortProtocol {
-    port: Option<serde_json::Value>,
-    end_port: Option<u16>,
-    protocol: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct L7Rules {
-    dns: Option<Vec<FqdnSelector>>,
-    http: Option<serde_json::Value>,
-    kafka: Option<serde_json::Value>,
-    l7: Option<serde_json::Value>,
-}
 
 /// One rule (a `spec` or an item of `specs`) that selects pods, as the evaluator uses it.
 #[derive(Debug)]
@@ -854,15 +734,6 @@ impl std::fmt::Debug for PeerKey<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{:?} {:?}", self.namespace, self.peers)
     }
-}
-
-/// Read one passthrough rule, as written in values, with the model this evaluator reads the
-/// kind's rules with: unknown fields and wrong types are located errors with "did you mean".
-pub fn check_passthrough_rule(
-    node: &crate::values::tree::Node,
-    path: &crate::vocab::source::KeyPath,
-) -> std::result::Result<(), crate::values::de::DeError> {
-    crate::values::de::from_node::<PeerRule>(node, path).map(|_| ())
 }
 
 #[cfg(test)]

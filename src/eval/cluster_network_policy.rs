@@ -6,7 +6,6 @@
 //! the tier too. Host-network pods are never subjects nor pod peers.
 
 use ipnet::IpNet;
-use serde::Deserialize;
 
 use super::topology::protocol_text;
 use super::{
@@ -16,6 +15,7 @@ use super::{
 use crate::error::{Diagnostic, Error, Result};
 use crate::intent::{Fqdn, Protocol};
 use crate::vocab::labels::LabelSelector;
+use crate::wire::cluster_network_policy::{Object, WireNumberOrRange, WirePort, WireProtocol, WireRule};
 
 /// One tier's policies, sorted by (priority, name).
 #[derive(Debug)]
@@ -73,125 +73,6 @@ enum Peer {
 enum Port {
     Range(Protocol, u16, u16),
     Named(String),
-}
-
-// The wire shapes of both API versions, read leniently (status, unknown metadata) but with
-// every peer and port form checked below.
-#[derive(Deserialize)]
-struct Object {
-    #[serde(rename = "apiVersion")]
-    api_version: String,
-    kind: String,
-    metadata: Metadata,
-    spec: Spec,
-}
-
-#[derive(Deserialize)]
-struct Metadata {
-    name: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Spec {
-    tier: Option<String>,
-    priority: Option<i64>,
-    subject: WireSubject,
-    #[serde(default)]
-    ingress: Vec<WireRule>,
-    #[serde(default)]
-    egress: Vec<WireRule>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WireSubject {
-    namespaces: Option<LabelSelector>,
-    pods: Option<WirePods>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct WirePods {
-    #[serde(default)]
-    namespace_selector: LabelSelector,
-    #[serde(default)]
-    pod_selector: LabelSelector,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WireRule {
-    name: Option<String>,
-    action: String,
-    from: Option<Vec<WirePeer>>,
-    to: Option<Vec<WirePeer>>,
-    /// v1alpha2.
-    protocols: Option<Vec<WireProtocol>>,
-    /// v1alpha1.
-    ports: Option<Vec<WirePort>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct WirePeer {
-    namespaces: Option<LabelSelector>,
-    pods: Option<WirePods>,
-    networks: Option<Vec<IpNet>>,
-    nodes: Option<LabelSelector>,
-    domain_names: Option<Vec<String>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct WireProtocol {
-    tcp: Option<WireDestination>,
-    udp: Option<WireDestination>,
-    sctp: Option<WireDestination>,
-    destination_named_port: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct WireDestination {
-    destination_port: Option<WireNumberOrRange>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WireNumberOrRange {
-    number: Option<u16>,
-    range: Option<WireRange>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WireRange {
-    start: u16,
-    end: u16,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct WirePort {
-    port_number: Option<WirePortNumber>,
-    named_port: Option<String>,
-    port_range: Option<WirePortRange>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WirePortNumber {
-    protocol: Option<String>,
-    port: u16,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WirePortRange {
-    protocol: Option<String>,
-    start: u16,
-    end: u16,
 }
 
 /// The Admin and Baseline layers of `objects` (ClusterNetworkPolicy, AdminNetworkPolicy,
@@ -569,37 +450,6 @@ impl Tier {
         let all = |p: &Pod| self.index.candidates_in_order(&p.labels);
         self.selecting.find_map(ctx.topology, pod, all, selects, |i| visit(i, self.policies.get(i)?))
     }
-}
-
-/// Read one passthrough rule, as written in values, with the model this evaluator reads the
-/// kind's rules with: unknown fields and wrong types are located errors with "did you mean".
-pub fn check_passthrough_rule(
-    node: &crate::values::tree::Node,
-    path: &crate::vocab::source::KeyPath,
-) -> std::result::Result<(), crate::values::de::DeError> {
-    crate::values::de::from_node::<PassthroughRule>(node, path).map(|_| ())
-}
-
-/// A rule as netpol renders it: `policy.networking.k8s.io/v1alpha2` only (the evaluator also
-/// reads v1alpha1's `ports`), ingress peers being namespaces or pods as the schema has them.
-/// The parts are the evaluator's.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-struct PassthroughRule {
-    name: Option<String>,
-    action: String,
-    from: Option<Vec<IngressPeer>>,
-    to: Option<Vec<WirePeer>>,
-    protocols: Option<Vec<WireProtocol>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-struct IngressPeer {
-    namespaces: Option<LabelSelector>,
-    pods: Option<WirePods>,
 }
 
 #[cfg(test)]

@@ -595,12 +595,7 @@ fn tcp_text() -> String {
     "TCP".to_string()
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord)]
-#[serde(untagged)]
-pub enum PortRef {
-    Number(u16),
-    Name(String),
-}
+pub use crate::wire::PortRef;
 
 impl FlowSpec {
     /// Resolve the endpoints and the port (a name resolves on the destination pod).

@@ -612,9 +612,9 @@ impl Cx<'_> {
     fn check_passthrough(&mut self, path: &KeyPath) {
         type Check = fn(&Node, &KeyPath) -> std::result::Result<(), crate::values::de::DeError>;
         let engines: [(&str, Check); 3] = [
-            ("cilium", crate::eval::cilium::check_passthrough_rule),
-            ("calico", crate::eval::calico::check_passthrough_rule),
-            ("clusterNetworkPolicy", crate::eval::cluster_network_policy::check_passthrough_rule),
+            ("cilium", crate::wire::cilium::check_passthrough_rule),
+            ("calico", crate::wire::calico::check_passthrough_rule),
+            ("clusterNetworkPolicy", crate::wire::cluster_network_policy::check_passthrough_rule),
         ];
         for (key, check) in engines {
             for dir in ["ingress", "egress"] {

@@ -116,7 +116,7 @@ fn the_cilium_rule_model_accepts_only_fields_of_the_schema() {
     let crd = schema("cilium/ciliumnetworkpolicies.yaml");
     assert_model_within_schema(
         "cilium",
-        netpol::eval::cilium::check_passthrough_rule,
+        netpol::wire::cilium::check_passthrough_rule,
         &rule_schema(spec_of(&crd)),
     );
 }
@@ -126,7 +126,7 @@ fn the_calico_rule_model_accepts_only_fields_of_the_schema() {
     let crd = schema("calico/projectcalico.org_networkpolicies.yaml");
     assert_model_within_schema(
         "calico",
-        netpol::eval::calico::check_passthrough_rule,
+        netpol::wire::calico::check_passthrough_rule,
         &rule_schema(spec_of(&crd)),
     );
 }
@@ -139,7 +139,7 @@ fn the_cluster_network_policy_rule_model_accepts_only_fields_of_the_schema() {
     );
     assert_model_within_schema(
         "clusterNetworkPolicy",
-        netpol::eval::cluster_network_policy::check_passthrough_rule,
+        netpol::wire::cluster_network_policy::check_passthrough_rule,
         &rule_schema(spec_of(&crd)),
     );
 }
@@ -150,7 +150,7 @@ fn the_cluster_network_policy_rule_model_accepts_only_fields_of_the_schema() {
 fn cilium_tls_fields_use_the_crd_spelling() {
     let check = |field: &str| {
         let rule = json!({"toPorts": [{field: {"secret": {"name": "tls"}}}]});
-        read_rule(netpol::eval::cilium::check_passthrough_rule, &rule)
+        read_rule(netpol::wire::cilium::check_passthrough_rule, &rule)
     };
     assert!(check("terminatingTLS").is_ok());
     assert!(check("originatingTLS").is_ok());
@@ -162,7 +162,7 @@ fn cilium_tls_fields_use_the_crd_spelling() {
 /// rule is rendered as v1alpha2, whose schema has neither.
 #[test]
 fn cluster_network_policy_passthrough_is_v1alpha2() {
-    let check = |rule: Value| read_rule(netpol::eval::cluster_network_policy::check_passthrough_rule, &rule);
+    let check = |rule: Value| read_rule(netpol::wire::cluster_network_policy::check_passthrough_rule, &rule);
     assert!(check(json!({"action": "Accept", "to": [{"networks": ["10.0.0.0/8"]}]})).is_ok());
     assert!(
         check(json!({"action": "Accept", "ports": [{"portNumber": {"port": 80, "protocol": "TCP"}}]}))

@@ -11,114 +11,21 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use serde::Deserialize;
 
 use self::selector::{Sel, Subject};
-use super::kubernetes::{self, NetworkPolicy};
+use super::kubernetes;
 use super::topology::protocol_text;
 use super::{
     Context, Decision, Direction, Endpoint, Flow, Layer, NAMESPACED_ORDER, Outcome, Pod, Rank, Step,
 };
 use crate::error::{Diagnostic, Error, Result};
 use crate::intent::Protocol;
+use crate::wire::calico::{Object, PolicySpec, TierSpec, WireEntity, WireRule};
+use crate::wire::kubernetes::NetworkPolicy;
 
 const DEFAULT_TIER: &str = "default";
 /// The order Calico gives converted Kubernetes NetworkPolicies in the default tier.
 const NETWORK_POLICY_ORDER: f64 = 1000.0;
-
-#[derive(Deserialize)]
-struct Object {
-    kind: String,
-    metadata: Metadata,
-    /// An absent (or null) spec is the empty spec.
-    #[serde(default = "empty_object")]
-    spec: serde_json::Value,
-}
-
-#[derive(Deserialize)]
-struct Metadata {
-    name: String,
-    namespace: Option<String>,
-    #[serde(default)]
-    labels: BTreeMap<String, String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct TierSpec {
-    order: Option<f64>,
-    default_action: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct PolicySpec {
-    tier: Option<String>,
-    order: Option<f64>,
-    selector: Option<String>,
-    namespace_selector: Option<String>,
-    service_account_selector: Option<String>,
-    types: Option<Vec<String>>,
-    #[serde(default)]
-    ingress: Vec<WireRule>,
-    #[serde(default)]
-    egress: Vec<WireRule>,
-    do_not_track: Option<bool>,
-    pre_dnat: Option<bool>,
-    apply_on_forward: Option<bool>,
-    performance_hints: Option<serde_json::Value>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct WireRule {
-    action: String,
-    protocol: Option<serde_json::Value>,
-    not_protocol: Option<serde_json::Value>,
-    ip_version: Option<u8>,
-    icmp: Option<serde_json::Value>,
-    #[serde(rename = "notICMP")]
-    not_icmp: Option<serde_json::Value>,
-    #[serde(default)]
-    source: WireEntity,
-    #[serde(default)]
-    destination: WireEntity,
-    http: Option<serde_json::Value>,
-    metadata: Option<serde_json::Value>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct WireEntity {
-    #[serde(default)]
-    nets: Vec<IpNet>,
-    #[serde(default)]
-    not_nets: Vec<IpNet>,
-    selector: Option<String>,
-    not_selector: Option<String>,
-    namespace_selector: Option<String>,
-    #[serde(default)]
-    ports: Vec<serde_json::Value>,
-    #[serde(default)]
-    not_ports: Vec<serde_json::Value>,
-    service_accounts: Option<WireServiceAccounts>,
-    services: Option<WireService>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WireServiceAccounts {
-    #[serde(default)]
-    names: Vec<String>,
-    selector: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WireService {
-    name: String,
-    namespace: Option<String>,
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Action {
@@ -202,10 +109,6 @@ fn index(dir: Direction) -> usize {
         Direction::Ingress => 0,
         Direction::Egress => 1,
     }
-}
-
-fn empty_object() -> serde_json::Value {
-    serde_json::Value::Object(serde_json::Map::new())
 }
 
 /// `spec.<key>` of an object.
@@ -923,15 +826,6 @@ impl TierLayer {
         });
         Outcome { decision, steps, unmodelled }
     }
-}
-
-/// Read one passthrough rule, as written in values, with the model this evaluator reads the
-/// kind's rules with: unknown fields and wrong types are located errors with "did you mean".
-pub fn check_passthrough_rule(
-    node: &crate::values::tree::Node,
-    path: &crate::vocab::source::KeyPath,
-) -> std::result::Result<(), crate::values::de::DeError> {
-    crate::values::de::from_node::<WireRule>(node, path).map(|_| ())
 }
 
 #[cfg(test)]
