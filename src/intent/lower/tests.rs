@@ -210,3 +210,71 @@ fn a_connection_opens_both_ends() {
         "back admits front on 8080: {ingress:?}"
     );
 }
+
+#[test]
+fn the_chart_is_one_workload_named_after_release_and_chart() {
+    let options = LowerOptions { release: Some("flux".into()), ..LowerOptions::default() };
+    let intent = lowered_with(
+        "networkPolicy:\n  enabled: true\n  metrics:\n    from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: monitoring}}}]\n",
+        &options,
+    )
+    .intent;
+    assert_eq!(intent.policies.len(), 1, "{:?}", intent.policies);
+    let chart = &intent.policies[0];
+    assert_eq!(chart.name, "flux-controller");
+    assert_eq!(
+        chart.subject,
+        selector(&[("app.kubernetes.io/instance", "flux"), ("app.kubernetes.io/name", "controller")])
+    );
+    let ingress = chart.ingress.as_deref().expect("ingress isolated");
+    let metrics =
+        ingress.iter().find(|r| r.origin.path.starts_with("networkPolicy.metrics")).expect("metrics rule");
+    assert_eq!(
+        metrics.peers,
+        [Peer::Pods { namespaces: namespace("monitoring"), pods: LabelSelector::default() }]
+    );
+    assert!(chart.egress.is_none(), "egress left alone when the chart does not enable it");
+}
+
+#[test]
+fn each_allow_switch_is_one_policy_for_every_pod_of_the_namespace() {
+    let intent = lowered(
+        "namespaces:\n  shop:\n    allow:\n      fromMonitoring: {ports: [{port: 9090}]}\n      fromNamespaces: [web]\n      apiServer: true\n",
+    );
+    let names: Vec<&str> =
+        intent.policies.iter().filter(|p| p.namespace == "shop").map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["allow-api-server", "allow-from-monitoring", "allow-from-namespaces"]);
+    let monitoring = policy(&intent, "shop", "allow-from-monitoring");
+    assert!(monitoring.subject.is_empty());
+    assert_eq!(allows(monitoring.ingress.as_deref().expect("ingress"))[0].1, [tcp(9090)]);
+    assert_eq!(monitoring.origin.path, "namespaces.shop.allow.fromMonitoring");
+    let from = policy(&intent, "shop", "allow-from-namespaces");
+    assert_eq!(
+        allows(from.ingress.as_deref().expect("ingress")),
+        [(vec![Peer::Pods { namespaces: namespace("web"), pods: LabelSelector::default() }], vec![])]
+    );
+}
+
+#[test]
+fn guardrails_are_cluster_wide_denies_of_what_the_values_name() {
+    let intent = lowered(
+        "cluster: {podCIDR: 10.244.0.0/16, serviceCIDR: 10.96.0.0/12, tenantLabel: tenant}\nguardrails:\n  denyMetadataService: true\n  systemNamespaces: [kube-system]\nnamespaces:\n  shop: {labels: {tenant: retail}}\n",
+    );
+    assert!(!intent.guardrails.is_empty(), "guardrails lowered");
+    let metadata: Vec<&Peer> =
+        intent.guardrails.iter().flat_map(|g| g.egress_deny.iter().flat_map(|r| &r.peers)).collect();
+    assert!(
+        metadata
+            .iter()
+            .any(|p| matches!(p, Peer::Cidr { cidr, .. } if cidr.to_string() == "169.254.169.254/32")),
+        "the metadata address is denied: {metadata:?}"
+    );
+    assert!(
+        intent.guardrails.iter().all(|g| g
+            .ingress_deny
+            .iter()
+            .chain(&g.egress_deny)
+            .all(|r| !r.peers.is_empty())),
+        "no guardrail rule without peers (that would deny everything)"
+    );
+}
