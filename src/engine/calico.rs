@@ -14,7 +14,7 @@
 
 use serde::Serialize;
 
-use super::{Backend, Engine, Entry, Layer, Manifest, ObjectMeta, Problems, Rendered, naming};
+use super::{Backend, Engine, Entry, Manifest, ObjectMeta, OutputGroup, Problems, Rendered, naming};
 use crate::error::{Diagnostic, Result};
 use crate::intent::{
     ALLOWLIST_ORDER, Entity, Guardrail, Intent, LabelOperator, LabelSelector, Namespaces, Origin, Peer,
@@ -158,7 +158,7 @@ impl Backend for Calico {
                 "Tier",
                 GUARDRAIL_TIER.to_string(),
                 None,
-                Layer::Foundation,
+                OutputGroup::Foundation,
                 &tier,
             )?);
         }
@@ -237,7 +237,7 @@ fn render_policy(intent: &Intent, policy: &Policy, problems: &mut Problems) -> R
         "NetworkPolicy",
         policy.name.clone(),
         Some(policy.namespace.clone()),
-        Layer::Namespace,
+        OutputGroup::Namespace,
         &object,
     )
     .map(Some)
@@ -306,7 +306,7 @@ fn render_guardrail(
             egress,
         },
     };
-    Manifest::new(API_VERSION, "GlobalNetworkPolicy", name, None, Layer::Guardrail, &object).map(Some)
+    Manifest::new(API_VERSION, "GlobalNetworkPolicy", name, None, OutputGroup::Guardrail, &object).map(Some)
 }
 
 fn translate_all(

@@ -74,8 +74,8 @@ fn allowlist_shape_metadata_order_selector_types() {
     assert_eq!(r.manifests.len(), 1, "no tier without guardrails");
     let m = &r.manifests[0];
     assert_eq!(
-        (m.kind, m.name.as_str(), m.namespace.as_deref(), m.layer),
-        ("NetworkPolicy", "web", Some("shop"), Layer::Namespace)
+        (m.kind, m.name.as_str(), m.namespace.as_deref(), m.group),
+        ("NetworkPolicy", "web", Some("shop"), OutputGroup::Namespace)
     );
     assert_eq!(
         m.body(),
@@ -412,11 +412,11 @@ fn guardrails_get_their_own_tier_that_passes() {
     );
     assert_eq!(tier.body()["spec"], json!({"order": 100, "defaultAction": "Pass"}));
     assert_eq!(tier.body()["metadata"]["labels"]["app.kubernetes.io/managed-by"], json!("netpol"));
-    assert_eq!(tier.layer, Layer::Foundation);
+    assert_eq!(tier.group, OutputGroup::Foundation);
     let g = &r.manifests[1];
     assert_eq!(
-        (g.kind, g.name.as_str(), g.namespace.as_deref(), g.layer),
-        ("GlobalNetworkPolicy", "netpol-guardrails.deny-metadata-service", None, Layer::Guardrail)
+        (g.kind, g.name.as_str(), g.namespace.as_deref(), g.group),
+        ("GlobalNetworkPolicy", "netpol-guardrails.deny-metadata-service", None, OutputGroup::Guardrail)
     );
     assert_eq!(
         g.body()["spec"],

@@ -14,7 +14,7 @@
 
 use serde::Serialize;
 
-use super::{Backend, Engine, Entry, Layer, Manifest, ObjectMeta, Problems, Rendered};
+use super::{Backend, Engine, Entry, Manifest, ObjectMeta, OutputGroup, Problems, Rendered};
 use crate::error::{Diagnostic, Result};
 use crate::intent::{
     Entity, Fqdn, Guardrail, Intent, LabelExpression, LabelOperator, LabelSelector, NAMESPACE_NAME_LABEL,
@@ -255,7 +255,7 @@ fn render_policy(intent: &Intent, policy: &Policy, problems: &mut Problems) -> R
         CNP,
         policy.name.clone(),
         Some(policy.namespace.clone()),
-        Layer::Namespace,
+        OutputGroup::Namespace,
         &object,
     )
     .map(Some)
@@ -403,7 +403,7 @@ fn render_guardrail(intent: &Intent, g: &Guardrail, problems: &mut Problems) -> 
         metadata: ObjectMeta::new(intent, &g.name, None),
         spec,
     };
-    Manifest::new(API_VERSION, CCNP, g.name.clone(), None, Layer::Guardrail, &object).map(Some)
+    Manifest::new(API_VERSION, CCNP, g.name.clone(), None, OutputGroup::Guardrail, &object).map(Some)
 }
 
 fn translate_all(rules: &[Rule], site: &Site<'_>, problems: &mut Problems) -> Vec<Entry<CiliumRule>> {

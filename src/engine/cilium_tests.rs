@@ -72,8 +72,8 @@ fn assert_cilium_shape(spec: &Value) {
 fn default_deny_is_the_empty_rule_never_a_deny() {
     let m = render_ok(&intent(vec![default_deny("identity", 2000, false)]));
     assert_eq!(
-        (m[0].kind, m[0].name.as_str(), m[0].namespace.as_deref(), m[0].layer),
-        ("CiliumNetworkPolicy", "default-deny", Some("identity"), Layer::Namespace)
+        (m[0].kind, m[0].name.as_str(), m[0].namespace.as_deref(), m[0].group),
+        ("CiliumNetworkPolicy", "default-deny", Some("identity"), OutputGroup::Namespace)
     );
     let body = m[0].body();
     assert_eq!(body["apiVersion"], json!("cilium.io/v2"));
@@ -536,8 +536,8 @@ fn guardrails_are_clusterwide_denies_that_isolate_nothing() {
     i.guardrails.push(metadata_guardrail());
     let m = render_ok(&i);
     assert_eq!(
-        (m[0].kind, m[0].name.as_str(), m[0].layer, m[0].namespace.as_deref()),
-        ("CiliumClusterwideNetworkPolicy", "deny-metadata-service", Layer::Guardrail, None)
+        (m[0].kind, m[0].name.as_str(), m[0].group, m[0].namespace.as_deref()),
+        ("CiliumClusterwideNetworkPolicy", "deny-metadata-service", OutputGroup::Guardrail, None)
     );
     let body = m[0].body();
     assert!(body["metadata"].get("namespace").is_none());

@@ -19,7 +19,7 @@
 use ipnet::IpNet;
 use serde::Serialize;
 
-use super::{Backend, Engine, Entry, Layer, Manifest, ObjectMeta, Problems, Rendered, naming};
+use super::{Backend, Engine, Entry, Manifest, ObjectMeta, OutputGroup, Problems, Rendered, naming};
 use crate::error::{Diagnostic, Result};
 use crate::intent::{
     Entity, Guardrail, Intent, LabelSelector, Namespaces, Peer, Policy, PolicyRole, PortMatch, PortSel,
@@ -260,7 +260,7 @@ fn render_guardrail(
         subject(&g.namespaces, &g.pods),
         (ingress, egress),
     )?;
-    m.layer = Layer::Guardrail;
+    m.group = OutputGroup::Guardrail;
     Ok(vec![m])
 }
 
@@ -278,7 +278,7 @@ fn object(
         metadata: ObjectMeta::new(intent, &name, None),
         spec: Spec { tier, priority, subject, ingress, egress },
     };
-    Manifest::new(API_VERSION, KIND, name, None, Layer::Namespace, &object)
+    Manifest::new(API_VERSION, KIND, name, None, OutputGroup::Namespace, &object)
 }
 
 /// Deny every pod source (ingress) and every destination (egress) for the directions asked.

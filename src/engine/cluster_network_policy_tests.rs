@@ -212,7 +212,7 @@ fn guardrails_are_admin_denies() {
     let mut i = intent(vec![]);
     i.guardrails.push(metadata_guardrail());
     let m = &ClusterNetworkPolicy.render(&i).expect("renders").manifests[0];
-    assert_eq!(m.layer, Layer::Guardrail);
+    assert_eq!(m.group, OutputGroup::Guardrail);
     assert_eq!(
         m.body()["spec"],
         json!({"tier": "Admin", "priority": GUARDRAIL_PRIORITY, "subject": {"namespaces": {}},

@@ -9,7 +9,7 @@ use k8s_openapi::api::networking::v1 as net;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::{Backend, Engine, Layer, Manifest, Problems, Rendered};
+use super::{Backend, Engine, Manifest, OutputGroup, Problems, Rendered};
 use crate::error::{Diagnostic, Result};
 use crate::intent::{Intent, LabelSelector, Namespaces, Peer, Policy, PortMatch, PortSel, Rule};
 use crate::vocab::capability::Capability;
@@ -132,7 +132,7 @@ fn render_policy(
         KIND,
         policy.name.clone(),
         Some(policy.namespace.clone()),
-        Layer::Namespace,
+        OutputGroup::Namespace,
         &TypedNetworkPolicy::from(object),
     )?))
 }

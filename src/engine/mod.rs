@@ -36,7 +36,7 @@ pub struct Manifest {
     /// `None` for cluster-scoped objects.
     pub namespace: Option<String>,
     /// Where the object sorts: tiers and guardrails first, then namespaced policies.
-    pub layer: Layer,
+    pub group: OutputGroup,
     /// The whole object (apiVersion, kind, metadata, spec) as one YAML document body. Kept as
     /// text, not as a JSON tree: a 10,000-workload render would otherwise hold ten times its
     /// output in memory.
@@ -45,9 +45,9 @@ pub struct Manifest {
     pub origin: Option<crate::intent::Origin>,
 }
 
-/// Output order classes; objects sort by (layer, namespace, name, kind).
+/// Output order classes; objects sort by (group, namespace, name, kind).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Layer {
+pub enum OutputGroup {
     /// Objects other objects refer to (Calico tiers).
     Foundation,
     /// Cluster-wide guardrails: the highest precedence the engine offers.
@@ -63,7 +63,7 @@ impl Manifest {
         kind: &'static str,
         name: String,
         namespace: Option<String>,
-        layer: Layer,
+        group: OutputGroup,
         object: &T,
     ) -> Result<Self> {
         // Straight to text: a policy of a million peers as a JSON tree first would take several
@@ -78,7 +78,7 @@ impl Manifest {
                 crate::yaml::to_string(&body)
             }
         };
-        Ok(Manifest { api_version, kind, name, namespace, layer, yaml, origin: None })
+        Ok(Manifest { api_version, kind, name, namespace, group, yaml, origin: None })
     }
 
     /// The same object, remembering the values it came from.
@@ -100,8 +100,8 @@ impl Manifest {
         self.try_body().unwrap_or(serde_json::Value::Null)
     }
 
-    pub fn sort_key(&self) -> (Layer, &str, &str, &str) {
-        (self.layer, self.namespace.as_deref().unwrap_or(""), &self.name, self.kind)
+    pub fn sort_key(&self) -> (OutputGroup, &str, &str, &str) {
+        (self.group, self.namespace.as_deref().unwrap_or(""), &self.name, self.kind)
     }
 }
 

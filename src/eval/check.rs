@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::derive::{Derived, derive};
-use super::intent::IntentLayer;
+use super::reference::IntentLayer;
 use std::collections::BTreeMap;
 
 use super::classes::{Classes, classes, representatives};

@@ -332,7 +332,7 @@ fn peer_matches(peer: &Peer, ctx: &Context<'_>, endpoint: &Endpoint<'_>) -> bool
                         Some(rest) => Fqdn::Pattern(format!("**.{rest}")),
                         None => Fqdn::Name(pattern.clone()),
                     };
-                    super::intent::fqdn_matches(&fqdn, actual)
+                    super::reference::fqdn_matches(&fqdn, actual)
                 })
             }),
             _ => false,

@@ -362,7 +362,7 @@ impl Builder<'_> {
                 if let Some((name, _)) = self.namespaces.iter().find(|(name, labels)| {
                     let mut labels = (*labels).clone();
                     labels.insert(NAMESPACE_NAME_LABEL.to_string(), (*name).clone());
-                    super::intent::selector_matches(selector, &labels)
+                    super::reference::selector_matches(selector, &labels)
                 }) {
                     return Some(name.clone());
                 }

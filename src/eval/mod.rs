@@ -12,11 +12,11 @@ pub mod cilium;
 pub mod classes;
 pub mod cluster_network_policy;
 pub mod derive;
-pub mod intent;
 pub mod kubernetes;
 pub mod labels;
 pub mod manifests;
 pub mod matrix;
+pub mod reference;
 #[cfg(test)]
 pub mod testing;
 pub mod topology;

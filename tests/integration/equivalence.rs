@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use netpol::engine::Engine;
 use netpol::eval::check::{check_engine_on, check_engines_flow_by_flow, cni_of, objects_of};
 use netpol::eval::derive::derive;
-use netpol::eval::intent::IntentLayer;
+use netpol::eval::reference::IntentLayer;
 use netpol::eval::{Cni, PolicySet};
 use netpol::intent::lower::LowerOptions;
 use netpol::render::{lower_values, render_intent};

@@ -8,7 +8,7 @@ use netpol::eval::check::{
     check_engine_on, check_engines_flow_by_flow, check_engines_on, cni_of, objects_of,
 };
 use netpol::eval::derive::derive;
-use netpol::eval::intent::IntentLayer;
+use netpol::eval::reference::IntentLayer;
 use netpol::eval::{Cni, PolicySet};
 use netpol::intent::Intent;
 use netpol::intent::lower::LowerOptions;

@@ -1,7 +1,7 @@
 //! Namespace policies, profiles, connections and guardrails (the 000–003 documents).
 
 use crate::common::run_on;
-use netpol::engine::{Engine, Layer};
+use netpol::engine::{Engine, OutputGroup};
 use netpol::intent::lower::LowerOptions;
 use netpol::intent::{Namespaces, Peer};
 use netpol::render::{Output, render};
@@ -66,11 +66,11 @@ fn guardrails_sort_first() {
             Ok(out) => out,
             Err(e) => panic!("{engine}: {e:?}"),
         };
-        let layers: Vec<Layer> = out.manifests.iter().map(|m| m.layer).collect();
-        let mut sorted = layers.clone();
+        let groups: Vec<OutputGroup> = out.manifests.iter().map(|m| m.group).collect();
+        let mut sorted = groups.clone();
         sorted.sort();
-        assert_eq!(layers, sorted, "{engine}");
-        assert!(layers.contains(&Layer::Guardrail), "{engine}");
+        assert_eq!(groups, sorted, "{engine}");
+        assert!(groups.contains(&OutputGroup::Guardrail), "{engine}");
         // metadata, system namespaces (split around the DNS pods: two), tenants to system
         // namespaces, and one per tenant.
         let names: Vec<&str> = out.intent.guardrails.iter().map(|g| g.name.as_str()).collect();

@@ -218,7 +218,7 @@ impl Rule {
                 Endpoint::External(ip) => ctx
                     .topology
                     .names_of(*ip)
-                    .any(|actual| names.iter().any(|f| super::intent::fqdn_matches(f, actual))),
+                    .any(|actual| names.iter().any(|f| super::reference::fqdn_matches(f, actual))),
                 _ => false,
             },
         }
@@ -319,7 +319,7 @@ impl CiliumLayer {
             s.rules[1]
                 .iter()
                 .flat_map(|r| r.dns.iter())
-                .any(|f| names.iter().any(|n| super::intent::fqdn_matches(f, n)))
+                .any(|f| names.iter().any(|n| super::reference::fqdn_matches(f, n)))
         })
     }
 
