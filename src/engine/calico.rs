@@ -20,6 +20,7 @@ use crate::intent::{
     ALLOWLIST_ORDER, Entity, Guardrail, Intent, LabelOperator, LabelSelector, Namespaces, Origin, Peer,
     Policy, PolicyRole, PortMatch, PortSel, Protocol, Rule,
 };
+use crate::vocab::Direction;
 use crate::vocab::capability::Capability;
 
 pub struct Calico;
@@ -115,21 +116,6 @@ struct ServiceRef {
 
 /// The API server's Service, `default/kubernetes`.
 const API_SERVICE: ServiceRef = ServiceRef { name: "kubernetes", namespace: "default" };
-
-#[derive(Clone, Copy, PartialEq)]
-enum Direction {
-    Ingress,
-    Egress,
-}
-
-impl Direction {
-    fn as_str(self) -> &'static str {
-        match self {
-            Direction::Ingress => "ingress",
-            Direction::Egress => "egress",
-        }
-    }
-}
 
 /// Namespaced policy, or a GlobalNetworkPolicy (where rule selectors span every namespace).
 #[derive(Clone, Copy, PartialEq)]
@@ -413,7 +399,7 @@ fn translate(
                 Diagnostic::unsupported(
                     Engine::Calico,
                     Capability::FqdnEgress,
-                    &format!("FQDN {} (Calico Enterprise only)", direction.as_str()),
+                    &format!("FQDN {} (Calico Enterprise only)", direction.field()),
                     &at,
                 )
                 .at(&rule.origin),
@@ -537,7 +523,7 @@ fn check_rule_count(n: usize, direction: Direction, context: &str, origin: &Orig
         problems.push(
             Diagnostic::new(format!(
                 "{n} Calico {} rules (one per peer and protocol); Calico accepts at most {MAX_RULES} per policy ({context})",
-                direction.as_str()
+                direction.field()
             ))
             .at(origin)
             .with_help("merge peers into fewer selectors or CIDRs, or split the workload"),

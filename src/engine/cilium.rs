@@ -20,6 +20,7 @@ use crate::intent::{
     Entity, Fqdn, Guardrail, Intent, LabelExpression, LabelOperator, LabelSelector, NAMESPACE_NAME_LABEL,
     Namespaces, Origin, Peer, Policy, PortMatch, PortSel, Rule, RulePurpose,
 };
+use crate::vocab::Direction;
 use crate::vocab::capability::Capability;
 
 pub struct Cilium;
@@ -136,12 +137,6 @@ struct L7Rules {
 #[serde(rename_all = "camelCase")]
 struct FqdnPattern {
     match_pattern: &'static str,
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum Direction {
-    Ingress,
-    Egress,
 }
 
 /// Where rules are translated: decides own-namespace peers, deny restrictions, DNS visibility,

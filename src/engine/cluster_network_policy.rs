@@ -25,6 +25,7 @@ use crate::intent::{
     Entity, Guardrail, Intent, LabelSelector, Namespaces, Peer, Policy, PolicyRole, PortMatch, PortSel,
     Protocol, Rule,
 };
+use crate::vocab::Direction;
 use crate::vocab::capability::Capability;
 
 pub struct ClusterNetworkPolicy;
@@ -94,12 +95,6 @@ struct CnpRule {
     to: Option<Vec<CnpPeer>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     protocols: Vec<serde_json::Value>,
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum Direction {
-    Ingress,
-    Egress,
 }
 
 impl Backend for ClusterNetworkPolicy {

@@ -24,9 +24,9 @@ struct Tier {
     order: f64,
     policies: Vec<Policy>,
     selecting: super::topology::SelectionCache,
-    /// Built when signatures are first asked for: per direction (`[ingress, egress]`), the
+    /// Built when signatures are first asked for: per direction, the
     /// distinct peers of the rules as (policy, rule, peer).
-    peers: std::sync::OnceLock<[Vec<(usize, usize, usize)>; 2]>,
+    peers: std::sync::OnceLock<super::PerDirection<Vec<(usize, usize, usize)>>>,
     /// The policies by a pod label their subject requires, so that finding the policies that
     /// select a pod does not test every policy.
     index: super::labels::SelectorIndex,
@@ -401,10 +401,10 @@ impl Layer for Tier {
                 });
                 super::classes::distinct(all).into_iter().map(|k| k.at).collect()
             };
-            [of(Direction::Ingress), of(Direction::Egress)]
+            super::PerDirection::from_fn(of)
         });
         let pd = end.peer_direction();
-        let list = if pd == Direction::Ingress { &peers[0] } else { &peers[1] };
+        let list = &peers[pd];
         let endpoint = Endpoint::Pod(pod);
         super::classes::push_matching(list, out, |&(pi, ri, ki)| {
             self.policies

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 
 use super::labels::SelectorIndex;
 use super::{
-    Context, Decision, Direction, Endpoint, Flow, Layer, NAMESPACED_ORDER, Outcome, Pod, PortRef, Rank, Step,
+    Context, Decision, Direction, Endpoint, Flow, Layer, NAMESPACED_ORDER, Outcome, PerDirection, Pod,
+    PortRef, Rank, Step,
 };
 use crate::error::{Diagnostic, Error, Result};
 use crate::eval::topology::protocol_text;
@@ -44,9 +45,9 @@ pub struct NetworkPolicyLayer {
     peers: std::sync::OnceLock<DistinctPeers>,
 }
 
-/// The distinct peers of NetworkPolicy rules, per direction (`[ingress, egress]`), each with
-/// the namespace of its policy.
-pub type DistinctPeers = [Vec<(String, PolicyPeer)>; 2];
+/// The distinct peers of NetworkPolicy rules, per direction, each with the namespace of its
+/// policy.
+pub type DistinctPeers = PerDirection<Vec<(String, PolicyPeer)>>;
 
 /// The distinct peers of `policies`' rules, per direction.
 pub fn distinct_peers<'a>(policies: impl IntoIterator<Item = &'a NetworkPolicy> + Clone) -> DistinctPeers {
@@ -63,7 +64,7 @@ pub fn distinct_peers<'a>(policies: impl IntoIterator<Item = &'a NetworkPolicy> 
             peers.into_iter().map(|peer| (p.metadata.namespace.clone(), peer.clone()))
         }))
     };
-    [of(Direction::Ingress), of(Direction::Egress)]
+    PerDirection::from_fn(of)
 }
 
 /// The ids of `peers` (of the direction that sees `end` as peer) that match `pod`.
@@ -74,10 +75,7 @@ pub fn push_matching_peers(
     pod: &Pod,
     out: &mut Vec<u32>,
 ) {
-    let list = match end.peer_direction() {
-        Direction::Ingress => &peers[0],
-        Direction::Egress => &peers[1],
-    };
+    let list = &peers[end.peer_direction()];
     let endpoint = Endpoint::Pod(pod);
     super::classes::push_matching(list, out, |(namespace, peer)| {
         peer_matches(peer, namespace, ctx, &endpoint)

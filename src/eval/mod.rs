@@ -70,31 +70,7 @@ impl fmt::Display for Cni {
     }
 }
 
-/// Direction of a policy decision: egress is judged at the source, ingress at the destination.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Direction {
-    Egress,
-    Ingress,
-}
-
-impl Direction {
-    /// `Ingress` / `Egress`, as in Kubernetes `policyTypes` and Calico `types`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::Ingress => "Ingress",
-            Direction::Egress => "Egress",
-        }
-    }
-
-    /// `ingress` / `egress`, as in spec field names.
-    pub fn field(self) -> &'static str {
-        match self {
-            Direction::Ingress => "ingress",
-            Direction::Egress => "egress",
-        }
-    }
-}
+pub use crate::vocab::direction::{Direction, PerDirection};
 
 /// Which end of a flow an endpoint is: the source is the subject of egress policies and the
 /// peer of ingress rules; the destination the other way round.

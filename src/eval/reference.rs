@@ -20,10 +20,10 @@ pub struct IntentLayer {
     by_namespace: BTreeMap<String, Vec<Policy>>,
     /// Per pod, which policies of its namespace select it (indices into `by_namespace`).
     selecting: super::topology::SelectionCache,
-    /// Built when signatures are first asked for: per direction (`[ingress, egress]`), the
+    /// Built when signatures are first asked for: per direction, the
     /// distinct peers of the rules, each with the namespace that scopes it (`None`: a
     /// guardrail's, scoped by the subject's namespace).
-    peers: std::sync::OnceLock<[ScopedPeers; 2]>,
+    peers: std::sync::OnceLock<super::PerDirection<ScopedPeers>>,
 }
 
 /// Peers, each with the namespace that scopes it.
@@ -137,10 +137,10 @@ impl Layer for IntentLayer {
                 });
                 super::classes::distinct(guarded.chain(allowed))
             };
-            [of(Direction::Ingress), of(Direction::Egress)]
+            super::PerDirection::from_fn(of)
         });
         let pd = end.peer_direction();
-        let list = if pd == Direction::Ingress { &peers[0] } else { &peers[1] };
+        let list = &peers[pd];
         let endpoint = Endpoint::Pod(pod);
         // A flow whose `pd` peer is the pod; for a policy-enforced pod no peer reads the rest.
         let flow =

@@ -2,11 +2,13 @@
 //! names and Kubernetes' naming rules.
 
 pub mod capability;
+pub mod direction;
 pub mod labels;
 pub mod naming;
 pub mod peer;
 pub mod source;
 
+pub use direction::{Direction, PerDirection};
 pub use source::Origin;
 
 use std::fmt;

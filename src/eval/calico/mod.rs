@@ -19,6 +19,7 @@ use self::selector::{Sel, Subject};
 use super::kubernetes;
 use super::{Context, Decision, Direction, Endpoint, Flow, Layer, Outcome, Pod, Rank, Step};
 use crate::intent::Protocol;
+use crate::vocab::PerDirection;
 use crate::wire::kubernetes::NetworkPolicy;
 
 const DEFAULT_TIER: &str = "default";
@@ -69,7 +70,7 @@ enum PortMatch {
 
 #[derive(Debug)]
 enum Body {
-    Calico { rules: [Vec<Rule>; 2] },
+    Calico { rules: PerDirection<Vec<Rule>> },
     Kubernetes(Box<NetworkPolicy>),
 }
 
@@ -82,7 +83,7 @@ struct Policy {
     namespace: Option<String>,
     selector: Sel,
     namespace_selector: Option<Sel>,
-    types: [bool; 2],
+    types: PerDirection<bool>,
     body: Body,
 }
 
@@ -100,13 +101,6 @@ struct NetworkSet {
     namespace: Option<String>,
     labels: BTreeMap<String, String>,
     nets: Vec<IpNet>,
-}
-
-fn index(dir: Direction) -> usize {
-    match dir {
-        Direction::Ingress => 0,
-        Direction::Egress => 1,
-    }
 }
 
 /// An endpoint as Calico's rules see it.
@@ -140,13 +134,13 @@ struct TierLayer {
 
 /// Per side (`[source, destination]`), the distinct sides of the rules as (policy, direction,
 /// rule); and the distinct peers of the NetworkPolicies.
-type RuleSides = ([Vec<(usize, usize, usize)>; 2], kubernetes::DistinctPeers);
+type RuleSides = ([Vec<(usize, Direction, usize)>; 2], kubernetes::DistinctPeers);
 
 /// One side of a rule as the distinct-side table compares them: with the policy's namespace.
 struct SideKey<'a> {
     namespace: Option<&'a str>,
     entity: &'a Entity,
-    at: (usize, usize, usize),
+    at: (usize, Direction, usize),
 }
 
 impl std::fmt::Debug for SideKey<'_> {
@@ -364,7 +358,7 @@ impl TierLayer {
         let all = |p: &Pod| self.index.candidates_in_order(&pod_labels(p));
         self.selecting.find_map(ctx.topology, pod, all, selects, |i| {
             let policy = policies.get(i)?;
-            if policy.types[index(dir)] { visit(i, policy) } else { None }
+            if policy.types[dir] { visit(i, policy) } else { None }
         })
     }
 
@@ -404,10 +398,9 @@ impl Layer for TierLayer {
             // ingress rule and the subject itself (further narrowed) in an egress rule.
             let of = |side: usize| {
                 let all = policies.iter().enumerate().flat_map(|(pi, p)| {
-                    let rules: Vec<(usize, usize, &Rule)> = match &p.body {
+                    let rules: Vec<(Direction, usize, &Rule)> = match &p.body {
                         Body::Calico { rules } => rules
                             .iter()
-                            .enumerate()
                             .flat_map(|(d, list)| list.iter().enumerate().map(move |(ri, r)| (d, ri, r)))
                             .collect(),
                         Body::Kubernetes(_) => Vec::new(),
@@ -434,7 +427,7 @@ impl Layer for TierLayer {
         crate::eval::classes::push_matching(&sides[side], out, |&(pi, d, ri)| {
             let Some(p) = policies.get(pi) else { return false };
             let Body::Calico { rules } = &p.body else { return false };
-            rules.get(d).and_then(|list| list.get(ri)).is_some_and(|r| {
+            rules[d].get(ri).is_some_and(|r| {
                 let entity = if side == 0 { &r.source } else { &r.destination };
                 entity.matches_pod(ctx, &view, p.namespace.as_deref())
             })
@@ -486,7 +479,7 @@ impl TierLayer {
                     }
                 }
                 Body::Calico { rules } => {
-                    for r in &rules[index(dir)] {
+                    for r in &rules[dir] {
                         let views = views.get_or_insert_with(|| {
                             (
                                 self.view(ctx.topology, &flow.source),

@@ -4,13 +4,14 @@ use super::selector::Sel;
 use crate::error::{Diagnostic, Error, Result};
 use crate::eval::kubernetes;
 use crate::eval::topology::protocol_text;
-use crate::eval::{Direction, Layer, NAMESPACED_ORDER};
+use crate::eval::{Layer, NAMESPACED_ORDER};
 use crate::intent::Protocol;
 use crate::wire::calico::{Object, PolicySpec, TierSpec, WireEntity, WireRule};
 use ipnet::IpNet;
 use std::collections::BTreeMap;
 
 use super::*;
+use crate::eval::PerDirection;
 
 /// `spec.<key>` of an object.
 pub(super) fn spec_field(key: &str) -> crate::vocab::source::KeyPath {
@@ -96,7 +97,7 @@ pub fn layers(
         }
     }
     for np in kubernetes::parse(k8s, warnings)? {
-        let types = [np.isolates(Direction::Ingress), np.isolates(Direction::Egress)];
+        let types = PerDirection::from_fn(|dir| np.isolates(dir));
         policies.push((
             DEFAULT_TIER.into(),
             Policy {
@@ -175,11 +176,11 @@ pub(super) fn policy(
     }
     let types = match &spec.types {
         Some(types) => {
-            let mut t = [false; 2];
+            let mut t = PerDirection::<bool>::default();
             for ty in types {
                 match ty.as_str() {
-                    "Ingress" => t[0] = true,
-                    "Egress" => t[1] = true,
+                    "Ingress" => t.ingress = true,
+                    "Egress" => t.egress = true,
                     other => return Err(format!("type `{other}` is neither Ingress nor Egress")),
                 }
             }
@@ -187,7 +188,10 @@ pub(super) fn policy(
         }
         // Calico's default: Egress alone when only egress rules exist, else Ingress, plus
         // Egress when egress rules exist.
-        None => [!spec.ingress.is_empty() || spec.egress.is_empty(), !spec.egress.is_empty()],
+        None => PerDirection {
+            ingress: !spec.ingress.is_empty() || spec.egress.is_empty(),
+            egress: !spec.egress.is_empty(),
+        },
     };
     let rules = |wire: Vec<WireRule>, field: &str| -> std::result::Result<Vec<Rule>, String> {
         wire.into_iter().enumerate().map(|(i, r)| rule(r, format!("{field}[{i}]"))).collect()
@@ -201,7 +205,12 @@ pub(super) fn policy(
         selector: parse_selector(spec.selector.as_deref(), "selector")?.unwrap_or(Sel::All),
         namespace_selector: parse_selector(spec.namespace_selector.as_deref(), "namespaceSelector")?,
         types,
-        body: Body::Calico { rules: [rules(spec.ingress, "ingress")?, rules(spec.egress, "egress")?] },
+        body: Body::Calico {
+            rules: PerDirection {
+                ingress: rules(spec.ingress, "ingress")?,
+                egress: rules(spec.egress, "egress")?,
+            },
+        },
     };
     Ok(Some((tier, policy)))
 }

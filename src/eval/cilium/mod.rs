@@ -18,7 +18,8 @@ use ipnet::IpNet;
 
 use super::kubernetes;
 use super::{
-    Context, Decision, Direction, Endpoint, Flow, Layer, NAMESPACED_ORDER, Outcome, Pod, Rank, Step,
+    Context, Decision, Direction, Endpoint, Flow, Layer, NAMESPACED_ORDER, Outcome, PerDirection, Pod, Rank,
+    Step,
 };
 use crate::intent::{Fqdn, Protocol};
 use crate::vocab::labels::LabelSelector;
@@ -37,9 +38,9 @@ struct Spec {
     /// The policy's namespace; `None` for a clusterwide policy.
     namespace: Option<String>,
     subject: LabelSelector,
-    default_deny: [Option<bool>; 2],
-    rules: [Vec<Rule>; 2],
-    denies: [Vec<Rule>; 2],
+    default_deny: PerDirection<Option<bool>>,
+    rules: PerDirection<Vec<Rule>>,
+    denies: PerDirection<Vec<Rule>>,
 }
 
 #[derive(Debug)]
@@ -73,13 +74,6 @@ enum Peers {
 enum Port {
     Range(Option<Protocol>, u16, u16),
     Named(Option<Protocol>, String),
-}
-
-fn dir_index(dir: Direction) -> usize {
-    match dir {
-        Direction::Ingress => 0,
-        Direction::Egress => 1,
-    }
 }
 
 #[derive(Debug)]
@@ -147,7 +141,7 @@ impl Spec {
 
     /// Whether this rule switches default-deny on for `dir`.
     fn default_deny(&self, dir: Direction) -> bool {
-        let d = dir_index(dir);
+        let d = dir;
         self.default_deny[d].unwrap_or_else(|| !self.rules[d].is_empty() || !self.denies[d].is_empty())
     }
 }
@@ -316,7 +310,8 @@ impl CiliumLayer {
         let Endpoint::External(ip) = flow.destination else { return false };
         let names: Vec<&str> = ctx.topology.names_of(ip).collect();
         self.selecting(ctx, pod).any(|s| {
-            s.rules[1]
+            s.rules
+                .egress
                 .iter()
                 .flat_map(|r| r.dns.iter())
                 .any(|f| names.iter().any(|n| super::reference::fqdn_matches(f, n)))
@@ -327,7 +322,7 @@ impl CiliumLayer {
         let Some(subject) = flow.subject(dir) else {
             return Outcome::new(Decision::Pass, Step::builtin(Decision::Pass, "not a pod".into()));
         };
-        let d = dir_index(dir);
+        let d = dir;
         let specs: Vec<&Spec> = self.selecting(ctx, subject).collect();
         let step = |object: &str, rule: &str, decision: Decision, note: String| Step {
             object: object.to_string(),
@@ -447,7 +442,7 @@ impl Layer for CiliumLayer {
     }
 
     fn signature(&self, ctx: &Context<'_>, end: super::End, pod: &Pod, out: &mut Vec<u32>) -> bool {
-        let d = dir_index(end.subject_direction());
+        let d = end.subject_direction();
         // A spec with no rules for the direction and default-deny off for it has no say.
         let speaks = |s: &Spec| {
             !s.rules[d].is_empty() || !s.denies[d].is_empty() || s.default_deny(end.subject_direction())
@@ -468,7 +463,7 @@ impl Layer for CiliumLayer {
         }
         super::classes::push_sorted(selecting, out);
         let (rule_peers, np_peers) = self.peers.get_or_init(|| {
-            let of = |pd: usize| {
+            let of = |pd: Direction| {
                 let all = self.specs.iter().enumerate().flat_map(|(si, s)| {
                     let allows = s.rules[pd].iter().enumerate().map(move |(ri, r)| (si, false, ri, r));
                     let denies = s.denies[pd].iter().enumerate().map(move |(ri, r)| (si, true, ri, r));
@@ -482,16 +477,16 @@ impl Layer for CiliumLayer {
                 .map(|k| k.at)
                 .collect()
             };
-            ([of(0), of(1)], kubernetes::distinct_peers(self.network_policies.values().flatten()))
+            (PerDirection::from_fn(of), kubernetes::distinct_peers(self.network_policies.values().flatten()))
         });
         let pd = end.peer_direction();
-        let list = &rule_peers[dir_index(pd)];
+        let list = &rule_peers[pd];
         let endpoint = Endpoint::Pod(pod);
         // A flow whose `pd` peer is the pod; for a policy-enforced pod no rule reads the rest.
         let flow = Flow { source: endpoint, destination: endpoint, protocol: Protocol::Tcp, port: 0 };
         super::classes::push_matching(list, out, |&(si, deny, ri)| {
             let Some(s) = self.specs.get(si) else { return false };
-            let rules = if deny { &s.denies[dir_index(pd)] } else { &s.rules[dir_index(pd)] };
+            let rules = if deny { &s.denies[pd] } else { &s.rules[pd] };
             rules.get(ri).is_some_and(|r| r.peer_matches(ctx, pd, &flow, s.namespace.as_deref()))
         });
         kubernetes::push_matching_peers(np_peers, ctx, end, pod, out);
@@ -501,7 +496,7 @@ impl Layer for CiliumLayer {
 
 /// Per direction, the distinct peers of the rules as (spec, deny?, rule); and the distinct
 /// peers of the NetworkPolicies.
-type RulePeers = ([Vec<(usize, bool, usize)>; 2], kubernetes::DistinctPeers);
+type RulePeers = (PerDirection<Vec<(usize, bool, usize)>>, kubernetes::DistinctPeers);
 
 /// A rule's peers as the distinct-peer table compares them: with the policy's namespace (which
 /// scopes unqualified selectors), not with where the rule sits (`at`).

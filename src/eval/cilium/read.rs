@@ -96,12 +96,18 @@ pub(super) fn read(obj: Object, label: &str) -> std::result::Result<Vec<Spec>, S
             label,
             namespace: namespace.clone(),
             subject,
-            default_deny: [dd.and_then(|d| d.ingress), dd.and_then(|d| d.egress)],
-            rules: [convert(r.ingress, "ingress", false)?, convert(r.egress, "egress", false)?],
-            denies: [
-                convert(r.ingress_deny, "ingressDeny", true)?,
-                convert(r.egress_deny, "egressDeny", true)?,
-            ],
+            default_deny: PerDirection {
+                ingress: dd.and_then(|d| d.ingress),
+                egress: dd.and_then(|d| d.egress),
+            },
+            rules: PerDirection {
+                ingress: convert(r.ingress, "ingress", false)?,
+                egress: convert(r.egress, "egress", false)?,
+            },
+            denies: PerDirection {
+                ingress: convert(r.ingress_deny, "ingressDeny", true)?,
+                egress: convert(r.egress_deny, "egressDeny", true)?,
+            },
         });
     }
     Ok(out)
