@@ -128,7 +128,7 @@ impl Layer for NetworkPolicyLayer {
     }
 
     fn decision(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Decision {
-        self.decision_of(ctx, dir, flow)
+        self.judge(ctx, dir, flow, false).decision
     }
 
     fn signature(&self, ctx: &Context<'_>, end: super::End, pod: &Pod, out: &mut Vec<u32>) -> bool {
@@ -148,61 +148,61 @@ impl Layer for NetworkPolicyLayer {
     }
 
     fn decide(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Outcome {
+        self.judge(ctx, dir, flow, true)
+    }
+}
+
+impl NetworkPolicyLayer {
+    /// The one decision path. With `explain`, policies are tried in name order and the steps
+    /// say which one decided; without, any order does (NetworkPolicies are additive, so the
+    /// decision is the same) and no text is formatted.
+    fn judge(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>, explain: bool) -> Outcome {
         let Some(subject) = flow.subject(dir) else {
             return Outcome::new(Decision::Pass, Step::builtin(Decision::Pass, "not a pod".into()));
         };
-        let mut isolating = Vec::new();
-        for policy in self.selecting(ctx, subject, dir) {
+        let mut selecting: Vec<&NetworkPolicy> = self.selecting_unordered(ctx, subject, dir).collect();
+        if explain {
+            selecting.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        }
+        for policy in &selecting {
             if let Some(i) = policy.matching_rule(ctx, dir, flow) {
-                return Outcome::new(
-                    Decision::Allow,
+                let step = if explain {
                     Step {
                         object: policy.label(),
                         rule: format!("{}[{i}]", dir.field()),
                         decision: Decision::Allow,
                         note: "the rule matches".to_string(),
-                    },
-                );
+                    }
+                } else {
+                    Step::builtin(Decision::Allow, String::new())
+                };
+                return Outcome::new(Decision::Allow, step);
             }
-            isolating.push(policy.label());
         }
-        if isolating.is_empty() {
-            return Outcome::new(
-                Decision::Pass,
-                Step::builtin(
-                    Decision::Pass,
-                    format!(
-                        "no NetworkPolicy isolates {}/{} for {}",
-                        subject.namespace,
-                        subject.name,
-                        dir.field()
-                    ),
-                ),
-            );
+        if selecting.is_empty() {
+            let note = if explain {
+                format!(
+                    "no NetworkPolicy isolates {}/{} for {}",
+                    subject.namespace,
+                    subject.name,
+                    dir.field()
+                )
+            } else {
+                String::new()
+            };
+            return Outcome::new(Decision::Pass, Step::builtin(Decision::Pass, note));
         }
-        Outcome::new(
-            Decision::Deny,
+        let step = if explain {
             Step {
-                object: isolating.join(", "),
+                object: selecting.iter().map(|p| p.label()).collect::<Vec<_>>().join(", "),
                 rule: String::new(),
                 decision: Decision::Deny,
                 note: format!("isolated for {} and no rule matches", dir.field()),
-            },
-        )
-    }
-}
-
-impl NetworkPolicyLayer {
-    fn decision_of(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Decision {
-        let Some(subject) = flow.subject(dir) else { return Decision::Pass };
-        let mut isolated = false;
-        for policy in self.selecting_unordered(ctx, subject, dir) {
-            if policy.matching_rule(ctx, dir, flow).is_some() {
-                return Decision::Allow;
             }
-            isolated = true;
-        }
-        if isolated { Decision::Deny } else { Decision::Pass }
+        } else {
+            Step::builtin(Decision::Deny, String::new())
+        };
+        Outcome::new(Decision::Deny, step)
     }
 }
 
