@@ -31,7 +31,7 @@ impl Error {
     }
 
     /// The process exit code this error maps to.
-    pub fn exit_code(&self) -> i32 {
+    pub(crate) fn exit_code(&self) -> i32 {
         match self {
             Error::Invalid(_) | Error::Io { .. } => 1,
             Error::Usage(_) => 2,
@@ -39,7 +39,7 @@ impl Error {
     }
 
     /// Writing failed because the reader of a pipe went away.
-    pub fn is_closed_pipe(&self) -> bool {
+    pub(crate) fn is_closed_pipe(&self) -> bool {
         matches!(self, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
     }
 
@@ -189,7 +189,7 @@ impl Diagnostic {
     }
 
     /// The input cannot be read as YAML (or `--set`).
-    pub fn syntax(message: impl Into<String>) -> Self {
+    pub(crate) fn syntax(message: impl Into<String>) -> Self {
         Diagnostic::new(message).coded(Code::Syntax)
     }
 
@@ -199,39 +199,39 @@ impl Diagnostic {
     }
 
     /// Values that contradict themselves.
-    pub fn conflict(message: impl Into<String>) -> Self {
+    pub(crate) fn conflict(message: impl Into<String>) -> Self {
         Diagnostic::new(message).coded(Code::Conflict)
     }
 
     /// A reference to something the values do not declare.
-    pub fn unknown_name(message: impl Into<String>) -> Self {
+    pub(crate) fn unknown_name(message: impl Into<String>) -> Self {
         Diagnostic::new(message).coded(Code::UnknownName)
     }
 
     /// A warning about valid values that are probably not what was meant.
-    pub fn suspicious(message: impl Into<String>) -> Self {
+    pub(crate) fn suspicious(message: impl Into<String>) -> Self {
         Diagnostic::warning(message).coded(Code::Suspicious)
     }
 
-    pub fn coded(mut self, code: Code) -> Self {
+    pub(crate) fn coded(mut self, code: Code) -> Self {
         self.code = code;
         self
     }
 
     /// Another place the problem involves.
-    pub fn also_at(mut self, origin: &Origin) -> Self {
+    pub(crate) fn also_at(mut self, origin: &Origin) -> Self {
         self.extra.get_or_insert_with(Default::default).related.push(origin.clone());
         self
     }
 
     /// The manifest object (and field in it) the problem is in; located in the file later.
-    pub fn in_manifest(mut self, object: impl Into<String>, field: impl Into<String>) -> Self {
+    pub(crate) fn in_manifest(mut self, object: impl Into<String>, field: impl Into<String>) -> Self {
         self.extra.get_or_insert_with(Default::default).manifest =
             Some(ManifestField { object: object.into(), field: field.into() });
         self
     }
 
-    pub fn manifest_field(&self) -> Option<&ManifestField> {
+    pub(crate) fn manifest_field(&self) -> Option<&ManifestField> {
         self.extra.as_ref().and_then(|e| e.manifest.as_ref())
     }
 
@@ -241,7 +241,7 @@ impl Diagnostic {
     }
 
     /// The same finding as an error (`--strict`).
-    pub fn into_error(mut self) -> Self {
+    pub(crate) fn into_error(mut self) -> Self {
         self.severity = Severity::Error;
         self
     }
@@ -251,14 +251,14 @@ impl Diagnostic {
         self
     }
 
-    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+    pub(crate) fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
     }
 
     /// The construct cannot be expressed by `engine`; the engines that can come from the one
     /// capability table.
-    pub fn unsupported(
+    pub(crate) fn unsupported(
         engine: crate::vocab::Engine,
         capability: crate::vocab::capability::Capability,
         construct: &str,
@@ -281,7 +281,7 @@ impl Diagnostic {
 
 /// Sort diagnostics the way a reader meets them: by line and column within a file, files in
 /// the order they first appear; unlocated ones keep their place at the front.
-pub fn sort_in_file_order(diagnostics: &mut [Diagnostic]) {
+pub(crate) fn sort_in_file_order(diagnostics: &mut [Diagnostic]) {
     let mut files: Vec<std::sync::Arc<str>> = Vec::new();
     for d in diagnostics.iter() {
         if let Some(o) = &d.origin
@@ -297,7 +297,7 @@ pub fn sort_in_file_order(diagnostics: &mut [Diagnostic]) {
 }
 
 /// Longest quoted text (between backticks) a message repeats whole.
-pub const MAX_QUOTE_CHARS: usize = 80;
+pub(crate) const MAX_QUOTE_CHARS: usize = 80;
 
 /// Messages quote what they are about (`` `Shop_X` is not a valid name ``); a quote longer than
 /// [`MAX_QUOTE_CHARS`] is cut to its start, so a 50 MB value is not echoed whole.

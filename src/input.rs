@@ -8,17 +8,17 @@ use crate::error::{Diagnostic, Error, Result};
 use crate::vocab::Origin;
 
 /// The whole text of `path`, or of standard input for `-`; `name` is how errors call it.
-pub fn read_path(path: &Path) -> Result<String> {
+pub(crate) fn read_path(path: &Path) -> Result<String> {
     let name = path.display().to_string();
     let file = std::fs::File::open(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
     read_bounded(file, &name)
 }
 
 /// Largest values file accepted (bytes); generous for generated inputs with 10,000 workloads.
-pub const MAX_INPUT_BYTES: usize = 64 * 1024 * 1024;
+pub(crate) const MAX_INPUT_BYTES: usize = 64 * 1024 * 1024;
 
 /// Read at most [`MAX_INPUT_BYTES`] from `reader` (never the whole of `/dev/zero`), as UTF-8.
-pub fn read_bounded(reader: impl Read, name: &str) -> Result<String> {
+pub(crate) fn read_bounded(reader: impl Read, name: &str) -> Result<String> {
     let mut bytes = Vec::new();
     reader
         .take(MAX_INPUT_BYTES as u64 + 1)

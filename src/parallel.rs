@@ -5,11 +5,15 @@
 use std::ops::Range;
 
 /// Below this many items a second thread costs more than it saves.
-pub const PARALLEL_FROM: usize = 512;
+pub(crate) const PARALLEL_FROM: usize = 512;
 
 /// `work` over `0..len`, as two halves (the second on its own thread) once `len` reaches
 /// `threshold`, or as one range below it. Results come back in range order.
-pub fn in_halves<T: Send>(len: usize, threshold: usize, work: impl Fn(Range<usize>) -> T + Sync) -> Vec<T> {
+pub(crate) fn in_halves<T: Send>(
+    len: usize,
+    threshold: usize,
+    work: impl Fn(Range<usize>) -> T + Sync,
+) -> Vec<T> {
     if len < threshold.max(2) {
         return vec![work(0..len)];
     }

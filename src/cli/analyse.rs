@@ -57,7 +57,7 @@ fn read_topology(path: &Path, sources: &mut Sources) -> Result<Topology> {
 }
 
 impl PolicySourceArgs {
-    pub fn load(&self, sources: &mut Sources) -> Result<Loaded> {
+    pub(crate) fn load(&self, sources: &mut Sources) -> Result<Loaded> {
         let cni = self.cni.map(|c| c.0);
         if let Some(path) = &self.manifests {
             let Some(topology_path) = &self.topology else {
@@ -117,7 +117,7 @@ pub enum TextFormat {
 }
 
 /// `8080/TCP`, `http`, `53/udp` → the flows file's port and protocol.
-pub fn parse_port(text: &str) -> Result<(PortRef, String)> {
+pub(crate) fn parse_port(text: &str) -> Result<(PortRef, String)> {
     let (port, protocol) = text.split_once('/').unwrap_or((text, "TCP"));
     if topology::protocol_text::parse(protocol).is_none() {
         return Err(Error::Usage(format!(
@@ -425,7 +425,7 @@ pub struct TopologyArgs {
 }
 
 /// What `netpol topology` prints: the derived topology, or its flows (written one at a time).
-pub enum TopologyOutput {
+pub(crate) enum TopologyOutput {
     Topology(String),
     Flows(Box<Derived>),
 }
@@ -443,7 +443,7 @@ impl TopologyOutput {
     }
 }
 
-pub fn derived_topology(
+pub(crate) fn derived_topology(
     args: &TopologyArgs,
     sources: &mut Sources,
 ) -> Result<(TopologyOutput, Vec<Diagnostic>)> {

@@ -303,7 +303,7 @@ fn run_render(args: RenderArgs, format: ErrorFormat) -> i32 {
 
 /// Exit code of `netpol check` when an engine disagrees with the intent (1 and 2 are bad
 /// input and bad usage).
-pub const DIFFERENCES_EXIT: i32 = 3;
+pub(crate) const DIFFERENCES_EXIT: i32 = 3;
 
 /// Print a command's text on stdout, its warnings on stderr; or only the error.
 fn print_result(
@@ -339,7 +339,7 @@ fn print_streamed<T>(
 }
 
 /// Standard input, read once per call.
-pub fn read_stdin() -> std::io::Result<String> {
+pub(crate) fn read_stdin() -> std::io::Result<String> {
     crate::input::read_bounded(std::io::stdin(), "<stdin>")
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))
 }
@@ -432,7 +432,7 @@ fn report(error: &Error, sources: &Sources, format: ErrorFormat, color: bool) ->
 }
 
 /// Exit status when standard output's reader has gone away: 128 + SIGPIPE.
-pub const CLOSED_PIPE_EXIT: i32 = 141;
+pub(crate) const CLOSED_PIPE_EXIT: i32 = 141;
 
 /// Write a command's whole text to standard output; failures (a closed pipe, a full device)
 /// come back as errors instead of the panic `print!` would raise.

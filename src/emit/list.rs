@@ -8,14 +8,14 @@ use serde::Serialize;
 
 /// The list's format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ListFormat {
+pub(crate) enum ListFormat {
     Yaml,
     /// Pretty JSON, indented by two spaces, as `serde_json`'s pretty printer writes it.
     Json,
 }
 
 /// Writes the items of one list; `finish` closes it.
-pub struct ListWriter {
+pub(crate) struct ListWriter {
     format: ListFormat,
     items: usize,
 }

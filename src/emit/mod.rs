@@ -52,7 +52,7 @@ fn yaml_of<T: Serialize>(value: &T) -> Result<String> {
 /// Multi-document YAML, each object preceded by `---`.
 /// Write the multi-document YAML straight to `out`: the objects are already text, and joining
 /// them first would hold the whole output twice.
-pub fn write_yaml(
+pub(crate) fn write_yaml(
     manifests: &[Manifest],
     header: &Header,
     out: &mut dyn std::io::Write,
@@ -114,7 +114,7 @@ struct Kustomization<'a> {
 }
 
 /// The files of an output directory, name → content, in output order.
-pub fn to_files(manifests: &[Manifest], header: &Header) -> Result<Vec<(String, String)>> {
+pub(crate) fn to_files(manifests: &[Manifest], header: &Header) -> Result<Vec<(String, String)>> {
     let mut files = Vec::new();
     for m in manifests {
         files.push((file_name(m), format!("{}---\n{}", header.lines(), m.yaml)));
@@ -130,6 +130,6 @@ pub fn to_files(manifests: &[Manifest], header: &Header) -> Result<Vec<(String, 
 }
 
 /// Write an output directory; see [`output_dir`] for what is replaced and what is refused.
-pub fn write_dir(dir: &Path, files: &[(String, String)], foreign: output_dir::Foreign) -> Result<()> {
+pub(crate) fn write_dir(dir: &Path, files: &[(String, String)], foreign: output_dir::Foreign) -> Result<()> {
     output_dir::write(dir, files, foreign)
 }

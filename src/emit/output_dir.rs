@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Diagnostic, Error, Result};
 
 /// The first line of every file netpol writes starts with this.
-pub const HEADER_PREFIX: &str = "# Rendered by netpol";
+pub(crate) const HEADER_PREFIX: &str = "# Rendered by netpol";
 
 /// What to do with a directory that holds files netpol did not write.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

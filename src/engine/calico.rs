@@ -27,10 +27,10 @@ pub struct Calico;
 
 const API_VERSION: &str = "projectcalico.org/v3";
 /// The tier guardrails live in: before `kube-admin` (1000) and `default` (1 000 000).
-pub const GUARDRAIL_TIER: &str = "netpol-guardrails";
-pub const GUARDRAIL_TIER_ORDER: u32 = 100;
+pub(crate) const GUARDRAIL_TIER: &str = "netpol-guardrails";
+pub(crate) const GUARDRAIL_TIER_ORDER: u32 = 100;
 /// Order of the first guardrail policy inside its tier; the next ones follow in steps of 10.
-pub const GUARDRAIL_FIRST_ORDER: u32 = 100;
+pub(crate) const GUARDRAIL_FIRST_ORDER: u32 = 100;
 const GUARDRAIL_ORDER_STEP: u32 = 10;
 
 /// Calico's limits (CRD `maxItems`/`maxLength`, ENGINES.md 4.7): rules per list, ports and nets

@@ -33,13 +33,13 @@ pub struct ClusterNetworkPolicy;
 const API_VERSION: &str = "policy.networking.k8s.io/v1alpha2";
 const KIND: &str = "ClusterNetworkPolicy";
 /// Priority of every Accept-only object in the Baseline tier.
-pub const ALLOW_PRIORITY: u32 = 100;
+pub(crate) const ALLOW_PRIORITY: u32 = 100;
 /// Priority of Deny-only objects when the user did not choose one.
-pub const DENY_PRIORITY: u32 = 1000;
+pub(crate) const DENY_PRIORITY: u32 = 1000;
 /// Highest priority the API accepts.
-pub const MAX_PRIORITY: u32 = 1000;
+pub(crate) const MAX_PRIORITY: u32 = 1000;
 /// First priority of guardrails in the Admin tier.
-pub const GUARDRAIL_PRIORITY: u32 = 10;
+pub(crate) const GUARDRAIL_PRIORITY: u32 = 10;
 /// The API's cap on rules per direction, peers per rule, protocols per rule, networks per peer.
 const CAP: usize = 25;
 
@@ -583,7 +583,7 @@ fn protocols(ports: &[PortMatch]) -> Vec<serde_json::Value> {
 }
 
 /// `base` minus `except`, as the exact list of prefixes that remain.
-pub fn subtract(base: IpNet, except: &[IpNet]) -> Vec<IpNet> {
+pub(crate) fn subtract(base: IpNet, except: &[IpNet]) -> Vec<IpNet> {
     let relevant: Vec<IpNet> =
         except.iter().filter(|e| base.contains(*e) || e.contains(&base)).copied().collect();
     if relevant.is_empty() {

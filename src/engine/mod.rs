@@ -82,25 +82,26 @@ impl Manifest {
     }
 
     /// The same object, remembering the values it came from.
-    pub fn written_at(mut self, origin: &crate::intent::Origin) -> Self {
+    pub(crate) fn written_at(mut self, origin: &crate::intent::Origin) -> Self {
         self.origin = Some(origin.clone());
         self
     }
 
     /// The object as a JSON tree, read back from its YAML (the writer is lossless: every
     /// example's objects are checked to read back to the same text).
-    pub fn try_body(&self) -> Result<serde_json::Value> {
+    pub(crate) fn try_body(&self) -> Result<serde_json::Value> {
         serde_saphyr::from_str(&self.yaml).map_err(|e| {
             Error::invalid(Diagnostic::new(format!("cannot read back {} {}: {e}", self.kind, self.name)))
         })
     }
 
     /// [`Manifest::try_body`], or `null` if the text does not read back.
-    pub fn body(&self) -> serde_json::Value {
+    #[cfg(test)]
+    pub(crate) fn body(&self) -> serde_json::Value {
         self.try_body().unwrap_or(serde_json::Value::Null)
     }
 
-    pub fn sort_key(&self) -> (OutputGroup, &str, &str, &str) {
+    pub(crate) fn sort_key(&self) -> (OutputGroup, &str, &str, &str) {
         (self.group, self.namespace.as_deref().unwrap_or(""), &self.name, self.kind)
     }
 }
@@ -109,7 +110,7 @@ impl Manifest {
 /// through verbatim in the engine's own schema.
 #[derive(Clone, Debug, Serialize)]
 #[serde(untagged)]
-pub enum Entry<R> {
+pub(crate) enum Entry<R> {
     Rendered(R),
     Verbatim(serde_json::Value),
 }
@@ -132,7 +133,7 @@ pub trait Backend: Sync {
 
 /// Render with both halves of the policies on their own thread: policies render independently,
 /// and the caller sorts the result, so the output is the same as a single-threaded render.
-pub fn render_parallel(backend: &dyn Backend, intent: &mut Intent) -> Result<Rendered> {
+pub(crate) fn render_parallel(backend: &dyn Backend, intent: &mut Intent) -> Result<Rendered> {
     // The policies move to the second thread's own intent (a backend renders an `Intent`), so
     // this split is by ownership rather than by index range as `parallel::in_halves` splits.
     if intent.policies.len() < crate::parallel::PARALLEL_FROM {
@@ -170,7 +171,7 @@ pub fn render_parallel(backend: &dyn Backend, intent: &mut Intent) -> Result<Ren
 /// Passthrough rules written for another engine: a values file may carry them for several
 /// engines, and only the rendered engine's are merged. The others are reported, never dropped
 /// in silence.
-pub fn foreign_passthrough(engine: Engine, policy: &crate::intent::Policy) -> Vec<Diagnostic> {
+pub(crate) fn foreign_passthrough(engine: Engine, policy: &crate::intent::Policy) -> Vec<Diagnostic> {
     let p = &policy.passthrough;
     [
         (Engine::Cilium, &p.cilium),
@@ -192,7 +193,11 @@ pub fn foreign_passthrough(engine: Engine, policy: &crate::intent::Policy) -> Ve
 
 /// A rule whose only peer is the CNI's own gateway proxy names nothing on an engine without
 /// one: report it (so the rule is skipped, never rendered as "anyone") and return true.
-pub fn only_gateway_proxy(rule: &crate::intent::Rule, engine: Engine, problems: &mut Problems) -> bool {
+pub(crate) fn only_gateway_proxy(
+    rule: &crate::intent::Rule,
+    engine: Engine,
+    problems: &mut Problems,
+) -> bool {
     use crate::intent::Peer;
     let only = !rule.peers.is_empty() && rule.peers.iter().all(|p| *p == Peer::GatewayProxy);
     if only {
@@ -219,11 +224,11 @@ impl Problems {
     }
 
     /// A warning found deep in a translation, for the backend to hand back with its objects.
-    pub fn warn(&mut self, diagnostic: Diagnostic) {
+    pub(crate) fn warn(&mut self, diagnostic: Diagnostic) {
         self.1.push(diagnostic);
     }
 
-    pub fn take_warnings(&mut self) -> Vec<Diagnostic> {
+    pub(crate) fn take_warnings(&mut self) -> Vec<Diagnostic> {
         std::mem::take(&mut self.1)
     }
 
@@ -235,7 +240,7 @@ impl Problems {
 
 /// Standard object metadata shared by every backend's typed structs.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct ObjectMeta {
+pub(crate) struct ObjectMeta {
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,

@@ -4,7 +4,7 @@ use super::Manifest;
 
 /// Run the shared `validate-manifests` tool (NETPOL_VALIDATE_MANIFESTS overrides its path) on
 /// `manifests` and assert that every object passes the official schemas.
-pub fn assert_schema_valid(manifests: &[Manifest], label: &str) {
+pub(crate) fn assert_schema_valid(manifests: &[Manifest], label: &str) {
     let tool = std::env::var("NETPOL_VALIDATE_MANIFESTS").unwrap_or_else(|_| {
         concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/tools/validate-manifests").to_string()
     });

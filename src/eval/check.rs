@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::derive::{Derived, derive};
+use super::derive::Derived;
 use super::reference::IntentLayer;
 use std::collections::BTreeMap;
 
@@ -29,7 +29,7 @@ pub enum Limitation {
 }
 
 impl Limitation {
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             Limitation::CiliumCidrSkipsClusterEndpoints => {
                 "Cilium CIDR rules never match pods, nodes or the API server"
@@ -97,27 +97,6 @@ pub fn objects_of(manifests: &[Manifest]) -> Result<Vec<serde_json::Value>> {
         out.push(value);
     }
     Ok(out)
-}
-
-/// Judge one engine's rendering against its intent on the topology derived from that intent.
-pub fn check_engine(engine: Engine, intent: &Intent, manifests: &[Manifest]) -> Result<EngineCheck> {
-    check_engine_on(engine, intent, manifests, &derive(intent))
-}
-
-/// The topology of several engines' intents at once (their policies differ only in how each
-/// engine spells a peer), so that every engine is judged on the same endpoints and flows.
-pub fn derive_common<'a>(intents: impl IntoIterator<Item = &'a Intent>) -> Derived {
-    let mut common: Option<Intent> = None;
-    for intent in intents {
-        match &mut common {
-            None => common = Some(intent.clone()),
-            Some(c) => {
-                c.policies.extend(intent.policies.iter().cloned());
-                c.guardrails.extend(intent.guardrails.iter().cloned());
-            }
-        }
-    }
-    derive(&common.unwrap_or_default())
 }
 
 /// Judge one engine's rendering against its intent on a given derived topology.

@@ -15,16 +15,16 @@ use super::{End, Endpoint, Pod, PolicySet, Topology};
 use crate::intent::Protocol;
 
 /// Separates one layer's ids from the next in a signature.
-pub const LAYER_BOUNDARY: u32 = u32::MAX;
+pub(crate) const LAYER_BOUNDARY: u32 = u32::MAX;
 /// Separates a layer's selecting policies from its matching peers.
-pub const PEERS_FOLLOW: u32 = u32::MAX - 1;
+pub(crate) const PEERS_FOLLOW: u32 = u32::MAX - 1;
 
 /// What evaluators read of a pod besides what their selectors see: its namespace (policies
 /// and unqualified peers are namespaced), its node (the kubelet and `host` rules), its service
 /// account, its address family (Calico `ipVersion`) and its ports (named ports resolve on the
 /// destination pod).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Traits {
+pub(crate) struct Traits {
     namespace: String,
     node: Option<String>,
     service_account: Option<String>,
@@ -32,7 +32,7 @@ pub struct Traits {
     ports: Vec<(Option<String>, Protocol, u16)>,
 }
 
-pub fn traits(pod: &Pod) -> Traits {
+pub(crate) fn traits(pod: &Pod) -> Traits {
     let mut ports: Vec<(Option<String>, Protocol, u16)> =
         pod.ports.iter().map(|p| (p.name.clone(), p.protocol, p.port)).collect();
     ports.sort();
@@ -58,7 +58,7 @@ pub struct Classes {
 
 impl Classes {
     /// Every endpoint its own class (what judging flow by flow amounts to).
-    pub fn singletons(len: usize) -> Classes {
+    pub(crate) fn singletons(len: usize) -> Classes {
         Classes { of: (0..len).collect(), members: (0..len).map(|i| vec![i]).collect() }
     }
 }
@@ -102,7 +102,7 @@ pub fn classes(sets: &[&PolicySet], topology: &Topology, endpoints: &[Endpoint<'
 }
 
 /// Two distinct endpoints, one of each class, if there are any.
-pub fn representatives(sources: &[usize], destinations: &[usize]) -> Option<(usize, usize)> {
+pub(crate) fn representatives(sources: &[usize], destinations: &[usize]) -> Option<(usize, usize)> {
     let (&s, &d) = (sources.first()?, destinations.first()?);
     if s != d {
         return Some((s, d));
@@ -116,13 +116,13 @@ pub fn representatives(sources: &[usize], destinations: &[usize]) -> Option<(usi
 
 /// `items` without repeats, by their `Debug` text (peers repeated over many policies are then
 /// tested once per pod).
-pub fn distinct<T: Debug>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+pub(crate) fn distinct<T: Debug>(items: impl IntoIterator<Item = T>) -> Vec<T> {
     let mut seen = std::collections::BTreeSet::new();
     items.into_iter().filter(|item| seen.insert(format!("{item:?}"))).collect()
 }
 
 /// Push the index of every item of `peers` that `matches`, after [`PEERS_FOLLOW`].
-pub fn push_matching<T>(peers: &[T], out: &mut Vec<u32>, matches: impl Fn(&T) -> bool) {
+pub(crate) fn push_matching<T>(peers: &[T], out: &mut Vec<u32>, matches: impl Fn(&T) -> bool) {
     out.push(PEERS_FOLLOW);
     out.extend(
         peers.iter().enumerate().filter(|(_, p)| matches(p)).filter_map(|(i, _)| u32::try_from(i).ok()),
@@ -130,7 +130,7 @@ pub fn push_matching<T>(peers: &[T], out: &mut Vec<u32>, matches: impl Fn(&T) ->
 }
 
 /// Push sorted, distinct policy ids.
-pub fn push_sorted(mut ids: Vec<u32>, out: &mut Vec<u32>) {
+pub(crate) fn push_sorted(mut ids: Vec<u32>, out: &mut Vec<u32>) {
     ids.sort_unstable();
     ids.dedup();
     out.extend(ids);

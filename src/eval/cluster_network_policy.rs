@@ -77,7 +77,10 @@ enum Port {
 
 /// The Admin and Baseline layers of `objects` (ClusterNetworkPolicy, AdminNetworkPolicy,
 /// BaselineAdminNetworkPolicy); a tier without objects is left out.
-pub fn layers(objects: &[&serde_json::Value], warnings: &mut Vec<Diagnostic>) -> Result<Vec<Box<dyn Layer>>> {
+pub(crate) fn layers(
+    objects: &[&serde_json::Value],
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<Vec<Box<dyn Layer>>> {
     let mut admin = Tier {
         name: "kube-admin",
         order: ADMIN_ORDER,

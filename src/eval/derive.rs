@@ -16,13 +16,13 @@ use crate::intent::{
 };
 
 /// The namespace with nothing to do with the values: traffic from it shows what "others" get.
-pub const UNRELATED_NAMESPACE: &str = "netpol-unrelated";
+pub(crate) const UNRELATED_NAMESPACE: &str = "netpol-unrelated";
 /// A pod with no labels, placed in every namespace.
-pub const PLAIN_POD: &str = "netpol-plain";
+pub(crate) const PLAIN_POD: &str = "netpol-plain";
 /// An address on the internet (TEST-NET-2), outside every cluster range.
-pub const INTERNET: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
+pub(crate) const INTERNET: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
 /// The cloud metadata service.
-pub const METADATA: Ipv4Addr = Ipv4Addr::new(169, 254, 169, 254);
+pub(crate) const METADATA: Ipv4Addr = Ipv4Addr::new(169, 254, 169, 254);
 
 /// A derived topology and the endpoints and ports to probe.
 #[derive(Clone, Debug, Default)]
@@ -37,7 +37,7 @@ pub struct Derived {
 impl Derived {
     /// The ports probed towards one endpoint: every probed port and, for a pod, its own ports,
     /// sorted.
-    pub fn ports_towards(&self, destination: &super::Endpoint<'_>) -> Vec<(Protocol, u16)> {
+    pub(crate) fn ports_towards(&self, destination: &super::Endpoint<'_>) -> Vec<(Protocol, u16)> {
         let mut ports = self.ports.clone();
         if let super::Endpoint::Pod(pod) = destination {
             ports.extend(pod.ports.iter().map(|p| (p.protocol, p.port)));
@@ -57,7 +57,10 @@ impl Derived {
     }
 
     /// [`Derived::flows`] one at a time, until `visit` fails.
-    pub fn each_flow(&self, mut visit: impl FnMut(FlowSpec) -> std::io::Result<()>) -> std::io::Result<()> {
+    pub(crate) fn each_flow(
+        &self,
+        mut visit: impl FnMut(FlowSpec) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
         let towards: Vec<Vec<(Protocol, u16)>> = self
             .endpoints
             .iter()
@@ -428,7 +431,7 @@ fn net(text: &str) -> IpNet {
 }
 
 /// The `n`th address of a network, if it lies inside.
-pub fn nth_host(net: IpNet, n: u128) -> Option<IpAddr> {
+pub(crate) fn nth_host(net: IpNet, n: u128) -> Option<IpAddr> {
     let ip = match net.network() {
         IpAddr::V4(a) => IpAddr::V4(Ipv4Addr::from(u32::try_from(u128::from(u32::from(a)) + n).ok()?)),
         IpAddr::V6(a) => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(a).checked_add(n)?)),

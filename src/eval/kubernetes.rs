@@ -31,13 +31,16 @@ pub fn parse(objects: &[&serde_json::Value], warnings: &mut Vec<Diagnostic>) -> 
 }
 
 /// The evaluator layers for a cluster that enforces only NetworkPolicy.
-pub fn layers(objects: &[&serde_json::Value], warnings: &mut Vec<Diagnostic>) -> Result<Vec<Box<dyn Layer>>> {
+pub(crate) fn layers(
+    objects: &[&serde_json::Value],
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<Vec<Box<dyn Layer>>> {
     Ok(vec![Box::new(NetworkPolicyLayer::new(parse(objects, warnings)?))])
 }
 
 /// All NetworkPolicies of a cluster, indexed by namespace.
 #[derive(Debug)]
-pub struct NetworkPolicyLayer {
+pub(crate) struct NetworkPolicyLayer {
     /// Sorted by namespace and name, so explanations list policies in a stable order.
     policies: Vec<NetworkPolicy>,
     by_namespace: BTreeMap<String, SelectorIndex>,
@@ -47,10 +50,12 @@ pub struct NetworkPolicyLayer {
 
 /// The distinct peers of NetworkPolicy rules, per direction, each with the namespace of its
 /// policy.
-pub type DistinctPeers = PerDirection<Vec<(String, PolicyPeer)>>;
+pub(crate) type DistinctPeers = PerDirection<Vec<(String, PolicyPeer)>>;
 
 /// The distinct peers of `policies`' rules, per direction.
-pub fn distinct_peers<'a>(policies: impl IntoIterator<Item = &'a NetworkPolicy> + Clone) -> DistinctPeers {
+pub(crate) fn distinct_peers<'a>(
+    policies: impl IntoIterator<Item = &'a NetworkPolicy> + Clone,
+) -> DistinctPeers {
     let of = |dir: Direction| {
         super::classes::distinct(policies.clone().into_iter().flat_map(|p| {
             let peers: Vec<&PolicyPeer> = match dir {
@@ -68,7 +73,7 @@ pub fn distinct_peers<'a>(policies: impl IntoIterator<Item = &'a NetworkPolicy> 
 }
 
 /// The ids of `peers` (of the direction that sees `end` as peer) that match `pod`.
-pub fn push_matching_peers(
+pub(crate) fn push_matching_peers(
     peers: &DistinctPeers,
     ctx: &Context<'_>,
     end: super::End,
@@ -107,18 +112,6 @@ impl NetworkPolicyLayer {
             .flat_map(|index| index.candidates(&pod.labels))
             .filter_map(|i| self.policies.get(i))
             .filter(move |p| p.isolates(dir) && p.selects(ctx, pod))
-    }
-
-    /// The policies of `pod`'s namespace that select it for `dir`, by name.
-    pub fn selecting<'a>(
-        &'a self,
-        ctx: &'a Context<'_>,
-        pod: &'a Pod,
-        dir: Direction,
-    ) -> Vec<&'a NetworkPolicy> {
-        let mut out: Vec<&NetworkPolicy> = self.selecting_unordered(ctx, pod, dir).collect();
-        out.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
-        out
     }
 }
 
@@ -219,12 +212,12 @@ impl NetworkPolicy {
         }
     }
 
-    pub fn selects(&self, ctx: &Context<'_>, pod: &Pod) -> bool {
+    pub(crate) fn selects(&self, ctx: &Context<'_>, pod: &Pod) -> bool {
         self.metadata.namespace == pod.namespace && selects_pod(ctx, &self.spec.pod_selector, pod)
     }
 
     /// The index of the first rule for `dir` that matches the flow's peer and port.
-    pub fn matching_rule(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Option<usize> {
+    pub(crate) fn matching_rule(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Option<usize> {
         let matches = |(peers, ports): RuleView<'_>| {
             let peer_ok = peers.is_none_or(|ps| {
                 ps.is_empty()
@@ -252,7 +245,7 @@ type RuleView<'a> = (Option<&'a Vec<PolicyPeer>>, Option<&'a Vec<PolicyPort>>);
 
 /// Whether a NetworkPolicy peer matches an endpoint. Whether an ipBlock matches pod IPs is the
 /// CNI's choice (`ctx.cni`).
-pub fn peer_matches(
+pub(crate) fn peer_matches(
     peer: &PolicyPeer,
     policy_namespace: &str,
     ctx: &Context<'_>,
@@ -291,7 +284,7 @@ fn in_block(block: &IpBlock, ip: std::net::IpAddr) -> bool {
 
 /// Whether a NetworkPolicy port entry matches the flow (protocol default TCP; a named port
 /// resolves on the destination pod; `endPort` makes a range).
-pub fn port_matches(p: &PolicyPort, flow: &Flow<'_>) -> bool {
+pub(crate) fn port_matches(p: &PolicyPort, flow: &Flow<'_>) -> bool {
     let protocol = p.protocol.as_deref().map_or(Some(crate::intent::Protocol::Tcp), protocol_text::parse);
     if protocol != Some(flow.protocol) {
         return false;

@@ -7,7 +7,7 @@ use crate::vocab::labels::LabelSelector;
 /// Items (by index) keyed by one label their selector requires, so that finding the items whose
 /// selector may match a pod costs one lookup per pod label instead of a test per item.
 #[derive(Clone, Debug, Default)]
-pub struct SelectorIndex {
+pub(crate) struct SelectorIndex {
     keyed: BTreeMap<String, BTreeMap<String, Vec<usize>>>,
     unkeyed: Vec<usize>,
 }
@@ -21,7 +21,7 @@ impl SelectorIndex {
 
     /// File `item` under a label pair every label set it may match has, or with the items
     /// every label set may match (`None`).
-    pub fn insert_under(&mut self, required: Option<(&str, &str)>, item: usize) {
+    pub(crate) fn insert_under(&mut self, required: Option<(&str, &str)>, item: usize) {
         match required {
             Some((k, v)) => {
                 self.keyed.entry(k.to_string()).or_default().entry(v.to_string()).or_default().push(item)
@@ -31,7 +31,7 @@ impl SelectorIndex {
     }
 
     /// [`SelectorIndex::candidates`] in ascending order, for layers whose order matters.
-    pub fn candidates_in_order(&self, labels: &BTreeMap<String, String>) -> Vec<usize> {
+    pub(crate) fn candidates_in_order(&self, labels: &BTreeMap<String, String>) -> Vec<usize> {
         let mut out: Vec<usize> = self.candidates(labels).collect();
         out.sort_unstable();
         out.dedup();
@@ -39,7 +39,7 @@ impl SelectorIndex {
     }
 
     /// Items that may match `labels` (a superset of those that do), each once, in no order.
-    pub fn candidates<'a>(
+    pub(crate) fn candidates<'a>(
         &'a self,
         labels: &'a BTreeMap<String, String>,
     ) -> impl Iterator<Item = usize> + 'a {

@@ -79,7 +79,12 @@ pub fn read_policies(text: &str, name: &str, cni: Option<Cni>, sources: &mut Sou
 /// Give each diagnostic that names a manifest object (and field) the line and column where
 /// that field, or the deepest part of its path the file has, is written. The file is parsed
 /// for positions only when there is something to locate.
-pub fn locate_in_manifests(diagnostics: &mut [Diagnostic], text: &str, name: &str, sources: &mut Sources) {
+pub(crate) fn locate_in_manifests(
+    diagnostics: &mut [Diagnostic],
+    text: &str,
+    name: &str,
+    sources: &mut Sources,
+) {
     if !diagnostics.iter().any(|d| d.origin.is_none() && d.manifest_field().is_some()) {
         return;
     }

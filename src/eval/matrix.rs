@@ -109,7 +109,7 @@ pub fn compute_with(
 
 impl Matrix {
     /// The judged ports from endpoint `i` to endpoint `j`.
-    pub fn cell(&self, i: usize, j: usize) -> &[(Protocol, u16, bool)] {
+    pub(crate) fn cell(&self, i: usize, j: usize) -> &[(Protocol, u16, bool)] {
         if i == j {
             return &[];
         }

@@ -56,7 +56,7 @@ impl Cni {
     }
 
     /// Whether a CIDR peer (ipBlock, `toCIDR`, `nets`, `networks`) matches this endpoint.
-    pub fn cidr_can_match(self, endpoint: &Endpoint<'_>) -> bool {
+    pub(crate) fn cidr_can_match(self, endpoint: &Endpoint<'_>) -> bool {
         match (self, endpoint) {
             (Cni::Cilium, Endpoint::Pod(_) | Endpoint::Node(_) | Endpoint::ApiServer(_)) => false,
             _ => endpoint.ip().is_some(),
@@ -82,7 +82,7 @@ pub enum End {
 
 impl End {
     /// The direction whose policies judge this end as their subject.
-    pub fn subject_direction(self) -> Direction {
+    pub(crate) fn subject_direction(self) -> Direction {
         match self {
             End::Source => Direction::Egress,
             End::Destination => Direction::Ingress,
@@ -90,7 +90,7 @@ impl End {
     }
 
     /// The direction whose rules see this end as their peer.
-    pub fn peer_direction(self) -> Direction {
+    pub(crate) fn peer_direction(self) -> Direction {
         match self {
             End::Source => Direction::Ingress,
             End::Destination => Direction::Egress,
@@ -122,7 +122,7 @@ impl<'t> Endpoint<'t> {
     }
 
     /// The pod, unless it runs in the host network (then it is its node to every engine).
-    pub fn policy_pod(&self) -> Option<&'t Pod> {
+    pub(crate) fn policy_pod(&self) -> Option<&'t Pod> {
         match self {
             Endpoint::Pod(p) if !p.host_network => Some(p),
             _ => None,
@@ -217,7 +217,7 @@ impl<'t> Flow<'t> {
 
     /// Whether a rule's named port means this flow's port: it names a container port of the
     /// destination pod with the flow's protocol and number. Unresolvable names match nothing.
-    pub fn destination_port_named(&self, name: &str) -> bool {
+    pub(crate) fn destination_port_named(&self, name: &str) -> bool {
         let Endpoint::Pod(pod) = self.destination else { return false };
         pod.ports
             .iter()
@@ -291,9 +291,9 @@ pub struct Rank {
     pub name: String,
 }
 
-pub const ADMIN_ORDER: f64 = 1_000.0;
-pub const NAMESPACED_ORDER: f64 = 1_000_000.0;
-pub const BASELINE_ORDER: f64 = 10_000_000.0;
+pub(crate) const ADMIN_ORDER: f64 = 1_000.0;
+pub(crate) const NAMESPACED_ORDER: f64 = 1_000_000.0;
+pub(crate) const BASELINE_ORDER: f64 = 10_000_000.0;
 
 /// What the evaluator needs besides the flow.
 #[derive(Clone, Copy, Debug)]
@@ -337,7 +337,7 @@ pub struct Verdict {
 
 impl Verdict {
     /// The step that settled the verdict: the first deny, else the last ingress step.
-    pub fn deciding(&self) -> Option<&(Direction, Step)> {
+    pub(crate) fn deciding(&self) -> Option<&(Direction, Step)> {
         if self.allowed {
             self.steps.last()
         } else {
@@ -382,7 +382,7 @@ fn owner(api_version: &str, kind: &str) -> Option<Owner> {
 }
 
 /// `Kind namespace/name` or `Kind name`, for steps and errors.
-pub fn object_label(object: &serde_json::Value) -> String {
+pub(crate) fn object_label(object: &serde_json::Value) -> String {
     let kind = object.get("kind").and_then(|k| k.as_str()).unwrap_or("object");
     let name = object.pointer("/metadata/name").and_then(|k| k.as_str()).unwrap_or("<unnamed>");
     match object.pointer("/metadata/namespace").and_then(|k| k.as_str()) {
@@ -468,7 +468,7 @@ impl PolicySet {
 
     /// Every layer's [`Layer::signature`] of `pod` at `end`, one after the other; `false` if a
     /// layer cannot say.
-    pub fn signature(&self, topology: &Topology, end: End, pod: &Pod, out: &mut Vec<u32>) -> bool {
+    pub(crate) fn signature(&self, topology: &Topology, end: End, pod: &Pod, out: &mut Vec<u32>) -> bool {
         let ctx = Context { topology, cni: self.cni };
         self.layers.iter().all(|layer| {
             out.push(classes::LAYER_BOUNDARY);
@@ -551,7 +551,7 @@ impl PolicySet {
 
 impl Step {
     /// A step of the engine's built-in behaviour rather than of an object.
-    pub fn builtin(decision: Decision, note: String) -> Step {
+    pub(crate) fn builtin(decision: Decision, note: String) -> Step {
         Step { object: String::new(), rule: String::new(), decision, note }
     }
 }
@@ -616,18 +616,9 @@ pub struct JudgedFlow {
     pub unmodelled: Vec<String>,
 }
 
-/// Every ordered pair of distinct pods, on every port of the destination pod.
-pub fn pod_pair_flows(topology: &Topology) -> Vec<FlowSpec> {
-    let mut out = Vec::new();
-    let _ = each_pod_pair_flow(topology, |f| {
-        out.push(f);
-        Ok(())
-    });
-    out
-}
-
-/// [`pod_pair_flows`] one at a time, until `visit` fails.
-pub fn each_pod_pair_flow(
+/// Every flow between two pods of the topology (each pod to each other pod, on each declared
+/// port), one at a time, until `visit` fails.
+pub(crate) fn each_pod_pair_flow(
     topology: &Topology,
     mut visit: impl FnMut(FlowSpec) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
@@ -651,7 +642,7 @@ pub fn each_pod_pair_flow(
 
 /// Null is the empty value, as the API server decodes it: `podSelector:` with no value selects
 /// every pod. Null map entries are removed, so every field reads as absent, i.e. empty.
-pub fn strip_nulls(value: &mut serde_json::Value) {
+pub(crate) fn strip_nulls(value: &mut serde_json::Value) {
     match value {
         serde_json::Value::Object(map) => {
             map.retain(|_, v| !v.is_null());
@@ -664,7 +655,7 @@ pub fn strip_nulls(value: &mut serde_json::Value) {
 
 /// A field of a manifest object that could not be read, and why.
 #[derive(Debug)]
-pub struct WireError {
+pub(crate) struct WireError {
     /// Where in the object; empty for the object as a whole.
     pub field: KeyPath,
     pub message: String,
@@ -723,7 +714,7 @@ fn ignored_path(path: &serde_ignored::Path<'_>, out: &mut Vec<Seg>) {
 /// are reported (as `kubectl apply --validate=warn` does) instead of vanishing in silence;
 /// `prefix` is the path of `value` within the object (`spec.` when reading a spec alone), and
 /// `object` the whole object, which locates it in its file, and `label` names it in messages.
-pub fn from_wire<T: serde::de::DeserializeOwned>(
+pub(crate) fn from_wire<T: serde::de::DeserializeOwned>(
     value: &serde_json::Value,
     prefix: &str,
     object: &serde_json::Value,
@@ -766,7 +757,7 @@ pub fn from_wire<T: serde::de::DeserializeOwned>(
 /// The node, event and document budgets are raised so that any flows file `topology --flows`
 /// writes, and manifests of 10,000 workloads, read back; the input itself is capped at
 /// `input::MAX_INPUT_BYTES`, and the alias and anchor caps against alias bombs stay.
-pub fn yaml_options() -> serde_saphyr::Options {
+pub(crate) fn yaml_options() -> serde_saphyr::Options {
     let mut budget = serde_saphyr::Budget::default();
     budget.max_events = 256 * 1024 * 1024;
     budget.max_nodes = 128 * 1024 * 1024;
@@ -774,12 +765,8 @@ pub fn yaml_options() -> serde_saphyr::Options {
     serde_saphyr::options! { strict_booleans: true, budget: Some(budget) }
 }
 
-/// Parse a flows file: a YAML list of `{from, to, port, protocol}`.
-pub fn read_flows(text: &str, name: &str) -> Result<Vec<FlowSpec>> {
-    read_flows_with_sources(text, name, &mut crate::vocab::source::Sources::default())
-}
-
-/// [`read_flows`], adding the text to `sources` when it has errors, so they are shown in place.
+/// The flows of a flows file, adding the text to `sources` when it has errors, so they are
+/// shown in place.
 pub fn read_flows_with_sources(
     text: &str,
     name: &str,
@@ -818,7 +805,7 @@ pub fn judge(policies: &PolicySet, topology: &Topology, flows: &[FlowSpec]) -> R
 }
 
 /// Check that every flow resolves in the topology: all problems at once, before any output.
-pub fn resolve_all(topology: &Topology, flows: &[FlowSpec]) -> Result<()> {
+pub(crate) fn resolve_all(topology: &Topology, flows: &[FlowSpec]) -> Result<()> {
     let problems: Vec<Diagnostic> = flows
         .iter()
         .enumerate()
@@ -832,7 +819,7 @@ pub fn resolve_all(topology: &Topology, flows: &[FlowSpec]) -> Result<()> {
 }
 
 /// Judge one flow with its explanation; `None` when it does not resolve.
-pub fn judge_one(policies: &PolicySet, topology: &Topology, f: &FlowSpec) -> Option<JudgedFlow> {
+pub(crate) fn judge_one(policies: &PolicySet, topology: &Topology, f: &FlowSpec) -> Option<JudgedFlow> {
     let flow = f.resolve(topology).ok()?;
     let v = policies.evaluate(topology, &flow);
     Some(JudgedFlow {

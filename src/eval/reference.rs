@@ -45,7 +45,7 @@ impl IntentLayer {
 
     /// Whether a policy with engine-specific passthrough rules applies to this direction: its
     /// verdict then depends on rules the intent does not model.
-    pub fn passthrough_applies(&self, dir: Direction, flow: &Flow<'_>) -> Option<String> {
+    pub(crate) fn passthrough_applies(&self, dir: Direction, flow: &Flow<'_>) -> Option<String> {
         let subject = flow.subject(dir)?;
         self.by_namespace.get(&subject.namespace)?.iter().find_map(|p| {
             let raw = &p.passthrough;
@@ -239,7 +239,7 @@ fn allows(p: &Policy, dir: Direction) -> Option<&Vec<Rule>> {
 }
 
 /// A normalised selector against a label map (`lookup` may add implicit labels).
-pub fn selector_matches(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
+pub(crate) fn selector_matches(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
     selector.matches(labels)
 }
 
@@ -337,7 +337,7 @@ fn entity_matches(
 
 /// Cilium's `matchPattern`: `*` alone is everything; `**.` as a prefix is any depth of
 /// subdomains; elsewhere `*` is any characters but `.`.
-pub fn fqdn_matches(fqdn: &Fqdn, name: &str) -> bool {
+pub(crate) fn fqdn_matches(fqdn: &Fqdn, name: &str) -> bool {
     let name = name.trim_end_matches('.').to_ascii_lowercase();
     match fqdn {
         Fqdn::Name(n) => n.trim_end_matches('.').eq_ignore_ascii_case(&name),

@@ -3,7 +3,7 @@
 use super::{Cni, FlowSpec, PolicySet, PortRef, judge, read_objects, topology};
 
 /// One flow to judge: from, to, port, protocol.
-pub type Probe<'a> = (&'a str, &'a str, PortRef, &'a str);
+pub(crate) type Probe<'a> = (&'a str, &'a str, PortRef, &'a str);
 
 /// Whether each flow is allowed by `manifests` in `topology`, on `cni` (inferred when `None`).
 pub fn verdicts(topology: &str, manifests: &str, cni: Option<Cni>, flows: &[Probe<'_>]) -> Vec<bool> {
@@ -23,7 +23,7 @@ pub fn verdicts(topology: &str, manifests: &str, cni: Option<Cni>, flows: &[Prob
 }
 
 /// [`verdicts`] of TCP flows to numbered ports.
-pub fn tcp_verdicts(
+pub(crate) fn tcp_verdicts(
     topology: &str,
     manifests: &str,
     cni: Option<Cni>,

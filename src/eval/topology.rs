@@ -59,7 +59,7 @@ impl Clone for TopologyId {
 
 impl Topology {
     /// The position of `pod` in `pods`, when it is one of this topology's pods.
-    pub fn pod_index(&self, pod: &Pod) -> Option<usize> {
+    pub(crate) fn pod_index(&self, pod: &Pod) -> Option<usize> {
         let base = self.pods.as_ptr() as usize;
         let offset = (pod as *const Pod as usize).checked_sub(base)?;
         let index = offset / std::mem::size_of::<Pod>().max(1);
@@ -70,7 +70,7 @@ impl Topology {
 /// Which of a layer's policies select each pod of a topology, computed once per topology:
 /// flows are judged by the million, and the pods at their ends are few.
 #[derive(Debug, Default)]
-pub struct SelectionCache {
+pub(crate) struct SelectionCache {
     /// Per pod, the indices of the policies that select it.
     table: PerPod<Vec<u32>>,
 }
@@ -78,7 +78,7 @@ pub struct SelectionCache {
 impl SelectionCache {
     /// Visit, in order, the policies among `candidates(pod)` (indices, in the layer's order)
     /// that `selects` says select `pod`, until `visit` returns a value.
-    pub fn find_map<R, C: IntoIterator<Item = usize>>(
+    pub(crate) fn find_map<R, C: IntoIterator<Item = usize>>(
         &self,
         topology: &Topology,
         pod: &Pod,
@@ -102,7 +102,7 @@ impl SelectionCache {
 /// threads by the million, and a shared lock or reference count on every lookup made the two
 /// threads fight over one cache line.
 #[derive(Debug)]
-pub struct PerPod<T> {
+pub(crate) struct PerPod<T> {
     first: std::sync::OnceLock<(u64, Vec<T>)>,
 }
 
@@ -188,7 +188,7 @@ pub struct ApiServer {
 }
 
 /// The API server's endpoint ports when a topology does not say (managed clusters, kubeadm).
-pub const DEFAULT_API_SERVER_PORTS: [u16; 2] = [443, 6443];
+pub(crate) const DEFAULT_API_SERVER_PORTS: [u16; 2] = [443, 6443];
 
 impl ApiServer {
     fn is_empty(&self) -> bool {
@@ -197,7 +197,7 @@ impl ApiServer {
 
     /// Whether `port`/`protocol` is one of the `default/kubernetes` endpoint ports, which is
     /// what a Calico `services` match on that Service matches.
-    pub fn serves(&self, protocol: crate::intent::Protocol, port: u16) -> bool {
+    pub(crate) fn serves(&self, protocol: crate::intent::Protocol, port: u16) -> bool {
         let ports: &[u16] = if self.ports.is_empty() { &DEFAULT_API_SERVER_PORTS } else { &self.ports };
         protocol == crate::intent::Protocol::Tcp && ports.contains(&port)
     }
@@ -221,11 +221,11 @@ pub mod protocol_text {
         Protocol::from_any_case(text)
     }
 
-    pub fn serialize<S: Serializer>(p: &Protocol, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(p: &Protocol, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(p.as_str())
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Protocol, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Protocol, D::Error> {
         let text = String::deserialize(d)?;
         parse(&text).ok_or_else(|| {
             serde::de::Error::custom(format!(
@@ -238,7 +238,7 @@ pub mod protocol_text {
 impl Topology {
     /// The labels a namespace carries, including the `kubernetes.io/metadata.name` label the
     /// API server sets on every namespace.
-    pub fn namespace_labels(&self, ns: &str) -> Cow<'_, BTreeMap<String, String>> {
+    pub(crate) fn namespace_labels(&self, ns: &str) -> Cow<'_, BTreeMap<String, String>> {
         let index = self.namespace_index.get_or_init(|| {
             let mut index: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
             let names = self.namespaces.iter().map(|n| &n.name).chain(self.pods.iter().map(|p| &p.namespace));
@@ -269,12 +269,12 @@ impl Topology {
     }
 
     /// The DNS names that resolve to `ip` in this topology.
-    pub fn names_of(&self, ip: IpAddr) -> impl Iterator<Item = &str> {
+    pub(crate) fn names_of(&self, ip: IpAddr) -> impl Iterator<Item = &str> {
         self.dns_names.iter().filter(move |d| d.addresses.contains(&ip)).map(|d| d.name.as_str())
     }
 
     /// Whether `ip` lies in a pod, Service or node CIDR.
-    pub fn is_in_cluster(&self, ip: IpAddr) -> bool {
+    pub(crate) fn is_in_cluster(&self, ip: IpAddr) -> bool {
         self.cluster_cidrs.iter().any(|c| c.contains(&ip))
     }
 

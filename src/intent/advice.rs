@@ -18,7 +18,8 @@ use crate::intent::{
 };
 
 /// Namespaces every cluster has.
-pub const WELL_KNOWN_NAMESPACES: [&str; 4] = ["default", "kube-node-lease", "kube-public", "kube-system"];
+pub(crate) const WELL_KNOWN_NAMESPACES: [&str; 4] =
+    ["default", "kube-node-lease", "kube-public", "kube-system"];
 
 /// The namespace a selector names, when it names exactly one by its name label.
 fn named_namespace(selector: &LabelSelector) -> Option<&str> {
@@ -52,7 +53,7 @@ fn is_slip(got: &str, known: &str) -> bool {
 
 /// One warning per (place, name) where a peer or connection names a namespace nothing
 /// declares and that is a slip of one that is (`ingress-ngnix` for `ingress-nginx`).
-pub fn misspelt_namespaces(
+pub(crate) fn misspelt_namespaces(
     policies: &[Policy],
     connection_ends: &[(String, Origin)],
     known: &BTreeSet<String>,
@@ -95,7 +96,7 @@ pub fn misspelt_namespaces(
 /// One warning per (workload rule, source namespace) where a workload admits pods of another
 /// managed namespace whose egress is denied by default and where no egress allow of that
 /// namespace reaches the workload's namespace: the ingress allow alone lets nothing through.
-pub fn half_connections(
+pub(crate) fn half_connections(
     policies: &[Policy],
     namespace_labels: &BTreeMap<String, BTreeMap<String, String>>,
 ) -> Vec<Diagnostic> {
@@ -166,7 +167,7 @@ fn sort_by_location(diagnostics: &mut [Diagnostic]) {
 
 /// One warning per (namespace allow, workload) pair where the allow opens one of the
 /// workload's narrowed ports to peers its own rules on that port do not list.
-pub fn namespace_allows_widening(policies: &[Policy]) -> Vec<Diagnostic> {
+pub(crate) fn namespace_allows_widening(policies: &[Policy]) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let namespace_allows = policies.iter().filter(|p| {
         p.role == PolicyRole::Allow

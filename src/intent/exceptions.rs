@@ -34,7 +34,7 @@ pub struct Exception {
 
 /// What netpol knows of a namespace's labels, to skip exceptions that provably cannot meet a
 /// guardrail. `None`: unknown, so the exception is applied.
-pub type KnownLabels<'a> = &'a dyn Fn(&str) -> Option<SortedMap<String, String>>;
+pub(crate) type KnownLabels<'a> = &'a dyn Fn(&str) -> Option<SortedMap<String, String>>;
 
 /// Remove every exception from every guardrail. Guardrails whose subjects must be split get one
 /// object per piece, named `<name>`, `<name>-<exception>` and `<name>-<n>`.
@@ -294,7 +294,7 @@ fn range_of(port: &PortSel) -> Option<(u16, u16)> {
 
 /// `ports` minus `excepted`, per protocol. Empty `ports` is every port of every protocol. A
 /// named port in `ports` is kept as it is: which number it names is known only on the pod.
-pub fn subtract_ports(ports: &[PortMatch], excepted: &[PortMatch]) -> Vec<PortMatch> {
+pub(crate) fn subtract_ports(ports: &[PortMatch], excepted: &[PortMatch]) -> Vec<PortMatch> {
     let every = PROTOCOLS.map(|protocol| PortMatch { protocol, port: PortSel::Any });
     let ports = if ports.is_empty() { &every[..] } else { ports };
     let mut out = Vec::new();

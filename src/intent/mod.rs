@@ -68,13 +68,13 @@ pub struct DeclaredWorkload {
 
 /// Ranges the analysis assumes for what the values leave out (kind's defaults), so that a
 /// derived topology always has pods, nodes and an API server to judge flows to.
-pub const ASSUMED_POD_CIDR: &str = "10.244.0.0/16";
-pub const ASSUMED_SERVICE_CIDR: &str = "10.96.0.0/12";
-pub const ASSUMED_NODE_CIDR: &str = "172.18.0.0/24";
+pub(crate) const ASSUMED_POD_CIDR: &str = "10.244.0.0/16";
+pub(crate) const ASSUMED_SERVICE_CIDR: &str = "10.96.0.0/12";
+pub(crate) const ASSUMED_NODE_CIDR: &str = "172.18.0.0/24";
 
 /// Where one kind of the cluster's own endpoints lives.
 #[derive(Clone, Debug, PartialEq)]
-pub struct EndpointRange {
+pub(crate) struct EndpointRange {
     pub net: IpNet,
     /// `pods`, `nodes` or `the API server`.
     pub holds: &'static str,
@@ -87,7 +87,7 @@ pub struct EndpointRange {
 impl ClusterFacts {
     /// The pod, node and API-server ranges, declared or (when the values are silent) assumed,
     /// in that order. The derived topology places its endpoints inside them.
-    pub fn endpoint_ranges(&self) -> Vec<EndpointRange> {
+    pub(crate) fn endpoint_ranges(&self) -> Vec<EndpointRange> {
         let mut out = Vec::new();
         let mut add = |declared: &[IpNet], assumed: Option<&str>, holds, key| {
             if declared.is_empty() {
@@ -110,7 +110,7 @@ impl ClusterFacts {
     }
 
     /// Every (protocol, number) the values declare for a port name, sorted.
-    pub fn named_port(&self, name: &str) -> Vec<(Protocol, u16)> {
+    pub(crate) fn named_port(&self, name: &str) -> Vec<(Protocol, u16)> {
         let mut found: Vec<(Protocol, u16)> = self
             .workloads
             .iter()
@@ -126,7 +126,7 @@ impl ClusterFacts {
 
 impl Intent {
     /// Everything but the policies (cheap: labels and guardrails only).
-    pub fn clone_without_policies(&self) -> Intent {
+    pub(crate) fn clone_without_policies(&self) -> Intent {
         Intent {
             release: self.release.clone(),
             labels: self.labels.clone(),
@@ -181,9 +181,9 @@ pub struct DenyOrder {
 }
 
 /// The default `defaultDeny.order`, a Calico order.
-pub const DEFAULT_DENY_ORDER: u32 = 2000;
+pub(crate) const DEFAULT_DENY_ORDER: u32 = 2000;
 /// The Calico order of allowlists: always before any default-deny.
-pub const ALLOWLIST_ORDER: u32 = 1000;
+pub(crate) const ALLOWLIST_ORDER: u32 = 1000;
 
 /// One allow rule: traffic from/to any of `peers` on any of `ports`.
 #[derive(Clone, Debug, PartialEq)]
@@ -232,7 +232,7 @@ impl RawRules {
 
 /// Addresses that guardrails deny to every pod on every port (the metadata service): allows
 /// exclude them, and an engine that cannot deny spells "anyone" without them.
-pub fn denied_everywhere(guardrails: &[Guardrail]) -> Vec<IpNet> {
+pub(crate) fn denied_everywhere(guardrails: &[Guardrail]) -> Vec<IpNet> {
     guardrails
         .iter()
         .filter(|g| g.namespaces.is_empty() && g.pods.is_empty())
@@ -286,7 +286,7 @@ pub mod testing {
     }
 
     /// An allowlist for pods labelled `app=<name>` in `namespace`.
-    pub fn allowlist(
+    pub(crate) fn allowlist(
         namespace: &str,
         name: &str,
         ingress: Option<Vec<Rule>>,
@@ -306,7 +306,7 @@ pub mod testing {
     }
 
     /// A namespace default-deny for both directions.
-    pub fn default_deny(namespace: &str, order: u32, written: bool) -> Policy {
+    pub(crate) fn default_deny(namespace: &str, order: u32, written: bool) -> Policy {
         Policy {
             name: "default-deny".into(),
             namespace: namespace.into(),
@@ -331,12 +331,12 @@ pub mod testing {
         PortMatch { protocol: Protocol::Tcp, port: PortSel::Number(port) }
     }
 
-    pub fn udp(port: u16) -> PortMatch {
+    pub(crate) fn udp(port: u16) -> PortMatch {
         PortMatch { protocol: Protocol::Udp, port: PortSel::Number(port) }
     }
 
     /// Pods with `labels` in the namespace named `namespace`.
-    pub fn pods_in(namespace: &str, labels: &[(&str, &str)]) -> Peer {
+    pub(crate) fn pods_in(namespace: &str, labels: &[(&str, &str)]) -> Peer {
         Peer::Pods {
             namespaces: Namespaces::Matching(LabelSelector::namespace_named(namespace)),
             pods: LabelSelector::from_labels(labels.iter().copied()),
@@ -344,7 +344,7 @@ pub mod testing {
     }
 
     /// Pods with `labels` in the policy's own namespace.
-    pub fn own_pods(labels: &[(&str, &str)]) -> Peer {
+    pub(crate) fn own_pods(labels: &[(&str, &str)]) -> Peer {
         Peer::Pods { namespaces: Namespaces::Own, pods: LabelSelector::from_labels(labels.iter().copied()) }
     }
 
@@ -369,7 +369,7 @@ pub mod testing {
     }
 
     /// The DNS egress rule every namespace gets: kube-dns in kube-system on UDP and TCP 53.
-    pub fn dns_rule() -> Rule {
+    pub(crate) fn dns_rule() -> Rule {
         Rule {
             peers: vec![pods_in("kube-system", &[("k8s-app", "kube-dns")])],
             ports: vec![udp(53), tcp(53)],

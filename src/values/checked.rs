@@ -54,7 +54,7 @@ impl<'de> Deserialize<'de> for CidrList {
     }
 }
 
-pub fn parse_cidr(s: &str) -> Result<IpNet, String> {
+pub(crate) fn parse_cidr(s: &str) -> Result<IpNet, String> {
     let net: IpNet = s.parse().map_err(|_| {
         if s.parse::<std::net::IpAddr>().is_ok() {
             let bits = if s.contains(':') { 128 } else { 32 };
@@ -73,7 +73,7 @@ pub fn parse_cidr(s: &str) -> Result<IpNet, String> {
 }
 
 /// `except` entries must be strictly inside `cidr` and of the same family.
-pub fn check_except(cidr: IpNet, except: &[IpNet]) -> Result<(), String> {
+pub(crate) fn check_except(cidr: IpNet, except: &[IpNet]) -> Result<(), String> {
     for e in except {
         let inside = match (cidr, e) {
             (IpNet::V4(c), IpNet::V4(x)) => c.contains(x) && x.prefix_len() > c.prefix_len(),
@@ -98,7 +98,7 @@ impl<'de> Deserialize<'de> for DnsLabel {
     }
 }
 
-pub fn check_dns_label(s: &str) -> Result<(), String> {
+pub(crate) fn check_dns_label(s: &str) -> Result<(), String> {
     if crate::vocab::naming::is_dns_label(s) {
         Ok(())
     } else if s.len() > 63 {
@@ -123,7 +123,7 @@ fn is_dns_subdomain(s: &str) -> bool {
     s.len() <= 253 && s.split('.').all(crate::vocab::naming::is_dns_label)
 }
 
-pub fn check_label_key(k: &str) -> Result<(), String> {
+pub(crate) fn check_label_key(k: &str) -> Result<(), String> {
     let (prefix, name) = match k.split_once('/') {
         Some((p, n)) => (Some(p), n),
         None => (None, k),
@@ -141,7 +141,7 @@ pub fn check_label_key(k: &str) -> Result<(), String> {
     Ok(())
 }
 
-pub fn check_label_value(k: &str, v: &str) -> Result<(), String> {
+pub(crate) fn check_label_value(k: &str, v: &str) -> Result<(), String> {
     if v.is_empty() || is_label_name(v) {
         Ok(())
     } else {
@@ -305,12 +305,12 @@ impl<'de> Deserialize<'de> for PortValue {
     }
 }
 
-pub fn port_number(v: i64) -> Result<u16, String> {
+pub(crate) fn port_number(v: i64) -> Result<u16, String> {
     u16::try_from(v).ok().filter(|p| *p >= 1).ok_or_else(|| format!("port {v} is outside 1..65535"))
 }
 
 /// IANA_SVC_NAME: 1-15 of `[-a-z0-9]`, at least one letter, no leading/trailing or double `-`.
-pub fn check_port_name(s: &str) -> Result<(), String> {
+pub(crate) fn check_port_name(s: &str) -> Result<(), String> {
     let ok = !s.is_empty()
         && s.len() <= 15
         && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
@@ -369,7 +369,7 @@ impl<'de> Deserialize<'de> for PortSpec {
     }
 }
 
-pub fn port_match(
+pub(crate) fn port_match(
     protocol: Protocol,
     port: Option<PortValue>,
     end_port: Option<i64>,
@@ -421,7 +421,7 @@ struct RawIpBlock {
 }
 
 /// Entities as written in values: Cilium's names, plus `kube-apiserver`.
-pub const ENTITY_NAMES: [&str; 10] = [
+pub(crate) const ENTITY_NAMES: [&str; 10] = [
     "all",
     "world",
     "cluster",

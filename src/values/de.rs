@@ -24,7 +24,7 @@ impl DeError {
         self.help.as_deref()
     }
 
-    pub fn into_diagnostic(self, sources: &Sources) -> Diagnostic {
+    pub(crate) fn into_diagnostic(self, sources: &Sources) -> Diagnostic {
         let mut d = Diagnostic::new(self.message).coded(self.code);
         if let Some((loc, path)) = self.at {
             d = d.at(&sources.origin(loc, &path));
@@ -36,7 +36,7 @@ impl DeError {
     }
 
     /// The key path of the node the error is about, if it is located.
-    pub fn key_path(&self) -> Option<&KeyPath> {
+    pub(crate) fn key_path(&self) -> Option<&KeyPath> {
         self.at.as_ref().map(|(_, path)| path)
     }
 
@@ -90,7 +90,7 @@ impl de::Error for DeError {
 }
 
 /// The known name closest to `got`, if it is close enough to be what was meant.
-pub fn close_match<'a>(got: &str, expected: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn close_match<'a>(got: &str, expected: &[&'a str]) -> Option<&'a str> {
     expected
         .iter()
         .map(|e| (strsim::jaro_winkler(&got.to_lowercase(), &e.to_lowercase()), *e))
@@ -100,7 +100,7 @@ pub fn close_match<'a>(got: &str, expected: &[&'a str]) -> Option<&'a str> {
 }
 
 /// "did you mean `x`?" when a known name is close, else the list of known names.
-pub fn suggest(got: &str, expected: &[&str]) -> String {
+pub(crate) fn suggest(got: &str, expected: &[&str]) -> String {
     match close_match(got, expected) {
         Some(name) => format!("did you mean `{name}`?"),
         None if expected.is_empty() => "no keys are allowed here".to_string(),
@@ -112,7 +112,7 @@ pub fn suggest(got: &str, expected: &[&str]) -> String {
 }
 
 /// Deserialise `T` from `node`, whose key path is `path`.
-pub fn from_node<'a, T: de::Deserialize<'a>>(node: &'a Node, path: &KeyPath) -> Result<T, DeError> {
+pub(crate) fn from_node<'a, T: de::Deserialize<'a>>(node: &'a Node, path: &KeyPath) -> Result<T, DeError> {
     let root = Path::Root(path);
     T::deserialize(NodeDe { node, path: &root }).map_err(|e| e.locate(node.loc, &root))
 }

@@ -41,17 +41,6 @@ impl Loaded {
     }
 }
 
-/// Read, parse and merge the inputs (later wins, Helm rules), then type-check the result.
-/// `stdin` supplies the text of `-f -`.
-/// The texts read are added to `sources` even when loading fails, so errors can quote them.
-pub fn load(
-    inputs: &[Input],
-    sources: &mut Sources,
-    stdin: &mut dyn FnMut() -> std::io::Result<String>,
-) -> Result<Loaded> {
-    load_or_prune(inputs, sources, stdin)?.map_err(|pruned| Error::Invalid(pruned.problems))
-}
-
 /// The inputs parsed and merged (later wins, Helm rules), profiles applied: the untyped tree.
 fn merged(
     inputs: &[Input],
@@ -108,7 +97,7 @@ fn merged(
 /// Values with problems in their types, and what is left of them (`R`: the loaded values, or
 /// while typing, the pruned tree and its typed form).
 #[derive(Debug)]
-pub struct Pruned<R = Loaded> {
+pub(crate) struct Pruned<R = Loaded> {
     /// Every problem found (up to [`MAX_ERRORS`]), in file order.
     pub problems: Vec<Diagnostic>,
     /// The values with each problem's entry left out, when that left valid values: only for
@@ -120,7 +109,7 @@ pub struct Pruned<R = Loaded> {
 
 /// [`load`], but values whose types have problems come back with the valid rest of them, so
 /// that later stages can report their own problems in the same run.
-pub fn load_or_prune(
+pub(crate) fn load_or_prune(
     inputs: &[Input],
     sources: &mut Sources,
     stdin: &mut dyn FnMut() -> std::io::Result<String>,
@@ -139,7 +128,7 @@ pub fn load_or_prune(
 /// Read one YAML document into `T` the way values are read, for inputs whose errors should look
 /// like the values' (a topology, a flows file): every problem located at file, line, column
 /// and key path, with "did you mean". The text is added to `sources` so errors can quote it.
-pub fn read_located<T: serde::de::DeserializeOwned>(
+pub(crate) fn read_located<T: serde::de::DeserializeOwned>(
     text: &str,
     name: &str,
     sources: &mut Sources,
@@ -150,13 +139,13 @@ pub fn read_located<T: serde::de::DeserializeOwned>(
 }
 
 /// At most this many problems are reported from one values tree.
-pub const MAX_ERRORS: usize = 20;
+pub(crate) const MAX_ERRORS: usize = 20;
 
 /// The typed values, or every problem in them (up to [`MAX_ERRORS`]), in file order. After a
 /// problem, the entry it is in is left out and the rest read again: a misspelt key is dropped,
 /// a bad value drops its key, a problem inside a list drops the list. A problem an earlier
 /// omission caused (a required key now missing) is not reported again.
-pub fn typed<T: serde::de::DeserializeOwned>(root: &Node, sources: &Sources) -> Result<T> {
+pub(crate) fn typed<T: serde::de::DeserializeOwned>(root: &Node, sources: &Sources) -> Result<T> {
     typed_or_pruned(root, sources).map_err(|pruned| Error::Invalid(pruned.problems))
 }
 

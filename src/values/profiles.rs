@@ -9,7 +9,7 @@ use crate::error::Diagnostic;
 use crate::vocab::source::{KeyPath, Sources};
 
 /// One embedded profile: its name and its file.
-pub struct Profile {
+pub(crate) struct Profile {
     pub name: &'static str,
     text: &'static str,
 }
@@ -21,7 +21,7 @@ macro_rules! profiles {
 }
 
 /// Every profile, sorted by name.
-pub const PROFILES: &[Profile] = profiles![
+pub(crate) const PROFILES: &[Profile] = profiles![
     "build-sandbox",
     "controller",
     "database",

@@ -6,7 +6,7 @@ use crate::vocab::source::Loc;
 
 /// How the right-hand side of `--set` is typed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Typing {
+pub(crate) enum Typing {
     /// `--set`: integers, `true`/`false` and `null` are typed; everything else is a string.
     Infer,
     /// `--set-string`: always a string.
@@ -14,7 +14,7 @@ pub enum Typing {
 }
 
 /// Parse one `--set` argument into a values tree to merge over the files.
-pub fn parse_set(arg: &str, typing: Typing, loc: Loc) -> Result<Node, String> {
+pub(crate) fn parse_set(arg: &str, typing: Typing, loc: Loc) -> Result<Node, String> {
     let mut root = Node::new(Value::Map(Vec::new()), loc);
     for pair in split_unescaped(arg, ',', true) {
         if pair.is_empty() {

@@ -78,7 +78,7 @@ impl Node {
     }
 
     /// Follow `path` as far as it exists; returns the deepest node reached and its location.
-    pub fn locate(&self, path: &[Seg]) -> Loc {
+    pub(crate) fn locate(&self, path: &[Seg]) -> Loc {
         let mut node = self;
         let mut loc = self.loc;
         for seg in path {
@@ -117,14 +117,14 @@ impl Node {
 }
 
 /// Position of `key` in sorted map entries (`Err`: where it would be inserted).
-pub fn map_index(entries: &[(Key, Node)], key: &str) -> Result<usize, usize> {
+pub(crate) fn map_index(entries: &[(Key, Node)], key: &str) -> Result<usize, usize> {
     entries.binary_search_by(|(k, _)| (*k.name).cmp(key))
 }
 
 /// Most nodes one input may expand to, aliases included: stops "billion laughs" inputs.
-pub const MAX_NODES: usize = 5_000_000;
+pub(crate) const MAX_NODES: usize = 5_000_000;
 /// Deepest nesting accepted.
-pub const MAX_DEPTH: usize = 200;
+pub(crate) const MAX_DEPTH: usize = 200;
 
 /// Parse one YAML text into a node tree. An empty document is an empty map.
 ///
@@ -146,7 +146,11 @@ pub fn parse(text: &str, source: SourceId, sources: &Sources) -> Result<Node, Di
 
 /// Parse a multi-document YAML text (manifests) into one node per document, in order; an
 /// empty document is a null node.
-pub fn parse_documents(text: &str, source: SourceId, sources: &Sources) -> Result<Vec<Node>, Diagnostic> {
+pub(crate) fn parse_documents(
+    text: &str,
+    source: SourceId,
+    sources: &Sources,
+) -> Result<Vec<Node>, Diagnostic> {
     let builder = build(text, source, sources, true)?;
     for root in &builder.roots {
         check_unique_keys(root, sources, &KeyPath::default())?;

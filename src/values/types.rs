@@ -110,7 +110,7 @@ pub struct PodsRef {
 }
 
 impl PodsRef {
-    pub fn ingress_controller() -> Self {
+    pub(crate) fn ingress_controller() -> Self {
         PodsRef { namespace: DnsLabel("ingress-nginx".into()), pod_labels: Labels::default() }
     }
     pub fn monitoring() -> Self {

@@ -6,7 +6,7 @@ use super::Engine;
 
 /// A construct of the values that not every engine can express.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Capability {
+pub(crate) enum Capability {
     /// A Cilium reserved identity (`entity:` other than `all`).
     Entity,
     /// Egress to a DNS name (`fqdn:`, `fqdnPattern:`).
@@ -28,6 +28,7 @@ pub enum Capability {
 }
 
 impl Capability {
+    #[cfg(test)]
     pub const ALL: [Capability; 9] = [
         Capability::Entity,
         Capability::FqdnEgress,
@@ -54,7 +55,8 @@ impl Capability {
     }
 
     /// The row of the README's engine table that states it.
-    pub fn readme_row(self) -> &'static str {
+    #[cfg(test)]
+    pub(crate) fn readme_row(self) -> &'static str {
         match self {
             Capability::Entity => "entity",
             Capability::FqdnEgress => "FQDN egress",

@@ -38,7 +38,7 @@ pub struct PerDirection<T> {
 
 impl<T> PerDirection<T> {
     /// Built by calling `f` for ingress, then for egress.
-    pub fn from_fn(mut f: impl FnMut(Direction) -> T) -> Self {
+    pub(crate) fn from_fn(mut f: impl FnMut(Direction) -> T) -> Self {
         let ingress = f(Direction::Ingress);
         PerDirection { ingress, egress: f(Direction::Egress) }
     }

@@ -24,7 +24,9 @@ impl LabelSelector {
         self.match_labels.is_empty() && self.match_expressions.is_empty()
     }
 
-    pub fn from_labels<K: Into<String>, V: Into<String>>(labels: impl IntoIterator<Item = (K, V)>) -> Self {
+    pub(crate) fn from_labels<K: Into<String>, V: Into<String>>(
+        labels: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
         LabelSelector {
             match_labels: labels.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
             match_expressions: Vec::new(),
@@ -33,7 +35,7 @@ impl LabelSelector {
 
     /// Whether the selector matches a label set (`get` looks a key up, so callers can add
     /// implicit labels such as Cilium's namespace label).
-    pub fn matches_with<'a>(&self, get: impl Fn(&str) -> Option<&'a str>) -> bool {
+    pub(crate) fn matches_with<'a>(&self, get: impl Fn(&str) -> Option<&'a str>) -> bool {
         self.match_labels.iter().all(|(k, v)| get(k) == Some(v.as_str()))
             && self.match_expressions.iter().all(|x| {
                 let value = get(&x.key);
@@ -51,7 +53,7 @@ impl LabelSelector {
     }
 
     /// The selector of one namespace by name.
-    pub fn namespace_named(name: &str) -> Self {
+    pub(crate) fn namespace_named(name: &str) -> Self {
         Self::from_labels([(NAMESPACE_NAME_LABEL, name)])
     }
 }

@@ -31,7 +31,7 @@ pub enum Engine {
 
 impl Engine {
     /// Other names users type for the engine (`cnp` is not one: it is Cilium's short name).
-    pub fn aliases(self) -> &'static [&'static str] {
+    pub(crate) fn aliases(self) -> &'static [&'static str] {
         match self {
             Engine::Kubernetes => &["k8s"],
             Engine::Cilium | Engine::Calico => &[],
@@ -92,7 +92,7 @@ impl Protocol {
 
     /// `tcp`, `Tcp` or `TCP`: how the evaluator reads manifests, topologies and flows (the
     /// values file takes the upper-case spelling only, as Kubernetes does).
-    pub fn from_any_case(text: &str) -> Option<Protocol> {
+    pub(crate) fn from_any_case(text: &str) -> Option<Protocol> {
         Protocol::ALL.into_iter().find(|p| p.as_str().eq_ignore_ascii_case(text))
     }
 }

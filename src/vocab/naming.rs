@@ -1,7 +1,7 @@
 //! Object names: DNS labels (≤63, `[a-z0-9]([-a-z0-9]*[a-z0-9])?`), valid for every engine.
 
 /// Longest name every kind accepts (Calico tiers and the safe common denominator).
-pub const MAX_NAME: usize = 63;
+pub(crate) const MAX_NAME: usize = 63;
 
 /// Join parts with `-`; when the result is too long, keep a prefix and append a stable hash of
 /// the whole, so distinct inputs keep distinct names and the same input the same name.
@@ -27,7 +27,7 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 }
 
 /// Whether `name` is a DNS-1123 label.
-pub fn is_dns_label(name: &str) -> bool {
+pub(crate) fn is_dns_label(name: &str) -> bool {
     let b = name.as_bytes();
     !b.is_empty()
         && b.len() <= MAX_NAME

@@ -6,7 +6,7 @@ use std::fmt;
 use serde::Serialize;
 
 /// Index of a source (file, stdin, `--set`, profile) in [`Sources`].
-pub type SourceId = usize;
+pub(crate) type SourceId = usize;
 
 /// Where a node was written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -36,7 +36,7 @@ impl KeyPath {
         KeyPath(p)
     }
 
-    pub fn index(&self, i: usize) -> KeyPath {
+    pub(crate) fn index(&self, i: usize) -> KeyPath {
         let mut p = self.0.clone();
         p.push(Seg::Index(i));
         KeyPath(p)
@@ -84,7 +84,7 @@ impl Sources {
     }
 
     /// The source called `name`, added with `text` when it is not there yet.
-    pub fn id_for(&mut self, name: &str, text: &str) -> SourceId {
+    pub(crate) fn id_for(&mut self, name: &str, text: &str) -> SourceId {
         match self.entries.iter().position(|s| &*s.name == name) {
             Some(id) => id,
             None => self.add(name, text),
@@ -112,17 +112,12 @@ impl Sources {
         Some(line.strip_suffix('\r').unwrap_or(line))
     }
 
-    /// The text of the source called `name`.
-    pub fn by_name(&self, name: &str) -> Option<&str> {
-        self.entries.iter().find(|s| &*s.name == name).map(|s| &*s.text)
-    }
-
     pub fn name(&self, id: SourceId) -> &str {
         self.entries.get(id).map_or("<unknown>", |s| &*s.name)
     }
 
     /// The names of the sources that are files (for the output header).
-    pub fn file_names(&self) -> Vec<&str> {
+    pub(crate) fn file_names(&self) -> Vec<&str> {
         self.entries
             .iter()
             .map(|s| &*s.name)

@@ -17,14 +17,14 @@ pub struct Object {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct TierSpec {
+pub(crate) struct TierSpec {
     pub order: Option<f64>,
     pub default_action: Option<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct PolicySpec {
+pub(crate) struct PolicySpec {
     pub tier: Option<String>,
     pub order: Option<f64>,
     pub selector: Option<String>,
@@ -92,7 +92,7 @@ pub struct WireService {
     pub namespace: Option<String>,
 }
 
-pub fn empty_object() -> serde_json::Value {
+pub(crate) fn empty_object() -> serde_json::Value {
     serde_json::Value::Object(serde_json::Map::new())
 }
 

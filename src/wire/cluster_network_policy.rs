@@ -130,7 +130,7 @@ pub struct WirePortRange {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
-pub struct PassthroughRule {
+pub(crate) struct PassthroughRule {
     pub name: Option<String>,
     pub action: String,
     pub from: Option<Vec<IngressPeer>>,
@@ -141,7 +141,7 @@ pub struct PassthroughRule {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
-pub struct IngressPeer {
+pub(crate) struct IngressPeer {
     pub namespaces: Option<LabelSelector>,
     pub pods: Option<WirePods>,
 }

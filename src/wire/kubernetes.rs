@@ -67,6 +67,6 @@ pub struct PolicyPort {
     pub end_port: Option<u16>,
 }
 
-pub fn default_namespace() -> String {
+pub(crate) fn default_namespace() -> String {
     "default".to_string()
 }

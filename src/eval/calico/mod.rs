@@ -8,7 +8,7 @@
 mod read;
 pub mod selector;
 
-pub use read::layers;
+pub(crate) use read::layers;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;

@@ -22,7 +22,7 @@ pub(super) fn spec_field(key: &str) -> crate::vocab::source::KeyPath {
 }
 
 /// The evaluator layers of a Calico cluster: one per tier.
-pub fn layers(
+pub(crate) fn layers(
     k8s: &[&serde_json::Value],
     objects: &[&serde_json::Value],
     warnings: &mut Vec<Diagnostic>,

@@ -39,7 +39,7 @@ pub struct Subject<'a> {
 impl Sel {
     /// A label pair that every label set this selector matches has, if there is one (for
     /// indexing policies by the pods they may select).
-    pub fn required_pair(&self) -> Option<(&str, &str)> {
+    pub(crate) fn required_pair(&self) -> Option<(&str, &str)> {
         match self {
             Sel::Eq(k, v) => Some((k, v)),
             Sel::And(a, b) => a.required_pair().or_else(|| b.required_pair()),

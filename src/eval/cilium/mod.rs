@@ -10,7 +10,7 @@
 
 mod read;
 
-pub use read::layers;
+pub(crate) use read::layers;
 
 use std::collections::BTreeMap;
 

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use super::*;
 
 /// The evaluator layer of a Cilium cluster: its NetworkPolicies and Cilium policies together.
-pub fn layers(
+pub(crate) fn layers(
     k8s: &[&serde_json::Value],
     objects: &[&serde_json::Value],
     warnings: &mut Vec<Diagnostic>,

@@ -45,11 +45,11 @@ pub struct Lowered {
 }
 
 /// Release name when neither the command line nor the values give one (as `helm template`).
-pub const DEFAULT_RELEASE: &str = "release-name";
+pub(crate) const DEFAULT_RELEASE: &str = "release-name";
 /// Chart name of the 004 controller when `nameOverride` is not set.
-pub const DEFAULT_CHART_NAME: &str = "controller";
+pub(crate) const DEFAULT_CHART_NAME: &str = "controller";
 /// The cloud metadata service, denied by the metadata guardrail.
-pub const METADATA_CIDRS: [&str; 2] = ["169.254.169.254/32", "fd00:ec2::254/128"];
+pub(crate) const METADATA_CIDRS: [&str; 2] = ["169.254.169.254/32", "fd00:ec2::254/128"];
 
 pub fn lower(loaded: &Loaded, options: &LowerOptions) -> Result<Lowered> {
     let mut cx = Cx { loaded, problems: Vec::new(), warnings: Vec::new() };
@@ -238,7 +238,7 @@ impl Cx<'_> {
 
 /// The label Helm charts put on every pod of a release (000: platform services accept their own
 /// release only).
-pub const RELEASE_LABEL: &str = "app.kubernetes.io/instance";
+pub(crate) const RELEASE_LABEL: &str = "app.kubernetes.io/instance";
 
 /// The pods a workload selects: `podSelector`, else `podLabels`, else its name.
 fn workload_subject(name: &str, w: &Workload) -> LabelSelector {
