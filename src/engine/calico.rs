@@ -22,10 +22,10 @@ use crate::intent::{
 };
 use crate::vocab::Direction;
 use crate::vocab::capability::Capability;
+use crate::vocab::object::{Kind, Object};
 
 pub struct Calico;
 
-const API_VERSION: &str = "projectcalico.org/v3";
 /// The tier guardrails live in: before `kube-admin` (1000) and `default` (1 000 000).
 pub(crate) const GUARDRAIL_TIER: &str = "netpol-guardrails";
 pub(crate) const GUARDRAIL_TIER_ORDER: u32 = 100;
@@ -39,15 +39,6 @@ const MAX_RULES: usize = 1024;
 const MAX_PORTS: usize = 50;
 const MAX_NETS: usize = 256;
 const MAX_SELECTOR: usize = 1024;
-
-#[derive(Serialize)]
-struct Object<S> {
-    #[serde(rename = "apiVersion")]
-    api_version: &'static str,
-    kind: &'static str,
-    metadata: ObjectMeta,
-    spec: S,
-}
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -133,15 +124,13 @@ impl Backend for Calico {
         let mut problems = Problems::default();
         let mut rendered = Rendered::default();
         if !intent.guardrails.is_empty() {
-            let tier = Object {
-                api_version: API_VERSION,
-                kind: "Tier",
-                metadata: ObjectMeta::new(intent, GUARDRAIL_TIER, None),
-                spec: TierSpec { order: GUARDRAIL_TIER_ORDER, default_action: "Pass" },
-            };
+            let tier = Object::new(
+                Kind::CALICO_TIER,
+                ObjectMeta::new(intent, GUARDRAIL_TIER, None),
+                TierSpec { order: GUARDRAIL_TIER_ORDER, default_action: "Pass" },
+            );
             rendered.manifests.push(Manifest::new(
-                API_VERSION,
-                "Tier",
+                Kind::CALICO_TIER,
                 GUARDRAIL_TIER.to_string(),
                 None,
                 OutputGroup::Foundation,
@@ -204,11 +193,10 @@ fn render_policy(intent: &Intent, policy: &Policy, problems: &mut Problems) -> R
         allow_list(policy.ingress.as_deref(), &raw.ingress, Direction::Ingress, policy, &context, problems);
     let egress =
         allow_list(policy.egress.as_deref(), &raw.egress, Direction::Egress, policy, &context, problems);
-    let object = Object {
-        api_version: API_VERSION,
-        kind: "NetworkPolicy",
-        metadata: ObjectMeta::new(intent, &policy.name, Some(&policy.namespace)),
-        spec: PolicySpec {
+    let object = Object::new(
+        Kind::CALICO_NETWORK_POLICY,
+        ObjectMeta::new(intent, &policy.name, Some(&policy.namespace)),
+        PolicySpec {
             tier: "default",
             order,
             selector: subject,
@@ -217,10 +205,9 @@ fn render_policy(intent: &Intent, policy: &Policy, problems: &mut Problems) -> R
             ingress,
             egress,
         },
-    };
+    );
     Manifest::new(
-        API_VERSION,
-        "NetworkPolicy",
+        Kind::CALICO_NETWORK_POLICY,
         policy.name.clone(),
         Some(policy.namespace.clone()),
         OutputGroup::Namespace,
@@ -278,11 +265,10 @@ fn render_guardrail(
     // Calico before v3.32 requires `<tier>.<name>` for policies outside the default tier; the
     // form stays valid afterwards.
     let name = naming::fit(&format!("{GUARDRAIL_TIER}.{}", g.name));
-    let object = Object {
-        api_version: API_VERSION,
-        kind: "GlobalNetworkPolicy",
-        metadata: ObjectMeta::new(intent, &name, None),
-        spec: PolicySpec {
+    let object = Object::new(
+        Kind::CALICO_GLOBAL_NETWORK_POLICY,
+        ObjectMeta::new(intent, &name, None),
+        PolicySpec {
             tier: GUARDRAIL_TIER,
             order,
             selector: pod_selector,
@@ -291,8 +277,8 @@ fn render_guardrail(
             ingress,
             egress,
         },
-    };
-    Manifest::new(API_VERSION, "GlobalNetworkPolicy", name, None, OutputGroup::Guardrail, &object).map(Some)
+    );
+    Manifest::new(Kind::CALICO_GLOBAL_NETWORK_POLICY, name, None, OutputGroup::Guardrail, &object).map(Some)
 }
 
 fn translate_all(

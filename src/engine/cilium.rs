@@ -22,12 +22,10 @@ use crate::intent::{
 };
 use crate::vocab::Direction;
 use crate::vocab::capability::Capability;
+use crate::vocab::object::{Kind, Object};
 
 pub struct Cilium;
 
-const API_VERSION: &str = "cilium.io/v2";
-const CNP: &str = "CiliumNetworkPolicy";
-const CCNP: &str = "CiliumClusterwideNetworkPolicy";
 /// The identity label of a pod's namespace.
 const POD_NAMESPACE: &str = "k8s:io.kubernetes.pod.namespace";
 /// Prefix of namespace labels in endpoint selectors.
@@ -39,15 +37,6 @@ const MAX_PORTS: usize = 40;
 /// Longest label name (the part after an optional `prefix/`), and longest prefix.
 const MAX_LABEL_NAME: usize = 63;
 const MAX_LABEL_PREFIX: usize = 253;
-
-#[derive(Serialize)]
-struct CiliumPolicy {
-    #[serde(rename = "apiVersion")]
-    api_version: &'static str,
-    kind: &'static str,
-    metadata: ObjectMeta,
-    spec: Spec,
-}
 
 #[derive(Serialize, Default)]
 #[serde(rename_all = "camelCase")]
@@ -239,15 +228,13 @@ fn render_policy(intent: &Intent, policy: &Policy, problems: &mut Problems) -> R
         egress,
         ..Spec::default()
     };
-    let object = CiliumPolicy {
-        api_version: API_VERSION,
-        kind: CNP,
-        metadata: ObjectMeta::new(intent, &policy.name, Some(&policy.namespace)),
+    let object = Object::new(
+        Kind::CILIUM_NETWORK_POLICY,
+        ObjectMeta::new(intent, &policy.name, Some(&policy.namespace)),
         spec,
-    };
+    );
     Manifest::new(
-        API_VERSION,
-        CNP,
+        Kind::CILIUM_NETWORK_POLICY,
         policy.name.clone(),
         Some(policy.namespace.clone()),
         OutputGroup::Namespace,
@@ -392,13 +379,16 @@ fn render_guardrail(intent: &Intent, g: &Guardrail, problems: &mut Problems) -> 
         egress_deny,
         ..Spec::default()
     };
-    let object = CiliumPolicy {
-        api_version: API_VERSION,
-        kind: CCNP,
-        metadata: ObjectMeta::new(intent, &g.name, None),
-        spec,
-    };
-    Manifest::new(API_VERSION, CCNP, g.name.clone(), None, OutputGroup::Guardrail, &object).map(Some)
+    let object =
+        Object::new(Kind::CILIUM_CLUSTERWIDE_NETWORK_POLICY, ObjectMeta::new(intent, &g.name, None), spec);
+    Manifest::new(
+        Kind::CILIUM_CLUSTERWIDE_NETWORK_POLICY,
+        g.name.clone(),
+        None,
+        OutputGroup::Guardrail,
+        &object,
+    )
+    .map(Some)
 }
 
 fn translate_all(rules: &[Rule], site: &Site<'_>, problems: &mut Problems) -> Vec<Entry<CiliumRule>> {

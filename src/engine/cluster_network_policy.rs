@@ -27,11 +27,10 @@ use crate::intent::{
 };
 use crate::vocab::Direction;
 use crate::vocab::capability::Capability;
+use crate::vocab::object::{Kind, Object};
 
 pub struct ClusterNetworkPolicy;
 
-const API_VERSION: &str = "policy.networking.k8s.io/v1alpha2";
-const KIND: &str = "ClusterNetworkPolicy";
 /// Priority of every Accept-only object in the Baseline tier.
 pub(crate) const ALLOW_PRIORITY: u32 = 100;
 /// Priority of Deny-only objects when the user did not choose one.
@@ -42,15 +41,6 @@ pub(crate) const MAX_PRIORITY: u32 = 1000;
 pub(crate) const GUARDRAIL_PRIORITY: u32 = 10;
 /// The API's cap on rules per direction, peers per rule, protocols per rule, networks per peer.
 const CAP: usize = 25;
-
-#[derive(Serialize)]
-struct Object {
-    #[serde(rename = "apiVersion")]
-    api_version: &'static str,
-    kind: &'static str,
-    metadata: ObjectMeta,
-    spec: Spec,
-}
 
 #[derive(Serialize)]
 struct Spec {
@@ -267,13 +257,12 @@ fn object(
     subject: Subject,
     (ingress, egress): (Vec<Entry<CnpRule>>, Vec<Entry<CnpRule>>),
 ) -> Result<Manifest> {
-    let object = Object {
-        api_version: API_VERSION,
-        kind: KIND,
-        metadata: ObjectMeta::new(intent, &name, None),
-        spec: Spec { tier, priority, subject, ingress, egress },
-    };
-    Manifest::new(API_VERSION, KIND, name, None, OutputGroup::Namespace, &object)
+    let object = Object::new(
+        Kind::CLUSTER_NETWORK_POLICY,
+        ObjectMeta::new(intent, &name, None),
+        Spec { tier, priority, subject, ingress, egress },
+    );
+    Manifest::new(Kind::CLUSTER_NETWORK_POLICY, name, None, OutputGroup::Namespace, &object)
 }
 
 /// Deny every pod source (ingress) and every destination (egress) for the directions asked.

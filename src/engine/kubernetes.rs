@@ -13,11 +13,9 @@ use super::{Backend, Engine, Manifest, OutputGroup, Problems, Rendered};
 use crate::error::{Diagnostic, Result};
 use crate::intent::{Intent, LabelSelector, Namespaces, Peer, Policy, PortMatch, PortSel, Rule};
 use crate::vocab::capability::Capability;
+use crate::vocab::object::{Kind, Object};
 
 pub struct Kubernetes;
-
-const API_VERSION: &str = "networking.k8s.io/v1";
-const KIND: &str = "NetworkPolicy";
 
 impl Backend for Kubernetes {
     fn engine(&self) -> Engine {
@@ -128,31 +126,16 @@ fn render_policy(
         }),
     };
     Ok(Some(Manifest::new(
-        API_VERSION,
-        KIND,
+        Kind::NETWORK_POLICY,
         policy.name.clone(),
         Some(policy.namespace.clone()),
         OutputGroup::Namespace,
-        &TypedNetworkPolicy::from(object),
+        &Object::new(Kind::NETWORK_POLICY, object.metadata, object.spec),
     )?))
 }
 
-/// k8s-openapi's `NetworkPolicy` serialises without apiVersion/kind when nested; wrap it so the
-/// emitted object is complete.
-#[derive(serde::Serialize)]
-struct TypedNetworkPolicy {
-    #[serde(rename = "apiVersion")]
-    api_version: &'static str,
-    kind: &'static str,
-    metadata: meta::ObjectMeta,
-    spec: Option<net::NetworkPolicySpec>,
-}
-
-impl From<net::NetworkPolicy> for TypedNetworkPolicy {
-    fn from(np: net::NetworkPolicy) -> Self {
-        TypedNetworkPolicy { api_version: API_VERSION, kind: KIND, metadata: np.metadata, spec: np.spec }
-    }
-}
+// k8s-openapi's `NetworkPolicy` serialises without apiVersion/kind when nested, so its metadata
+// and spec go into the shared object shape.
 
 fn non_empty(map: &BTreeMap<String, String>) -> Option<BTreeMap<String, String>> {
     (!map.is_empty()).then(|| map.clone())

@@ -59,8 +59,7 @@ pub enum OutputGroup {
 impl Manifest {
     /// Build a manifest from a typed object; `body` must serialise to a JSON object.
     pub fn new<T: Serialize>(
-        api_version: &'static str,
-        kind: &'static str,
+        kind: crate::vocab::object::Kind,
         name: String,
         namespace: Option<String>,
         group: OutputGroup,
@@ -73,12 +72,20 @@ impl Manifest {
             Ok(yaml) => yaml,
             Err(_) => {
                 let body = serde_json::to_value(object).map_err(|e| {
-                    Error::invalid(Diagnostic::new(format!("cannot serialise {kind} {name}: {e}")))
+                    Error::invalid(Diagnostic::new(format!("cannot serialise {} {name}: {e}", kind.kind)))
                 })?;
                 crate::yaml::to_string(&body)
             }
         };
-        Ok(Manifest { api_version, kind, name, namespace, group, yaml, origin: None })
+        Ok(Manifest {
+            api_version: kind.api_version,
+            kind: kind.kind,
+            name,
+            namespace,
+            group,
+            yaml,
+            origin: None,
+        })
     }
 
     /// The same object, remembering the values it came from.

@@ -5,6 +5,7 @@ pub mod capability;
 pub mod direction;
 pub mod labels;
 pub mod naming;
+pub mod object;
 pub mod peer;
 pub mod source;
 
