@@ -120,39 +120,40 @@ impl Backend for Calico {
         Engine::Calico
     }
 
-    fn render(&self, intent: &Intent) -> Result<Rendered> {
-        let mut problems = Problems::default();
-        let mut rendered = Rendered::default();
-        if !intent.guardrails.is_empty() {
-            let tier = Object::new(
-                Kind::CALICO_TIER,
-                ObjectMeta::new(intent, GUARDRAIL_TIER, None),
-                TierSpec { order: GUARDRAIL_TIER_ORDER, default_action: "Pass" },
-            );
-            rendered.manifests.push(Manifest::new(
-                Kind::CALICO_TIER,
-                GUARDRAIL_TIER.to_string(),
-                None,
-                OutputGroup::Foundation,
-                &tier,
-            )?);
+    fn foundation(&self, intent: &Intent) -> Result<Vec<Manifest>> {
+        if intent.guardrails.is_empty() {
+            return Ok(Vec::new());
         }
-        for (i, g) in intent.guardrails.iter().enumerate() {
-            let order = u32::try_from(i)
-                .unwrap_or(u32::MAX)
-                .saturating_mul(GUARDRAIL_ORDER_STEP)
-                .saturating_add(GUARDRAIL_FIRST_ORDER);
-            if let Some(m) = render_guardrail(intent, g, order, &mut problems)? {
-                rendered.manifests.push(m.written_at(&g.origin));
-            }
-        }
-        for p in &intent.policies {
-            rendered.warnings.extend(super::foreign_passthrough(Engine::Calico, p));
-            if let Some(m) = render_policy(intent, p, &mut problems)? {
-                rendered.manifests.push(m.written_at(&p.origin));
-            }
-        }
-        problems.finish(rendered)
+        let tier = Object::new(
+            Kind::CALICO_TIER,
+            ObjectMeta::new(intent, GUARDRAIL_TIER, None),
+            TierSpec { order: GUARDRAIL_TIER_ORDER, default_action: "Pass" },
+        );
+        Ok(vec![Manifest::new(
+            Kind::CALICO_TIER,
+            GUARDRAIL_TIER.to_string(),
+            None,
+            OutputGroup::Foundation,
+            &tier,
+        )?])
+    }
+
+    fn guardrail(
+        &self,
+        intent: &Intent,
+        index: usize,
+        g: &Guardrail,
+        problems: &mut Problems,
+    ) -> Result<Rendered> {
+        let order = u32::try_from(index)
+            .unwrap_or(u32::MAX)
+            .saturating_mul(GUARDRAIL_ORDER_STEP)
+            .saturating_add(GUARDRAIL_FIRST_ORDER);
+        Ok(Rendered::objects(render_guardrail(intent, g, order, problems)?))
+    }
+
+    fn policy(&self, intent: &Intent, policy: &Policy, problems: &mut Problems) -> Result<Rendered> {
+        Ok(Rendered::objects(render_policy(intent, policy, problems)?))
     }
 }
 

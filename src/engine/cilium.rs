@@ -159,26 +159,23 @@ impl Backend for Cilium {
         Engine::Cilium
     }
 
-    fn render(&self, intent: &Intent) -> Result<Rendered> {
-        let mut problems = Problems::default();
-        let mut rendered = Rendered::default();
-        for guardrail in &intent.guardrails {
-            if let Some(m) = render_guardrail(intent, guardrail, &mut problems)? {
-                rendered.manifests.push(m.written_at(&guardrail.origin));
-            }
+    fn guardrail(
+        &self,
+        intent: &Intent,
+        _index: usize,
+        g: &Guardrail,
+        problems: &mut Problems,
+    ) -> Result<Rendered> {
+        Ok(Rendered::objects(render_guardrail(intent, g, problems)?))
+    }
+
+    fn policy(&self, intent: &Intent, policy: &Policy, problems: &mut Problems) -> Result<Rendered> {
+        let mut warnings = Vec::new();
+        if intent.cluster.api_server.is_empty() {
+            warnings.extend(cidr_api_server_warnings(policy));
         }
-        for policy in &intent.policies {
-            rendered.warnings.extend(super::foreign_passthrough(Engine::Cilium, policy));
-            if intent.cluster.api_server.is_empty() {
-                rendered.warnings.extend(cidr_api_server_warnings(policy));
-            }
-            rendered.warnings.extend(cidr_cluster_endpoints_warning(intent, policy));
-            if let Some(m) = render_policy(intent, policy, &mut problems)? {
-                rendered.manifests.push(m.written_at(&policy.origin));
-            }
-        }
-        rendered.warnings.extend(problems.take_warnings());
-        problems.finish(rendered)
+        warnings.extend(cidr_cluster_endpoints_warning(intent, policy));
+        Ok(Rendered { manifests: render_policy(intent, policy, problems)?.into_iter().collect(), warnings })
     }
 }
 

@@ -92,31 +92,32 @@ impl Backend for ClusterNetworkPolicy {
         Engine::ClusterNetworkPolicy
     }
 
-    fn render(&self, intent: &Intent) -> Result<Rendered> {
-        let mut problems = Problems::default();
-        let mut rendered = Rendered::default();
-        for (i, g) in intent.guardrails.iter().enumerate() {
-            let priority = GUARDRAIL_PRIORITY + u32::try_from(i).unwrap_or(MAX_PRIORITY);
-            if priority > MAX_PRIORITY {
-                problems.push(Diagnostic::new(format!(
-                    "too many guardrails for the Admin tier's priorities (0..{MAX_PRIORITY})"
-                )));
-                break;
+    fn guardrail(
+        &self,
+        intent: &Intent,
+        index: usize,
+        g: &Guardrail,
+        problems: &mut Problems,
+    ) -> Result<Rendered> {
+        let priority = u32::try_from(index).ok().and_then(|i| GUARDRAIL_PRIORITY.checked_add(i));
+        match priority {
+            Some(priority) if priority <= MAX_PRIORITY => {
+                Ok(Rendered::objects(render_guardrail(intent, g, priority, problems)?))
             }
-            rendered.manifests.extend(
-                render_guardrail(intent, g, priority, &mut problems)?
-                    .into_iter()
-                    .map(|m| m.written_at(&g.origin)),
-            );
+            // Said once, at the first guardrail past the tier's priorities.
+            _ => {
+                if u32::try_from(index).is_ok_and(|i| i == MAX_PRIORITY - GUARDRAIL_PRIORITY + 1) {
+                    problems.push(Diagnostic::new(format!(
+                        "too many guardrails for the Admin tier's priorities (0..{MAX_PRIORITY})"
+                    )));
+                }
+                Ok(Rendered::default())
+            }
         }
-        for p in &intent.policies {
-            rendered.warnings.extend(super::foreign_passthrough(Engine::ClusterNetworkPolicy, p));
-            rendered.manifests.extend(
-                render_policy(intent, p, &mut problems)?.into_iter().map(|m| m.written_at(&p.origin)),
-            );
-        }
-        rendered.warnings.extend(problems.take_warnings());
-        problems.finish(rendered)
+    }
+
+    fn policy(&self, intent: &Intent, policy: &Policy, problems: &mut Problems) -> Result<Rendered> {
+        Ok(Rendered::objects(render_policy(intent, policy, problems)?))
     }
 }
 

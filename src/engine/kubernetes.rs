@@ -11,7 +11,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::{Backend, Engine, Manifest, OutputGroup, Problems, Rendered};
 use crate::error::{Diagnostic, Result};
-use crate::intent::{Intent, LabelSelector, Namespaces, Peer, Policy, PortMatch, PortSel, Rule};
+use crate::intent::{Guardrail, Intent, LabelSelector, Namespaces, Peer, Policy, PortMatch, PortSel, Rule};
 use crate::vocab::capability::Capability;
 use crate::vocab::object::{Kind, Object};
 
@@ -22,39 +22,38 @@ impl Backend for Kubernetes {
         Engine::Kubernetes
     }
 
-    fn render(&self, intent: &Intent) -> Result<Rendered> {
-        let mut problems = Problems::default();
-        let mut rendered = Rendered::default();
-        for guardrail in &intent.guardrails {
-            let diagnostic = Diagnostic::unsupported(
-                Engine::Kubernetes,
-                Capability::Guardrail,
-                "a guardrail (NetworkPolicy has no deny rules and no precedence, so a namespace policy could always re-open the traffic)",
-                &format!("guardrail `{}`", guardrail.name),
-            )
-            .at(&guardrail.origin);
-            if intent.accept_weaker_guardrails {
-                let mut warning = diagnostic;
-                warning.severity = crate::error::Severity::Warning;
-                warning.message = format!(
-                    "guardrail `{}` is not enforced by the kubernetes engine; only its CIDR exclusions are applied to the allow rules",
-                    guardrail.name
-                );
-                rendered.warnings.push(warning);
-            } else {
-                problems.push(diagnostic.with_help(
-                    "engines that can enforce it: cilium, calico, clusterNetworkPolicy; pass --accept-weaker-guardrails to render the allow rules with the guardrail's CIDRs excluded and nothing else",
-                ));
-            }
+    fn guardrail(
+        &self,
+        intent: &Intent,
+        _index: usize,
+        guardrail: &Guardrail,
+        problems: &mut Problems,
+    ) -> Result<Rendered> {
+        let diagnostic = Diagnostic::unsupported(
+            Engine::Kubernetes,
+            Capability::Guardrail,
+            "a guardrail (NetworkPolicy has no deny rules and no precedence, so a namespace policy could always re-open the traffic)",
+            &format!("guardrail `{}`", guardrail.name),
+        )
+        .at(&guardrail.origin);
+        if !intent.accept_weaker_guardrails {
+            problems.push(diagnostic.with_help(
+                "engines that can enforce it: cilium, calico, clusterNetworkPolicy; pass --accept-weaker-guardrails to render the allow rules with the guardrail's CIDRs excluded and nothing else",
+            ));
+            return Ok(Rendered::default());
         }
+        let mut warning = diagnostic;
+        warning.severity = crate::error::Severity::Warning;
+        warning.message = format!(
+            "guardrail `{}` is not enforced by the kubernetes engine; only its CIDR exclusions are applied to the allow rules",
+            guardrail.name
+        );
+        Ok(Rendered { manifests: Vec::new(), warnings: vec![warning] })
+    }
+
+    fn policy(&self, intent: &Intent, policy: &Policy, problems: &mut Problems) -> Result<Rendered> {
         let anyone = spelled_out_anyone(intent);
-        for policy in &intent.policies {
-            rendered.warnings.extend(super::foreign_passthrough(Engine::Kubernetes, policy));
-            if let Some(manifest) = render_policy(intent, policy, anyone.as_deref(), &mut problems)? {
-                rendered.manifests.push(manifest.written_at(&policy.origin));
-            }
-        }
-        problems.finish(rendered)
+        Ok(Rendered::objects(render_policy(intent, policy, anyone.as_deref(), problems)?))
     }
 }
 

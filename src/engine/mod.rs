@@ -12,7 +12,7 @@ pub mod testing;
 use serde::Serialize;
 
 use crate::error::{Diagnostic, Error, Result};
-use crate::intent::Intent;
+use crate::intent::{Guardrail, Intent, Policy};
 pub use crate::vocab::{Engine, naming};
 
 impl Engine {
@@ -129,13 +129,57 @@ pub struct Rendered {
     pub warnings: Vec<Diagnostic>,
 }
 
+impl Rendered {
+    /// Objects without warnings: none, one, or several.
+    pub(crate) fn objects(manifests: impl IntoIterator<Item = Manifest>) -> Self {
+        Rendered { manifests: manifests.into_iter().collect(), warnings: Vec::new() }
+    }
+}
+
 /// One engine. Implementations translate exactly or report; they never drop or widen.
+///
+/// A backend renders one guardrail or one policy at a time; [`Backend::render`] is the one loop
+/// over the intent that every engine shares.
 pub trait Backend: Sync {
     fn engine(&self) -> Engine;
 
+    /// Objects the others refer to, written once before any guardrail (Calico's tier).
+    fn foundation(&self, _intent: &Intent) -> Result<Vec<Manifest>> {
+        Ok(Vec::new())
+    }
+
+    /// The objects of the `index`th guardrail, and warnings about it. Inexpressible parts go to
+    /// `problems`.
+    fn guardrail(
+        &self,
+        intent: &Intent,
+        index: usize,
+        guardrail: &Guardrail,
+        problems: &mut Problems,
+    ) -> Result<Rendered>;
+
+    /// The objects of one policy, and warnings about it. Inexpressible parts go to `problems`.
+    fn policy(&self, intent: &Intent, policy: &Policy, problems: &mut Problems) -> Result<Rendered>;
+
     /// Render the whole intent. Every inexpressible construct is reported, not just the first:
     /// the error carries one diagnostic per problem.
-    fn render(&self, intent: &Intent) -> Result<Rendered>;
+    fn render(&self, intent: &Intent) -> Result<Rendered> {
+        let mut problems = Problems::default();
+        let mut rendered = Rendered { manifests: self.foundation(intent)?, warnings: Vec::new() };
+        for (index, guardrail) in intent.guardrails.iter().enumerate() {
+            let part = self.guardrail(intent, index, guardrail, &mut problems)?;
+            rendered.warnings.extend(part.warnings);
+            rendered.manifests.extend(part.manifests.into_iter().map(|m| m.written_at(&guardrail.origin)));
+        }
+        for policy in &intent.policies {
+            rendered.warnings.extend(foreign_passthrough(self.engine(), policy));
+            let part = self.policy(intent, policy, &mut problems)?;
+            rendered.warnings.extend(part.warnings);
+            rendered.manifests.extend(part.manifests.into_iter().map(|m| m.written_at(&policy.origin)));
+        }
+        rendered.warnings.extend(problems.take_warnings());
+        problems.finish(rendered)
+    }
 }
 
 /// Render with both halves of the policies on their own thread: policies render independently,
