@@ -14,6 +14,7 @@ mod examples;
 mod fast_path;
 mod guardrail_exceptions;
 mod hostile_input;
+mod layering;
 mod manifest_reading;
 mod named_ports;
 mod namespaces;
