@@ -121,7 +121,7 @@ impl Layer for NetworkPolicyLayer {
     }
 
     fn decision(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Decision {
-        self.judge(ctx, dir, flow, false).decision
+        self.judge(ctx, dir, flow, None)
     }
 
     fn signature(&self, ctx: &Context<'_>, end: super::End, pod: &Pod, out: &mut Vec<u32>) -> bool {
@@ -141,61 +141,78 @@ impl Layer for NetworkPolicyLayer {
     }
 
     fn decide(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Outcome {
-        self.judge(ctx, dir, flow, true)
+        let mut steps = Vec::new();
+        let decision = self.judge(ctx, dir, flow, Some(&mut steps));
+        Outcome { decision, steps, unmodelled: Vec::new() }
     }
 }
 
 impl NetworkPolicyLayer {
-    /// The one decision path. With `explain`, policies are tried in name order and the steps
-    /// say which one decided; without, any order does (NetworkPolicies are additive, so the
-    /// decision is the same) and no text is formatted.
-    fn judge(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>, explain: bool) -> Outcome {
+    /// The one decision path. With a `trace`, it records the step that decided: the first
+    /// policy by name with a matching rule, or every isolating policy. Without one it formats
+    /// nothing, allocates nothing and stops at the first match in any order, which decides
+    /// the same (NetworkPolicies are additive).
+    fn judge(
+        &self,
+        ctx: &Context<'_>,
+        dir: Direction,
+        flow: &Flow<'_>,
+        trace: Option<&mut Vec<Step>>,
+    ) -> Decision {
         let Some(subject) = flow.subject(dir) else {
-            return Outcome::new(Decision::Pass, Step::builtin(Decision::Pass, "not a pod".into()));
+            if let Some(steps) = trace {
+                steps.push(Step::builtin(Decision::Pass, "not a pod".into()));
+            }
+            return Decision::Pass;
         };
-        let mut selecting: Vec<&NetworkPolicy> = self.selecting_unordered(ctx, subject, dir).collect();
-        if explain {
-            selecting.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
-        }
-        for policy in &selecting {
-            if let Some(i) = policy.matching_rule(ctx, dir, flow) {
-                let step = if explain {
-                    Step {
-                        object: policy.label(),
-                        rule: format!("{}[{i}]", dir.field()),
-                        decision: Decision::Allow,
-                        note: "the rule matches".to_string(),
-                    }
-                } else {
-                    Step::builtin(Decision::Allow, String::new())
-                };
-                return Outcome::new(Decision::Allow, step);
+        let mut isolating: Vec<&NetworkPolicy> = Vec::new();
+        let mut isolated = false;
+        let mut first_match: Option<(&NetworkPolicy, usize)> = None;
+        for policy in self.selecting_unordered(ctx, subject, dir) {
+            isolated = true;
+            match policy.matching_rule(ctx, dir, flow) {
+                Some(_) if trace.is_none() => return Decision::Allow,
+                Some(i) if first_match.is_none_or(|(p, _)| policy.metadata.name < p.metadata.name) => {
+                    first_match = Some((policy, i));
+                }
+                Some(_) => {}
+                None if trace.is_some() => isolating.push(policy),
+                None => {}
             }
         }
-        if selecting.is_empty() {
-            let note = if explain {
+        let decision = match (first_match, isolated) {
+            (Some(_), _) => Decision::Allow,
+            (None, true) => Decision::Deny,
+            (None, false) => Decision::Pass,
+        };
+        let Some(steps) = trace else { return decision };
+        steps.push(match first_match {
+            Some((policy, i)) => Step {
+                object: policy.label(),
+                rule: format!("{}[{i}]", dir.field()),
+                decision,
+                note: "the rule matches".to_string(),
+            },
+            None if isolated => {
+                isolating.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+                Step {
+                    object: isolating.iter().map(|p| p.label()).collect::<Vec<_>>().join(", "),
+                    rule: String::new(),
+                    decision,
+                    note: format!("isolated for {} and no rule matches", dir.field()),
+                }
+            }
+            None => Step::builtin(
+                decision,
                 format!(
                     "no NetworkPolicy isolates {}/{} for {}",
                     subject.namespace,
                     subject.name,
                     dir.field()
-                )
-            } else {
-                String::new()
-            };
-            return Outcome::new(Decision::Pass, Step::builtin(Decision::Pass, note));
-        }
-        let step = if explain {
-            Step {
-                object: selecting.iter().map(|p| p.label()).collect::<Vec<_>>().join(", "),
-                rule: String::new(),
-                decision: Decision::Deny,
-                note: format!("isolated for {} and no rule matches", dir.field()),
-            }
-        } else {
-            Step::builtin(Decision::Deny, String::new())
-        };
-        Outcome::new(Decision::Deny, step)
+                ),
+            ),
+        });
+        decision
     }
 }
 
