@@ -349,34 +349,9 @@ impl Layer for Tier {
     }
 
     fn decide(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Outcome {
-        let Some(subject) = flow.subject(dir) else {
-            return Outcome::new(Decision::Pass, Step::builtin(Decision::Pass, "not a pod".into()));
-        };
-        let matched = self.find_selecting(ctx, subject, |_, policy| {
-            let rules = match dir {
-                Direction::Ingress => &policy.ingress,
-                Direction::Egress => &policy.egress,
-            };
-            rules.iter().find(|r| r.matches(ctx, dir, flow)).map(|rule| (policy, rule))
-        });
-        if let Some((policy, rule)) = matched {
-            let note = match rule.decision {
-                Decision::Pass => {
-                    format!("{} (priority {}): leaves the {} tier", rule.action, policy.priority, self.name)
-                }
-                _ => format!("{} (priority {})", rule.action, policy.priority),
-            };
-            return Outcome::new(
-                rule.decision,
-                Step {
-                    object: policy.label.clone(),
-                    rule: rule.label.clone(),
-                    decision: rule.decision,
-                    note,
-                },
-            );
-        }
-        Outcome::new(Decision::Pass, Step::builtin(Decision::Pass, format!("no {} rule matches", self.name)))
+        let mut steps = Vec::new();
+        let decision = self.judge(ctx, dir, flow, Some(&mut steps));
+        Outcome { decision, steps, unmodelled: Vec::new() }
     }
 
     fn signature(&self, ctx: &Context<'_>, end: super::End, pod: &Pod, out: &mut Vec<u32>) -> bool {
@@ -420,12 +395,53 @@ impl Layer for Tier {
     }
 
     fn decision(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Decision {
-        let Some(subject) = flow.subject(dir) else { return Decision::Pass };
-        self.find_selecting(ctx, subject, |_, p| {
-            let rules = if dir == Direction::Ingress { &p.ingress } else { &p.egress };
-            rules.iter().find(|r| r.matches(ctx, dir, flow)).map(|r| r.decision)
-        })
-        .unwrap_or(Decision::Pass)
+        self.judge(ctx, dir, flow, None)
+    }
+}
+
+impl Tier {
+    /// The one decision path: the first rule, by priority, of the policies selecting the pod.
+    /// With a `trace` it records the step that decided; without one it formats nothing.
+    fn judge(
+        &self,
+        ctx: &Context<'_>,
+        dir: Direction,
+        flow: &Flow<'_>,
+        trace: Option<&mut Vec<Step>>,
+    ) -> Decision {
+        let Some(subject) = flow.subject(dir) else {
+            if let Some(steps) = trace {
+                steps.push(Step::builtin(Decision::Pass, "not a pod".into()));
+            }
+            return Decision::Pass;
+        };
+        let matched = self.find_selecting(ctx, subject, |_, policy| {
+            let rules = match dir {
+                Direction::Ingress => &policy.ingress,
+                Direction::Egress => &policy.egress,
+            };
+            rules.iter().find(|r| r.matches(ctx, dir, flow)).map(|rule| (policy, rule))
+        });
+        let decision = matched.map_or(Decision::Pass, |(_, rule)| rule.decision);
+        let Some(steps) = trace else { return decision };
+        steps.push(match matched {
+            Some((policy, rule)) => Step {
+                object: policy.label.clone(),
+                rule: rule.label.clone(),
+                decision,
+                note: match rule.decision {
+                    Decision::Pass => {
+                        format!(
+                            "{} (priority {}): leaves the {} tier",
+                            rule.action, policy.priority, self.name
+                        )
+                    }
+                    _ => format!("{} (priority {})", rule.action, policy.priority),
+                },
+            },
+            None => Step::builtin(decision, format!("no {} rule matches", self.name)),
+        });
+        decision
     }
 }
 

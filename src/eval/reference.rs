@@ -65,40 +65,7 @@ impl Layer for IntentLayer {
     }
 
     fn decision(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Decision {
-        let Some(subject) = flow.subject(dir) else { return Decision::Pass };
-        let ns_labels = ctx.topology.namespace_labels(&subject.namespace);
-        let denied = self.guardrails.iter().any(|g| {
-            let rules = denies(g, dir);
-            selector_matches(&g.namespaces, &ns_labels)
-                && selector_matches(&g.pods, &subject.labels)
-                && rules.iter().any(|r| rule_matches(r, &subject.namespace, ctx, dir, flow))
-        });
-        if denied {
-            return Decision::Deny;
-        }
-        let policies = self.by_namespace.get(&subject.namespace).map(Vec::as_slice).unwrap_or_default();
-        let candidates = |p: &super::Pod| 0..self.by_namespace.get(&p.namespace).map_or(0, Vec::len);
-        let selects = |i: usize, p: &super::Pod| {
-            self.by_namespace
-                .get(&p.namespace)
-                .and_then(|list| list.get(i))
-                .is_some_and(|policy| selector_matches(&policy.subject, &p.labels))
-        };
-        let mut speaking = false;
-        let allowed = self.selecting.find_map(ctx.topology, subject, candidates, selects, |i| {
-            let p = policies.get(i)?;
-            let rules = allows(p, dir)?;
-            if rules.iter().any(|r| rule_matches(r, &p.namespace, ctx, dir, flow)) {
-                return Some(());
-            }
-            speaking = true;
-            None
-        });
-        match (allowed, speaking) {
-            (Some(()), _) => Decision::Allow,
-            (None, true) => Decision::Deny,
-            (None, false) => Decision::Pass,
-        }
+        self.judge(ctx, dir, flow, None)
     }
 
     fn signature(&self, ctx: &Context<'_>, end: super::End, pod: &super::Pod, out: &mut Vec<u32>) -> bool {
@@ -156,69 +123,102 @@ impl Layer for IntentLayer {
     }
 
     fn decide(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Outcome {
+        let mut steps = Vec::new();
+        let decision = self.judge(ctx, dir, flow, Some(&mut steps));
+        Outcome { decision, steps, unmodelled: Vec::new() }
+    }
+}
+
+impl IntentLayer {
+    /// The one decision path: a guardrail deny first, then the policies that select the pod,
+    /// in order. With a `trace` it records the step that decided; without one it formats
+    /// nothing.
+    fn judge(
+        &self,
+        ctx: &Context<'_>,
+        dir: Direction,
+        flow: &Flow<'_>,
+        trace: Option<&mut Vec<Step>>,
+    ) -> Decision {
         let Some(subject) = flow.subject(dir) else {
-            return Outcome::new(Decision::Pass, Step::builtin(Decision::Pass, "not a pod".into()));
+            if let Some(steps) = trace {
+                steps.push(Step::builtin(Decision::Pass, "not a pod".into()));
+            }
+            return Decision::Pass;
         };
         let ns_labels = ctx.topology.namespace_labels(&subject.namespace);
-        for g in &self.guardrails {
+        let denied = self.guardrails.iter().find_map(|g| {
             if !(selector_matches(&g.namespaces, &ns_labels) && selector_matches(&g.pods, &subject.labels)) {
-                continue;
+                return None;
             }
-            let rules = denies(g, dir);
-            if let Some(rule) = rules.iter().find(|r| rule_matches(r, &subject.namespace, ctx, dir, flow)) {
-                return Outcome::new(
-                    Decision::Deny,
-                    Step {
-                        object: format!("guardrail {}", g.name),
-                        rule: rule.name.clone(),
-                        decision: Decision::Deny,
-                        note: format!("denied cluster-wide ({})", rule.origin),
-                    },
-                );
+            denies(g, dir)
+                .iter()
+                .find(|r| rule_matches(r, &subject.namespace, ctx, dir, flow))
+                .map(|r| (g, r))
+        });
+        if let Some((g, rule)) = denied {
+            if let Some(steps) = trace {
+                steps.push(Step {
+                    object: format!("guardrail {}", g.name),
+                    rule: rule.name.clone(),
+                    decision: Decision::Deny,
+                    note: format!("denied cluster-wide ({})", rule.origin),
+                });
             }
+            return Decision::Deny;
         }
-        let mut speaking = Vec::new();
-        for p in self.by_namespace.get(&subject.namespace).into_iter().flatten() {
-            if !selector_matches(&p.subject, &subject.labels) {
-                continue;
-            }
-            let Some(rules) = allows(p, dir) else { continue };
+        let policies = self.by_namespace.get(&subject.namespace).map(Vec::as_slice).unwrap_or_default();
+        let candidates = |p: &super::Pod| 0..self.by_namespace.get(&p.namespace).map_or(0, Vec::len);
+        let selects = |i: usize, p: &super::Pod| {
+            self.by_namespace
+                .get(&p.namespace)
+                .and_then(|list| list.get(i))
+                .is_some_and(|policy| selector_matches(&policy.subject, &p.labels))
+        };
+        let explaining = trace.is_some();
+        let mut speaking: Vec<&Policy> = Vec::new();
+        let mut spoke = false;
+        let allowed = self.selecting.find_map(ctx.topology, subject, candidates, selects, |i| {
+            let p = policies.get(i)?;
+            let rules = allows(p, dir)?;
             if let Some(rule) = rules.iter().find(|r| rule_matches(r, &p.namespace, ctx, dir, flow)) {
-                return Outcome::new(
-                    Decision::Allow,
-                    Step {
-                        object: format!("policy {}/{}", p.namespace, p.name),
-                        rule: rule.name.clone(),
-                        decision: Decision::Allow,
-                        note: format!("allowed ({})", rule.origin),
-                    },
-                );
+                return Some((p, rule));
             }
-            speaking.push(format!("policy {}/{}", p.namespace, p.name));
-        }
-        if speaking.is_empty() {
-            return Outcome::new(
-                Decision::Pass,
-                Step::builtin(
-                    Decision::Pass,
-                    format!(
-                        "no policy speaks about {} of {}/{}",
-                        dir.field(),
-                        subject.namespace,
-                        subject.name
-                    ),
-                ),
-            );
-        }
-        Outcome::new(
-            Decision::Deny,
-            Step {
-                object: speaking.join(", "),
+            spoke = true;
+            if explaining {
+                speaking.push(p);
+            }
+            None
+        });
+        let decision = match (allowed, spoke) {
+            (Some(_), _) => Decision::Allow,
+            (None, true) => Decision::Deny,
+            (None, false) => Decision::Pass,
+        };
+        let Some(steps) = trace else { return decision };
+        steps.push(match allowed {
+            Some((p, rule)) => Step {
+                object: format!("policy {}/{}", p.namespace, p.name),
+                rule: rule.name.clone(),
+                decision,
+                note: format!("allowed ({})", rule.origin),
+            },
+            None if spoke => Step {
+                object: speaking
+                    .iter()
+                    .map(|p| format!("policy {}/{}", p.namespace, p.name))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 rule: String::new(),
-                decision: Decision::Deny,
+                decision,
                 note: format!("{} is limited to the listed rules and none matches", dir.field()),
             },
-        )
+            None => Step::builtin(
+                decision,
+                format!("no policy speaks about {} of {}/{}", dir.field(), subject.namespace, subject.name),
+            ),
+        });
+        decision
     }
 }
 
