@@ -349,9 +349,7 @@ impl Layer for Tier {
     }
 
     fn decide(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Outcome {
-        let mut steps = Vec::new();
-        let decision = self.judge(ctx, dir, flow, Some(&mut steps));
-        Outcome { decision, steps, unmodelled: Vec::new() }
+        super::traced(|trace| self.judge(ctx, dir, flow, trace))
     }
 
     fn signature(&self, ctx: &Context<'_>, end: super::End, pod: &Pod, out: &mut Vec<u32>) -> bool {
@@ -402,17 +400,9 @@ impl Layer for Tier {
 impl Tier {
     /// The one decision path: the first rule, by priority, of the policies selecting the pod.
     /// With a `trace` it records the step that decided; without one it formats nothing.
-    fn judge(
-        &self,
-        ctx: &Context<'_>,
-        dir: Direction,
-        flow: &Flow<'_>,
-        trace: Option<&mut Vec<Step>>,
-    ) -> Decision {
+    fn judge(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>, trace: super::Trace<'_>) -> Decision {
         let Some(subject) = flow.subject(dir) else {
-            if let Some(steps) = trace {
-                steps.push(Step::builtin(Decision::Pass, "not a pod".into()));
-            }
+            super::record(trace, || Step::builtin(Decision::Pass, "not a pod".into()));
             return Decision::Pass;
         };
         let matched = self.find_selecting(ctx, subject, |_, policy| {
@@ -423,8 +413,7 @@ impl Tier {
             rules.iter().find(|r| r.matches(ctx, dir, flow)).map(|rule| (policy, rule))
         });
         let decision = matched.map_or(Decision::Pass, |(_, rule)| rule.decision);
-        let Some(steps) = trace else { return decision };
-        steps.push(match matched {
+        super::record(trace, || match matched {
             Some((policy, rule)) => Step {
                 object: policy.label.clone(),
                 rule: rule.label.clone(),

@@ -141,9 +141,7 @@ impl Layer for NetworkPolicyLayer {
     }
 
     fn decide(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Outcome {
-        let mut steps = Vec::new();
-        let decision = self.judge(ctx, dir, flow, Some(&mut steps));
-        Outcome { decision, steps, unmodelled: Vec::new() }
+        super::traced(|trace| self.judge(ctx, dir, flow, trace))
     }
 }
 
@@ -152,17 +150,9 @@ impl NetworkPolicyLayer {
     /// policy by name with a matching rule, or every isolating policy. Without one it formats
     /// nothing, allocates nothing and stops at the first match in any order, which decides
     /// the same (NetworkPolicies are additive).
-    fn judge(
-        &self,
-        ctx: &Context<'_>,
-        dir: Direction,
-        flow: &Flow<'_>,
-        trace: Option<&mut Vec<Step>>,
-    ) -> Decision {
+    fn judge(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>, trace: super::Trace<'_>) -> Decision {
         let Some(subject) = flow.subject(dir) else {
-            if let Some(steps) = trace {
-                steps.push(Step::builtin(Decision::Pass, "not a pod".into()));
-            }
+            super::record(trace, || Step::builtin(Decision::Pass, "not a pod".into()));
             return Decision::Pass;
         };
         let mut isolating: Vec<&NetworkPolicy> = Vec::new();
@@ -185,8 +175,7 @@ impl NetworkPolicyLayer {
             (None, true) => Decision::Deny,
             (None, false) => Decision::Pass,
         };
-        let Some(steps) = trace else { return decision };
-        steps.push(match first_match {
+        super::record(trace, || match first_match {
             Some((policy, i)) => Step {
                 object: policy.label(),
                 rule: format!("{}[{i}]", dir.field()),

@@ -277,6 +277,24 @@ pub struct Outcome {
     pub unmodelled: Vec<String>,
 }
 
+/// Where a layer's one decision path records the step that decided: `decide` passes a trace,
+/// the fast `decision` passes none, and then nothing is formatted.
+pub(crate) type Trace<'a> = Option<&'a mut Vec<Step>>;
+
+/// Record a step in `trace`, building it only when there is a trace.
+pub(crate) fn record(trace: Trace<'_>, step: impl FnOnce() -> Step) {
+    if let Some(steps) = trace {
+        steps.push(step());
+    }
+}
+
+/// `decide` of a layer whose one decision path records into a [`Trace`].
+pub(crate) fn traced(judge: impl FnOnce(Trace<'_>) -> Decision) -> Outcome {
+    let mut steps = Vec::new();
+    let decision = judge(Some(&mut steps));
+    Outcome { decision, steps, unmodelled: Vec::new() }
+}
+
 impl Outcome {
     pub fn new(decision: Decision, step: Step) -> Self {
         Outcome { decision, steps: vec![step], unmodelled: Vec::new() }

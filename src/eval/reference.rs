@@ -123,9 +123,7 @@ impl Layer for IntentLayer {
     }
 
     fn decide(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>) -> Outcome {
-        let mut steps = Vec::new();
-        let decision = self.judge(ctx, dir, flow, Some(&mut steps));
-        Outcome { decision, steps, unmodelled: Vec::new() }
+        super::traced(|trace| self.judge(ctx, dir, flow, trace))
     }
 }
 
@@ -133,17 +131,9 @@ impl IntentLayer {
     /// The one decision path: a guardrail deny first, then the policies that select the pod,
     /// in order. With a `trace` it records the step that decided; without one it formats
     /// nothing.
-    fn judge(
-        &self,
-        ctx: &Context<'_>,
-        dir: Direction,
-        flow: &Flow<'_>,
-        trace: Option<&mut Vec<Step>>,
-    ) -> Decision {
+    fn judge(&self, ctx: &Context<'_>, dir: Direction, flow: &Flow<'_>, trace: super::Trace<'_>) -> Decision {
         let Some(subject) = flow.subject(dir) else {
-            if let Some(steps) = trace {
-                steps.push(Step::builtin(Decision::Pass, "not a pod".into()));
-            }
+            super::record(trace, || Step::builtin(Decision::Pass, "not a pod".into()));
             return Decision::Pass;
         };
         let ns_labels = ctx.topology.namespace_labels(&subject.namespace);
@@ -157,14 +147,12 @@ impl IntentLayer {
                 .map(|r| (g, r))
         });
         if let Some((g, rule)) = denied {
-            if let Some(steps) = trace {
-                steps.push(Step {
-                    object: format!("guardrail {}", g.name),
-                    rule: rule.name.clone(),
-                    decision: Decision::Deny,
-                    note: format!("denied cluster-wide ({})", rule.origin),
-                });
-            }
+            super::record(trace, || Step {
+                object: format!("guardrail {}", g.name),
+                rule: rule.name.clone(),
+                decision: Decision::Deny,
+                note: format!("denied cluster-wide ({})", rule.origin),
+            });
             return Decision::Deny;
         }
         let policies = self.by_namespace.get(&subject.namespace).map(Vec::as_slice).unwrap_or_default();
@@ -195,8 +183,7 @@ impl IntentLayer {
             (None, true) => Decision::Deny,
             (None, false) => Decision::Pass,
         };
-        let Some(steps) = trace else { return decision };
-        steps.push(match allowed {
+        super::record(trace, || match allowed {
             Some((p, rule)) => Step {
                 object: format!("policy {}/{}", p.namespace, p.name),
                 rule: rule.name.clone(),
