@@ -41,10 +41,7 @@ fn bench_check(c: &mut Criterion) {
                 let intent = lowered.intent;
                 let rendered: Vec<_> = Engine::ALL
                     .iter()
-                    .map(|engine| {
-                        let mut own = intent.clone();
-                        (*engine, render_intent(*engine, &mut own).expect("renders").0)
-                    })
+                    .map(|engine| (*engine, render_intent(*engine, &intent).expect("renders").0))
                     .collect();
                 let judged: Vec<_> = rendered.iter().map(|(e, m)| (*e, m.as_slice())).collect();
                 let reports = check_engines_on(&judged, &intent, &derive(&intent)).expect("judged");

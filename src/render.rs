@@ -28,7 +28,7 @@ pub fn render(
     sources: &mut Sources,
     stdin: &mut dyn FnMut() -> std::io::Result<String>,
 ) -> Result<Output> {
-    let (loaded, mut lowered) = load_and_lower(inputs, options, sources, stdin)?;
+    let (loaded, lowered) = load_and_lower(inputs, options, sources, stdin)?;
     let sources_read: Vec<String> = loaded.sources.file_names().into_iter().map(str::to_string).collect();
     // The values tree is no longer needed: free it before the engine renders, so the two never
     // peak together. (Freed on a second thread, it overlapped the render: 1,000,000 CIDR peers
@@ -37,7 +37,7 @@ pub fn render(
     let mut warnings = lowered.warnings;
     let mut manifests = Vec::new();
     if lowered.disabled_reason.is_none() {
-        let (rendered, engine_warnings) = render_intent(lowered.engine, &mut lowered.intent)?;
+        let (rendered, engine_warnings) = render_intent(lowered.engine, &lowered.intent)?;
         manifests = rendered;
         warnings.extend(engine_warnings);
     }
@@ -89,8 +89,8 @@ fn load_and_lower(
         None => None,
         Some(rest) => match lower::lower(rest, options) {
             Err(e) => Some(e),
-            Ok(mut lowered) if lowered.disabled_reason.is_none() => {
-                render_intent(lowered.engine, &mut lowered.intent).err()
+            Ok(lowered) if lowered.disabled_reason.is_none() => {
+                render_intent(lowered.engine, &lowered.intent).err()
             }
             Ok(_) => None,
         },
@@ -121,7 +121,7 @@ fn independent_of_omissions(d: &Diagnostic, omitted: &[String]) -> bool {
 }
 
 /// Render one intent for one engine: the objects in output order, and the engine's warnings.
-pub fn render_intent(engine: Engine, intent: &mut Intent) -> Result<(Vec<Manifest>, Vec<Diagnostic>)> {
+pub fn render_intent(engine: Engine, intent: &Intent) -> Result<(Vec<Manifest>, Vec<Diagnostic>)> {
     let rendered = crate::engine::render_parallel(engine.backend(), intent)?;
     let mut manifests = rendered.manifests;
     emit::sort(&mut manifests);

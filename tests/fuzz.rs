@@ -175,8 +175,7 @@ fn values_input(input: Input, text: String) {
                 let _ = netpol::diag::human(d, Some(&sources), false);
             }
             for engine in Engine::ALL {
-                let mut own = lowered.intent.clone();
-                if let Err(e) = render_intent(engine, &mut own) {
+                if let Err(e) = render_intent(engine, &lowered.intent) {
                     print(&e, &sources);
                 }
             }
@@ -208,8 +207,7 @@ fn seeds() -> Seeds {
             continue;
         };
         for engine in Engine::ALL {
-            let mut own = lowered.intent.clone();
-            if let Ok((m, _)) = render_intent(engine, &mut own) {
+            if let Ok((m, _)) = render_intent(engine, &lowered.intent) {
                 manifests.push(m.iter().map(|m| format!("---\n{}", m.yaml)).collect::<String>());
             }
         }

@@ -320,8 +320,7 @@ pub fn check(args: &CheckArgs, sources: &mut Sources) -> Result<(String, bool)> 
     let mut first_error = None;
     let mut rendered = Vec::new();
     for engine in engines {
-        let mut own = intent.clone();
-        match render::render_intent(engine, &mut own) {
+        match render::render_intent(engine, &intent) {
             Ok((manifests, engine_warnings)) => {
                 warnings.extend(engine_warnings);
                 rendered.push((engine, manifests));

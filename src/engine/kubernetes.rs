@@ -61,8 +61,11 @@ impl Backend for Kubernetes {
 /// egress rule to "anyone" is spelled out as every pod plus the whole address space minus what
 /// the cluster-wide guardrails deny by address (the metadata service). `None`: no such denies.
 fn spelled_out_anyone(intent: &Intent) -> Option<Vec<net::NetworkPolicyPeer>> {
+    if !intent.accept_weaker_guardrails {
+        return None;
+    }
     let denied = crate::intent::denied_everywhere(&intent.guardrails);
-    if denied.is_empty() || !intent.accept_weaker_guardrails {
+    if denied.is_empty() {
         return None;
     }
     let every_pod = net::NetworkPolicyPeer {

@@ -134,6 +134,11 @@ impl Rendered {
     pub(crate) fn objects(manifests: impl IntoIterator<Item = Manifest>) -> Self {
         Rendered { manifests: manifests.into_iter().collect(), warnings: Vec::new() }
     }
+
+    fn extend(&mut self, other: Rendered) {
+        self.manifests.extend(other.manifests);
+        self.warnings.extend(other.warnings);
+    }
 }
 
 /// One engine. Implementations translate exactly or report; they never drop or widen.
@@ -165,58 +170,66 @@ pub trait Backend: Sync {
     /// the error carries one diagnostic per problem.
     fn render(&self, intent: &Intent) -> Result<Rendered> {
         let mut problems = Problems::default();
-        let mut rendered = Rendered { manifests: self.foundation(intent)?, warnings: Vec::new() };
-        for (index, guardrail) in intent.guardrails.iter().enumerate() {
-            let part = self.guardrail(intent, index, guardrail, &mut problems)?;
-            rendered.warnings.extend(part.warnings);
-            rendered.manifests.extend(part.manifests.into_iter().map(|m| m.written_at(&guardrail.origin)));
-        }
-        for policy in &intent.policies {
-            rendered.warnings.extend(foreign_passthrough(self.engine(), policy));
-            let part = self.policy(intent, policy, &mut problems)?;
-            rendered.warnings.extend(part.warnings);
-            rendered.manifests.extend(part.manifests.into_iter().map(|m| m.written_at(&policy.origin)));
-        }
+        let mut rendered = render_guardrails(self, intent, &mut problems)?;
+        rendered.extend(render_policies(self, intent, &intent.policies, &mut problems)?);
         rendered.warnings.extend(problems.take_warnings());
         problems.finish(rendered)
     }
 }
 
-/// Render with both halves of the policies on their own thread: policies render independently,
-/// and the caller sorts the result, so the output is the same as a single-threaded render.
-pub(crate) fn render_parallel(backend: &dyn Backend, intent: &mut Intent) -> Result<Rendered> {
-    // The policies move to the second thread's own intent (a backend renders an `Intent`), so
-    // this split is by ownership rather than by index range as `parallel::in_halves` splits.
+/// The objects every rendering starts with: the foundation, then each guardrail.
+fn render_guardrails<B: Backend + ?Sized>(
+    backend: &B,
+    intent: &Intent,
+    problems: &mut Problems,
+) -> Result<Rendered> {
+    let mut rendered = Rendered::objects(backend.foundation(intent)?);
+    for (index, guardrail) in intent.guardrails.iter().enumerate() {
+        let part = backend.guardrail(intent, index, guardrail, problems)?;
+        rendered.warnings.extend(part.warnings);
+        rendered.manifests.extend(part.manifests.into_iter().map(|m| m.written_at(&guardrail.origin)));
+    }
+    Ok(rendered)
+}
+
+/// The objects of `policies`, some or all of the intent's, each rendered against the whole
+/// intent (its guardrails and cluster facts).
+fn render_policies<B: Backend + ?Sized>(
+    backend: &B,
+    intent: &Intent,
+    policies: &[Policy],
+    problems: &mut Problems,
+) -> Result<Rendered> {
+    let mut rendered = Rendered::default();
+    for policy in policies {
+        rendered.warnings.extend(foreign_passthrough(backend.engine(), policy));
+        let part = backend.policy(intent, policy, problems)?;
+        rendered.warnings.extend(part.warnings);
+        rendered.manifests.extend(part.manifests.into_iter().map(|m| m.written_at(&policy.origin)));
+    }
+    Ok(rendered)
+}
+
+/// [`Backend::render`] with the policies in two halves, the second on its own thread. Both
+/// halves render against the whole intent, and the caller sorts the result, so the output is
+/// the same as a single-threaded render.
+pub(crate) fn render_parallel(backend: &dyn Backend, intent: &Intent) -> Result<Rendered> {
     if intent.policies.len() < crate::parallel::PARALLEL_FROM {
         return backend.render(intent);
     }
-    let second_half = intent.policies.split_off(intent.policies.len() / 2);
-    let second = Intent { policies: second_half, guardrails: Vec::new(), ..intent.clone_without_policies() };
-    let (first, second_result, second) = std::thread::scope(|scope| {
-        let handle = scope.spawn(move || {
-            let r = backend.render(&second);
-            (r, second)
-        });
-        let first = backend.render(intent);
-        let (second_result, second) = match handle.join() {
-            Ok(pair) => pair,
-            Err(_) => (Err(Error::Usage("a render thread panicked".into())), Intent::default()),
-        };
-        (first, second_result, second)
+    let mut problems = Problems::default();
+    let mut rendered = render_guardrails(backend, intent, &mut problems)?;
+    let halves = crate::parallel::in_halves(intent.policies.len(), crate::parallel::PARALLEL_FROM, |range| {
+        let mut problems = Problems::default();
+        let policies = intent.policies.get(range).unwrap_or_default();
+        (render_policies(backend, intent, policies, &mut problems), problems)
     });
-    intent.policies.extend(second.policies);
-    match (first, second_result) {
-        (Ok(mut a), Ok(b)) => {
-            a.manifests.extend(b.manifests);
-            a.warnings.extend(b.warnings);
-            Ok(a)
-        }
-        (Err(Error::Invalid(mut a)), Err(Error::Invalid(b))) => {
-            a.extend(b);
-            Err(Error::Invalid(a))
-        }
-        (Err(e), _) | (_, Err(e)) => Err(e),
+    for (part, half_problems) in halves {
+        rendered.extend(part?);
+        problems.absorb(half_problems);
     }
+    rendered.warnings.extend(problems.take_warnings());
+    problems.finish(rendered)
 }
 
 /// Passthrough rules written for another engine: a values file may carry them for several
@@ -277,6 +290,12 @@ impl Problems {
     /// A warning found deep in a translation, for the backend to hand back with its objects.
     pub(crate) fn warn(&mut self, diagnostic: Diagnostic) {
         self.1.push(diagnostic);
+    }
+
+    /// Take over what another part of the same render reported.
+    fn absorb(&mut self, other: Problems) {
+        self.0.extend(other.0);
+        self.1.extend(other.1);
     }
 
     pub(crate) fn take_warnings(&mut self) -> Vec<Diagnostic> {

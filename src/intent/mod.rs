@@ -124,22 +124,6 @@ impl ClusterFacts {
     }
 }
 
-impl Intent {
-    /// Everything but the policies (cheap: labels and guardrails only).
-    pub(crate) fn clone_without_policies(&self) -> Intent {
-        Intent {
-            release: self.release.clone(),
-            labels: self.labels.clone(),
-            annotations: self.annotations.clone(),
-            policies: Vec::new(),
-            guardrails: self.guardrails.clone(),
-            unmanaged_namespaces: self.unmanaged_namespaces.clone(),
-            accept_weaker_guardrails: self.accept_weaker_guardrails,
-            cluster: self.cluster.clone(),
-        }
-    }
-}
-
 /// One namespaced policy: a set of pods and what they may send and receive.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Policy {

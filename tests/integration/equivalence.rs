@@ -139,9 +139,8 @@ proptest! {
         let intent = lowered.intent;
         let derived = derive(&intent);
         for engine in Engine::ALL {
-            let mut own = intent.clone();
             // An engine that cannot express the values says so loudly; that is not a difference.
-            let Ok((manifests, mut warnings)) = render_intent(engine, &mut own) else { continue };
+            let Ok((manifests, mut warnings)) = render_intent(engine, &intent) else { continue };
             // Everything `render` prints: the values' warnings and the engine's.
             warnings.extend(lowered.warnings.iter().cloned());
             let report = check_engine_on(engine, &intent, &manifests, &derived).expect("judged");

@@ -31,8 +31,7 @@ fn policy_sets(intent: &Intent) -> Vec<(String, PolicySet)> {
         PolicySet::from_layers(Cni::Kubernetes, vec![Box::new(IntentLayer::new(intent))]),
     )];
     for engine in Engine::ALL {
-        let mut own = intent.clone();
-        let Ok((manifests, _)) = render_intent(engine, &mut own) else { continue };
+        let Ok((manifests, _)) = render_intent(engine, intent) else { continue };
         let objects = objects_of(&manifests).expect("reads back");
         sets.push((engine.to_string(), PolicySet::new(&objects, Some(cni_of(engine))).expect("policies")));
     }
@@ -90,8 +89,7 @@ fn check_finds_what_a_plain_walk_over_the_derived_flows_finds() {
     let reference = PolicySet::from_layers(Cni::Kubernetes, vec![Box::new(IntentLayer::new(&intent))]);
     let mut engines_with_differences = 0;
     for engine in Engine::ALL {
-        let mut own = intent.clone();
-        let Ok((manifests, _)) = render_intent(engine, &mut own) else { continue };
+        let Ok((manifests, _)) = render_intent(engine, &intent) else { continue };
         let objects = objects_of(&manifests).expect("reads back");
         let set = PolicySet::new(&objects, Some(cni_of(engine))).expect("policies");
         let mut expected = Vec::new();
@@ -136,10 +134,7 @@ fn judging_by_class_equals_judging_every_flow() {
         let derived = derive(&intent);
         let rendered: Vec<_> = Engine::ALL
             .iter()
-            .filter_map(|engine| {
-                let mut own = intent.clone();
-                render_intent(*engine, &mut own).ok().map(|(m, _)| (*engine, m))
-            })
+            .filter_map(|engine| render_intent(*engine, &intent).ok().map(|(m, _)| (*engine, m)))
             .collect();
         let judged: Vec<_> = rendered.iter().map(|(e, m)| (*e, m.as_slice())).collect();
         let by_class = check_engines_on(&judged, &intent, &derived).expect("judged");
@@ -202,8 +197,7 @@ fn threaded_lowering_and_rendering_give_the_single_thread_output() {
     let (threaded, single) = (lowered(&top), lowered(&nested));
     assert_eq!(threaded.policies.len(), 600);
     for engine in Engine::ALL {
-        let mut own = threaded.clone();
-        let (on_two_threads, _) = render_intent(engine, &mut own).expect("renders");
+        let (on_two_threads, _) = render_intent(engine, &threaded).expect("renders");
         let mut on_one_thread = engine.backend().render(&single).expect("renders").manifests;
         netpol::emit::sort(&mut on_one_thread);
         let yaml = |m: &[netpol::engine::Manifest]| m.iter().map(|m| m.yaml.clone()).collect::<Vec<_>>();
@@ -220,8 +214,7 @@ fn matrix_by_class_equals_matrix_by_pair() {
         let Some(intent) = intent_of(&example) else { continue };
         let derived = derive(&intent);
         for engine in Engine::ALL {
-            let mut own = intent.clone();
-            let Ok((manifests, _)) = render_intent(engine, &mut own) else { continue };
+            let Ok((manifests, _)) = render_intent(engine, &intent) else { continue };
             let objects = objects_of(&manifests).expect("reads back");
             let set = PolicySet::new(&objects, Some(cni_of(engine))).expect("policies");
             let [by_class, by_pair] = [true, false].map(|classes| {
@@ -243,4 +236,30 @@ fn matrix_by_class_equals_matrix_by_pair() {
             }
         }
     }
+}
+
+/// Both halves of a threaded render see the guardrails: under `--accept-weaker-guardrails` the
+/// kubernetes engine spells "anyone" out minus the metadata address in every policy, not only
+/// in the half rendered next to the guardrails.
+#[test]
+fn every_half_of_a_threaded_render_keeps_the_guardrails_exclusions() {
+    let mut values = String::from(
+        "cluster: {podCIDR: 10.244.0.0/16, serviceCIDR: 10.96.0.0/12, tenantLabel: tenant}\nguardrails:\n  denyMetadataService: true\nnamespaces:\n  shop:\n    labels: {tenant: a}\n    workloads:\n",
+    );
+    for i in 0..600 {
+        values.push_str(&format!("      app-{i}:\n        egress:\n          enabled: true\n          to:\n            - ports: [443]\n"));
+    }
+    let mut intent = lowered(&values);
+    intent.accept_weaker_guardrails = true;
+    let (manifests, _) = render_intent(Engine::Kubernetes, &intent).expect("renders");
+    assert_eq!(manifests.len(), 600);
+    let open: Vec<&str> =
+        manifests.iter().filter(|m| m.yaml.contains("cidr: 0.0.0.0/0")).map(|m| m.name.as_str()).collect();
+    assert_eq!(open.len(), 600, "every policy spells out anyone");
+    let unguarded: Vec<&str> = manifests
+        .iter()
+        .filter(|m| !m.yaml.contains("169.254.169.254/32"))
+        .map(|m| m.name.as_str())
+        .collect();
+    assert!(unguarded.is_empty(), "policies that reach the metadata address: {unguarded:?}");
 }
