@@ -130,6 +130,9 @@ pub enum Code {
     /// The command line is wrong (a flag, a missing argument).
     #[serde(rename = "NP010")]
     Usage,
+    /// A `--template` file does not parse or fails while it lays out its context.
+    #[serde(rename = "NP011")]
+    Template,
     /// Warning: an engine only approximates the values, or leaves something open (a
     /// documented limitation).
     #[serde(rename = "NP101")]
@@ -158,6 +161,7 @@ impl Code {
             Code::Input => "NP008",
             Code::Evaluator => "NP009",
             Code::Usage => "NP010",
+            Code::Template => "NP011",
             Code::Approximated => "NP101",
             Code::Ignored => "NP102",
             Code::Suspicious => "NP103",

@@ -162,7 +162,7 @@ struct Explained {
 pub fn explain(args: &ExplainArgs, sources: &mut Sources) -> Result<(String, Vec<Diagnostic>)> {
     let loaded = args.source.load(sources)?;
     let (port, protocol) = parse_port(&args.port)?;
-    let spec = FlowSpec { from: args.from.clone(), to: args.to.clone(), port, protocol };
+    let spec = FlowSpec { from: args.from.clone(), to: args.to.clone(), port, protocol, allowed: None };
     let flow = spec.resolve(&loaded.topology).map_err(|e| {
         let hint =
             if loaded.derived.is_some() { " (`netpol topology -f …` lists the derived pods)" } else { "" };

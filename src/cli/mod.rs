@@ -4,6 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 pub mod analyse;
+pub mod review;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -46,6 +47,8 @@ pub enum Command {
     Check(analyse::CheckArgs),
     /// Print the topology (or the flows) netpol derives from values.
     Topology(analyse::TopologyArgs),
+    /// Judge flows that say what they expect (`allowed: true|false`); exit 3 when one fails.
+    Test(review::TestArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -208,6 +211,7 @@ pub fn run(cli: Cli) -> i32 {
                 Err(e) => report(&e, &sources, format, color),
             }
         }
+        Command::Test(args) => print_verdict(|s| review::test(&args, s), format),
         Command::Profiles => {
             let width = crate::values::profiles::PROFILES.iter().map(|p| p.name.len()).max().unwrap_or(0);
             let text: String = crate::values::profiles::PROFILES
@@ -338,6 +342,24 @@ fn print_streamed<T>(
     }
 }
 
+/// Print a command's text on stdout and its warnings on stderr; exit 3 when the command's
+/// verdict is negative (a failed expectation, a widening diff), or print only the error.
+fn print_verdict(
+    command: impl FnOnce(&mut Sources) -> crate::error::Result<(String, bool, Vec<Diagnostic>)>,
+    format: ErrorFormat,
+) -> i32 {
+    let mut verdict = true;
+    let code = print_result(
+        |s| {
+            let (text, good, warnings) = command(s)?;
+            verdict = good;
+            Ok((text, warnings))
+        },
+        format,
+    );
+    if code == 0 && !verdict { DIFFERENCES_EXIT } else { code }
+}
+
 /// Standard input, read once per call.
 pub(crate) fn read_stdin() -> std::io::Result<String> {
     crate::input::read_bounded(std::io::stdin(), "<stdin>")
@@ -389,10 +411,18 @@ fn run_eval(args: &EvalArgs, error_format: ErrorFormat) -> i32 {
     // Judged and written one flow at a time: every pod pair of a large topology is millions.
     let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut list = crate::emit::list::ListWriter::new(list_format);
+    // Flows that carry `allowed:` are expectations, as in `netpol test`.
+    let (mut expected, mut failed) = (0usize, 0usize);
     let mut write_one = |spec: &crate::eval::FlowSpec, out: &mut dyn Write| match crate::eval::judge_one(
         &policies, &topology, spec,
     ) {
-        Some(judged) => list.item(out, &judged),
+        Some(judged) => {
+            if let Some(want) = judged.expected {
+                expected += 1;
+                failed += usize::from(want != judged.allowed);
+            }
+            list.item(out, &judged)
+        }
         None => Ok(()),
     };
     let written = match &flows {
@@ -402,6 +432,10 @@ fn run_eval(args: &EvalArgs, error_format: ErrorFormat) -> i32 {
     .and_then(|()| list.finish(&mut stdout))
     .and_then(|()| stdout.flush());
     match written {
+        Ok(()) if failed > 0 => {
+            write_stderr(&format!("netpol: {failed} of {expected} expectations failed (`allowed:` in the flows)"));
+            DIFFERENCES_EXIT
+        }
         Ok(()) => 0,
         Err(source) => report(&Error::Io { path: "<stdout>".into(), source }, &sources, format, color),
     }

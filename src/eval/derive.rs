@@ -79,8 +79,7 @@ impl Derived {
                         from: from.clone(),
                         to: to.clone(),
                         port: PortRef::Number(port),
-                        protocol: protocol.as_str().to_string(),
-                    })?;
+                        protocol: protocol.as_str().to_string(), allowed: None })?;
                 }
             }
         }

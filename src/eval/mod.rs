@@ -583,6 +583,9 @@ pub struct FlowSpec {
     pub port: PortRef,
     #[serde(default = "tcp_text")]
     pub protocol: String,
+    /// The verdict the flow is expected to get (`netpol test`, and `eval` when given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed: Option<bool>,
 }
 
 fn tcp_text() -> String {
@@ -626,6 +629,9 @@ pub struct JudgedFlow {
     pub port: PortRef,
     pub protocol: String,
     pub allowed: bool,
+    /// The verdict the flows file expected, when it says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<bool>,
     /// The rule that settled the verdict.
     pub rule: String,
     /// Everything considered, in the engine's order.
@@ -650,8 +656,7 @@ pub(crate) fn each_pod_pair_flow(
                     from: format!("{}/{}", from.namespace, from.name),
                     to: format!("{}/{}", to.namespace, to.name),
                     port: PortRef::Number(p.port),
-                    protocol: p.protocol.as_str().to_string(),
-                })?;
+                    protocol: p.protocol.as_str().to_string(), allowed: None })?;
             }
         }
     }
@@ -794,6 +799,27 @@ pub fn read_flows_with_sources(
         .map_err(|e| located_again::<Vec<FlowSpec>>(text, name, sources, e.to_string()))
 }
 
+/// The flows of a flows file, each with where it was written (for errors and test reports).
+pub fn read_flows_located(
+    text: &str,
+    name: &str,
+    sources: &mut crate::vocab::source::Sources,
+) -> Result<Vec<(FlowSpec, crate::vocab::source::Origin)>> {
+    let flows = read_flows_with_sources(text, name, sources)?;
+    let id = sources.id_for(name, text);
+    let root = crate::values::tree::parse(text, id, sources).map_err(Error::invalid)?;
+    let path = crate::vocab::source::KeyPath::default();
+    Ok(flows
+        .into_iter()
+        .enumerate()
+        .map(|(i, flow)| {
+            let at = path.index(i);
+            let origin = sources.origin(root.locate(&at.0), &at);
+            (flow, origin)
+        })
+        .collect())
+}
+
 /// A file the fast reader refused, read again as values are read so that every problem is
 /// located at its line, column and key path (with "did you mean"), as errors in values are.
 /// The fast reader's message stands when the second reading finds nothing to say.
@@ -846,6 +872,7 @@ pub(crate) fn judge_one(policies: &PolicySet, topology: &Topology, f: &FlowSpec)
         port: f.port.clone(),
         protocol: f.protocol.clone(),
         allowed: v.allowed,
+        expected: f.allowed,
         rule: v.deciding().map(|(d, s)| format!("{}: {s}", d.field())).unwrap_or_default(),
         reasons: v.steps.iter().map(|(d, s)| format!("{}: {s}", d.field())).collect(),
         unmodelled: v.unmodelled,

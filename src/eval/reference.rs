@@ -377,8 +377,7 @@ mod tests {
                     from: from.to_string(),
                     to: to.to_string(),
                     port: PortRef::Number(*port),
-                    protocol: "TCP".into(),
-                };
+                    protocol: "TCP".into(), allowed: None };
                 let flow = spec.resolve(&d.topology).expect("flow resolves");
                 set.evaluate(&d.topology, &flow).allowed
             })

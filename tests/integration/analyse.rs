@@ -265,7 +265,7 @@ mod never_panics {
             if let Ok(objects) = read_objects(&text, "m")
                 && let Ok(set) = PolicySet::new(&objects, cni)
             {
-                let flows = [FlowSpec { from: from.to_string(), to: "s/p".into(), port, protocol: "TCP".into() }];
+                let flows = [FlowSpec { from: from.to_string(), to: "s/p".into(), port, protocol: "TCP".into(), allowed: None }];
                 let _ = judge(&set, &topology, &flows);
             }
         }

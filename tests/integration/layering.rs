@@ -6,13 +6,14 @@ const LAYERS: &[&[&str]] = &[
     &["sorted", "parallel", "yaml"],
     &["vocab"],
     &["error"],
-    &["input", "diag"],
+    &["input", "diag", "templates"],
     &["values"],
     &["wire"],
     &["intent"],
     &["engine"],
     &["emit", "eval"],
     &["render"],
+    &["review"],
     &["cli"],
 ];
 

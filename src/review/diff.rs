@@ -1,0 +1,1 @@
+//! `netpol diff`.
