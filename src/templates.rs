@@ -122,7 +122,9 @@ fn located(error: &minijinja::Error, name: &str, text: &str, sources: &mut Sourc
 /// A POSIX shell word that stands for `value` exactly: single-quoted, with `'` as `'\''`.
 pub fn shell_quote(value: &str) -> String {
     let safe = !value.is_empty()
-        && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | ':' | '=' | '@'));
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | ':' | '=' | '@'));
     if safe { value.to_string() } else { format!("'{}'", value.replace('\'', r"'\''")) }
 }
 

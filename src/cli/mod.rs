@@ -49,6 +49,8 @@ pub enum Command {
     Topology(analyse::TopologyArgs),
     /// Judge flows that say what they expect (`allowed: true|false`); exit 3 when one fails.
     Test(review::TestArgs),
+    /// What traffic a change allows or denies that the base did not, then which objects changed.
+    Diff(review::DiffArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -210,6 +212,10 @@ pub fn run(cli: Cli) -> i32 {
                 },
                 Err(e) => report(&e, &sources, format, color),
             }
+        }
+        Command::Diff(args) => {
+            let color = std::io::stdout().is_terminal();
+            print_verdict(|s| review::diff(&args, color, s), format)
         }
         Command::Test(args) => print_verdict(|s| review::test(&args, s), format),
         Command::Profiles => {
@@ -433,7 +439,9 @@ fn run_eval(args: &EvalArgs, error_format: ErrorFormat) -> i32 {
     .and_then(|()| stdout.flush());
     match written {
         Ok(()) if failed > 0 => {
-            write_stderr(&format!("netpol: {failed} of {expected} expectations failed (`allowed:` in the flows)"));
+            write_stderr(&format!(
+                "netpol: {failed} of {expected} expectations failed (`allowed:` in the flows)"
+            ));
             DIFFERENCES_EXIT
         }
         Ok(()) => 0,

@@ -174,3 +174,143 @@ pub fn test(args: &TestArgs, sources: &mut Sources) -> Result<(String, bool, Vec
     };
     Ok((text, report.failed == 0, warnings))
 }
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    /// For a terminal (colours only on a terminal).
+    Text,
+    /// For a pull-request comment: long lists fold into `<details>`.
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    /// The new side: values files, `--set`, and the options both sides share.
+    #[command(flatten)]
+    pub values: ValuesArgs,
+    /// Base values file; repeat to merge. Default: the new side's files (with `--base-set`).
+    #[arg(long = "base", value_name = "FILE")]
+    pub base: Vec<String>,
+    /// Set a value on the base side only, as `--set` does.
+    #[arg(long = "base-set", value_name = "KEY=VALUE")]
+    pub base_set: Vec<String>,
+    /// Set a value on the base side only, always as a string.
+    #[arg(long = "base-set-string", value_name = "KEY=VALUE")]
+    pub base_set_string: Vec<String>,
+    /// A base that is not netpol values: policies exported from a cluster (`kubectl get
+    /// networkpolicies -A -o yaml`) or another tool's output.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["base", "base_set", "base_set_string"])]
+    pub base_manifests: Option<PathBuf>,
+    /// The engine whose rendering is compared, or `all` (default: the values' engine).
+    #[arg(long, value_parser = clap::value_parser!(EngineChoice))]
+    pub engine: Option<EngineChoice>,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = DiffFormat::Text)]
+    pub output: DiffFormat,
+    /// Lay the report out with this minijinja template instead of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub template: Option<PathBuf>,
+    /// Exit 3 when any flow becomes allowed (to require a second approval in CI).
+    #[arg(long)]
+    pub fail_on_widening: bool,
+}
+
+impl DiffArgs {
+    fn base_inputs(&self) -> Vec<crate::values::Input> {
+        use crate::values::Input;
+        let files = if self.base.is_empty() { &self.values.values } else { &self.base };
+        let mut inputs: Vec<Input> = files.iter().cloned().map(Input::File).collect();
+        inputs.extend(self.base_set.iter().cloned().map(Input::Set));
+        inputs.extend(self.base_set_string.iter().cloned().map(Input::SetString));
+        inputs
+    }
+}
+
+/// The report and whether it may pass (no widening, or widening allowed).
+pub fn diff(args: &DiffArgs, color: bool, sources: &mut Sources) -> Result<(String, bool, Vec<Diagnostic>)> {
+    use crate::review::diff::{self as compare, Side};
+    refuse_template_for_json(args.template.as_ref(), args.output == DiffFormat::Json)?;
+    if args.values.values.is_empty() {
+        return Err(Error::Usage("give the new values (`-f FILE`)".into()));
+    }
+    if args.base.is_empty()
+        && args.base_set.is_empty()
+        && args.base_set_string.is_empty()
+        && args.base_manifests.is_none()
+    {
+        return Err(Error::Usage(
+            "give the base: `--base FILE`, `--base-set KEY=VALUE` or `--base-manifests FILE`".into(),
+        ));
+    }
+    let stdin_sides =
+        [&args.values.values, &args.base].iter().filter(|files| files.iter().any(|f| f == "-")).count();
+    if stdin_sides > 1 || (args.base.is_empty() && args.base_manifests.is_none() && stdin_sides > 0) {
+        return Err(Error::Usage("standard input (`-`) can be one side's values, not both".into()));
+    }
+    let options = args.values.options(None, None);
+    let new = crate::render::lower_values(&args.values.inputs(), &options, sources, &mut read_stdin)?;
+    let base = match &args.base_manifests {
+        Some(_) => None,
+        None => Some(crate::render::lower_values(&args.base_inputs(), &options, sources, &mut read_stdin)?),
+    };
+    for lowered in std::iter::once(&new).chain(&base) {
+        if let Some(reason) = &lowered.disabled_reason {
+            return Err(Error::Usage(format!("nothing to compare: {reason}")));
+        }
+    }
+    let mut warnings: Vec<Diagnostic> = new.warnings.clone();
+    let derived = match &base {
+        Some(base) => crate::eval::derive::derive_all(&[&new.intent, &base.intent]),
+        None => crate::eval::derive::derive(&new.intent),
+    };
+    let base_manifests = match &args.base_manifests {
+        Some(path) => {
+            let text = crate::input::read_path(path)?;
+            let name = path.display().to_string();
+            let objects = crate::eval::manifests::read_objects_with_sources(&text, &name, sources)?;
+            Some((text, name, objects))
+        }
+        None => None,
+    };
+    let chosen = EngineChoice::engines(args.engine, new.engine);
+    let several = chosen.len() > 1;
+    let mut engines = Vec::new();
+    for engine in chosen {
+        let compared = (|| {
+            let (after, engine_warnings) = library::render_for(engine, &new.intent, None)?;
+            warnings.extend(engine_warnings);
+            match (&base, &base_manifests) {
+                (Some(base), _) => {
+                    let (before, _) = library::render_for(engine, &base.intent, None)?;
+                    let old = Side { objects: &before.objects, policies: &before.policies };
+                    let now = Side { objects: &after.objects, policies: &after.policies };
+                    compare::diff_engine(engine.as_str(), &old, &now, &derived)
+                }
+                (None, Some((text, name, objects))) => {
+                    let cni = Some(after.policies.cni);
+                    let policies = crate::eval::read_policies(text, name, cni, sources)?;
+                    let old = Side { objects, policies: &policies };
+                    let now = Side { objects: &after.objects, policies: &after.policies };
+                    compare::diff_engine(engine.as_str(), &old, &now, &derived)
+                }
+                (None, None) => Err(Error::Usage("no base to compare with".into())),
+            }
+        })();
+        match compared {
+            Ok(diff) => engines.push(diff),
+            Err(e @ Error::Invalid(_)) if several => {
+                engines.push(compare::not_rendered(engine.as_str(), not_rendered_reason(&e)));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let report = compare::report(engines, color && args.output == DiffFormat::Text);
+    let template = args.template.as_deref();
+    let text = match args.output {
+        DiffFormat::Text => laid_out(templates::DIFF_TEXT, &report, template, sources)?,
+        DiffFormat::Markdown => laid_out(templates::DIFF_MARKDOWN, &report, template, sources)?,
+        DiffFormat::Json => to_json(&report)?,
+    };
+    Ok((text, !(args.fail_on_widening && report.widening), warnings))
+}

@@ -79,7 +79,9 @@ impl Derived {
                         from: from.clone(),
                         to: to.clone(),
                         port: PortRef::Number(port),
-                        protocol: protocol.as_str().to_string(), allowed: None })?;
+                        protocol: protocol.as_str().to_string(),
+                        allowed: None,
+                    })?;
                 }
             }
         }
@@ -88,7 +90,8 @@ impl Derived {
 }
 
 struct Builder<'a> {
-    intent: &'a Intent,
+    /// Every intent the topology covers; the first one's cluster facts place the endpoints.
+    intents: &'a [&'a Intent],
     namespaces: BTreeMap<String, BTreeMap<String, String>>,
     pods: Vec<Pod>,
     pod_net: IpNet,
@@ -100,6 +103,14 @@ struct Builder<'a> {
 
 /// Derive the topology of an intent.
 pub fn derive(intent: &Intent) -> Derived {
+    derive_all(&[intent])
+}
+
+/// Derive one topology that covers several intents (the two sides of a change): every
+/// workload, policy subject and peer of each becomes an endpoint, once. The first intent's
+/// cluster facts (pod, service and node ranges, API server, namespace labels first) place them.
+pub fn derive_all(intents: &[&Intent]) -> Derived {
+    let Some(intent) = intents.first().copied() else { return Derived::default() };
     let facts = &intent.cluster;
     // Pods get addresses of the first declared family (IPv4 first on a dual-stack cluster);
     // each other pod or service range gets an address endpoint of its own, so a rule that
@@ -116,7 +127,7 @@ pub fn derive(intent: &Intent) -> Derived {
         .filter_map(|n| nth_host(*n, 10))
         .collect();
     let mut b = Builder {
-        intent,
+        intents,
         namespaces: BTreeMap::new(),
         pods: Vec::new(),
         pod_net,
@@ -131,13 +142,13 @@ pub fn derive(intent: &Intent) -> Derived {
     b.namespace(UNRELATED_NAMESPACE);
     // Every declared workload is a pod of its own with every port it names, so that named
     // ports resolve as they will in the cluster.
-    for w in &facts.workloads {
+    for w in intents.iter().flat_map(|i| &i.cluster.workloads) {
         b.namespace(&w.namespace);
         let ports =
             w.ports.iter().map(|(name, number, protocol)| (Some(name.clone()), *number, *protocol)).collect();
         b.pod(&w.namespace, &w.name, &w.subject, ports);
     }
-    for p in &intent.policies {
+    for p in intents.iter().flat_map(|i| &i.policies) {
         b.namespace(&p.namespace);
         if p.role == PolicyRole::Allow && !p.subject.is_empty() {
             let ports =
@@ -150,12 +161,12 @@ pub fn derive(intent: &Intent) -> Derived {
             b.pod(&p.namespace, &p.name, &p.subject, ports);
         }
     }
-    for p in &intent.policies {
+    for p in intents.iter().flat_map(|i| &i.policies) {
         for rule in p.ingress.iter().chain(p.egress.iter()).flatten() {
             b.rule(rule, Some(&p.namespace));
         }
     }
-    for g in &intent.guardrails {
+    for g in intents.iter().flat_map(|i| &i.guardrails) {
         for rule in g.ingress_deny.iter().chain(&g.egress_deny) {
             b.rule(rule, None);
         }
@@ -212,7 +223,12 @@ pub fn derive(intent: &Intent) -> Derived {
 
 impl Builder<'_> {
     fn namespace(&mut self, name: &str) -> &mut BTreeMap<String, String> {
-        let declared = self.intent.cluster.namespace_labels.get(name).cloned().unwrap_or_default();
+        let declared = self
+            .intents
+            .iter()
+            .find_map(|i| i.cluster.namespace_labels.get(name))
+            .cloned()
+            .unwrap_or_default();
         self.namespaces.entry(name.to_string()).or_insert(declared)
     }
 

@@ -12,7 +12,7 @@ pub fn read_objects(text: &str, name: &str) -> Result<Vec<serde_json::Value>> {
     read_objects_with_sources(text, name, &mut Sources::default())
 }
 
-fn read_objects_with_sources(
+pub(crate) fn read_objects_with_sources(
     text: &str,
     name: &str,
     sources: &mut Sources,

@@ -656,7 +656,9 @@ pub(crate) fn each_pod_pair_flow(
                     from: format!("{}/{}", from.namespace, from.name),
                     to: format!("{}/{}", to.namespace, to.name),
                     port: PortRef::Number(p.port),
-                    protocol: p.protocol.as_str().to_string(), allowed: None })?;
+                    protocol: p.protocol.as_str().to_string(),
+                    allowed: None,
+                })?;
             }
         }
     }

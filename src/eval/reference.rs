@@ -377,7 +377,9 @@ mod tests {
                     from: from.to_string(),
                     to: to.to_string(),
                     port: PortRef::Number(*port),
-                    protocol: "TCP".into(), allowed: None };
+                    protocol: "TCP".into(),
+                    allowed: None,
+                };
                 let flow = spec.resolve(&d.topology).expect("flow resolves");
                 set.evaluate(&d.topology, &flow).allowed
             })

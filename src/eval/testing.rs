@@ -16,7 +16,9 @@ pub fn verdicts(topology: &str, manifests: &str, cni: Option<Cni>, flows: &[Prob
             from: from.to_string(),
             to: to.to_string(),
             port: port.clone(),
-            protocol: protocol.to_string(), allowed: None })
+            protocol: protocol.to_string(),
+            allowed: None,
+        })
         .collect();
     judge(&set, &topology, &flows).expect("judged").into_iter().map(|j| j.allowed).collect()
 }

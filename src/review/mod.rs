@@ -10,8 +10,8 @@ pub mod test;
 
 use crate::engine::{Engine, Manifest};
 use crate::error::{Diagnostic, Result};
-use crate::eval::{Cni, PolicySet};
 use crate::eval::check::{cni_of, objects_of};
+use crate::eval::{Cni, PolicySet};
 use crate::intent::Intent;
 
 /// One engine's rendering of an intent, and the same objects read back as the evaluator's
@@ -19,6 +19,8 @@ use crate::intent::Intent;
 pub struct EngineRendering {
     pub engine: Engine,
     pub manifests: Vec<Manifest>,
+    /// The manifests read back as `kubectl apply` reads them.
+    pub objects: Vec<serde_json::Value>,
     pub policies: PolicySet,
 }
 
@@ -30,8 +32,9 @@ pub fn render_for(
     cni: Option<Cni>,
 ) -> Result<(EngineRendering, Vec<Diagnostic>)> {
     let (manifests, warnings) = crate::render::render_intent(engine, intent)?;
-    let policies = PolicySet::new(&objects_of(&manifests)?, Some(cni.unwrap_or_else(|| cni_of(engine))))?;
-    Ok((EngineRendering { engine, manifests, policies }, warnings))
+    let objects = objects_of(&manifests)?;
+    let policies = PolicySet::new(&objects, Some(cni.unwrap_or_else(|| cni_of(engine))))?;
+    Ok((EngineRendering { engine, manifests, objects, policies }, warnings))
 }
 
 /// Why an engine could not render the values: its errors, in one line.

@@ -93,10 +93,13 @@ pub fn check_expectations(flows: &[(FlowSpec, Origin)], topology: &Topology) -> 
     for (flow, origin) in flows {
         if flow.allowed.is_none() {
             problems.push(
-                Diagnostic::evaluator(format!("the flow {} -> {} says no expected verdict", flow.from, flow.to))
-                    .coded(crate::error::Code::MissingKey)
-                    .at(origin)
-                    .with_help("add `allowed: true` or `allowed: false`"),
+                Diagnostic::evaluator(format!(
+                    "the flow {} -> {} says no expected verdict",
+                    flow.from, flow.to
+                ))
+                .coded(crate::error::Code::MissingKey)
+                .at(origin)
+                .with_help("add `allowed: true` or `allowed: false`"),
             );
         }
         if let Err(e) = flow.resolve(topology) {

@@ -79,7 +79,9 @@ fn verdicts(engine: Engine, values: &str) -> Vec<(String, bool)> {
                 from: "a/client".into(),
                 to: to.to_string(),
                 port: PortRef::Number(*port),
-                protocol: protocol.to_string(), allowed: None };
+                protocol: protocol.to_string(),
+                allowed: None,
+            };
             let flow = spec.resolve(&cluster).expect("flow resolves");
             let explained = policies.evaluate(&cluster, &flow).allowed;
             assert_eq!(

@@ -22,3 +22,4 @@ mod output_dir;
 mod passthrough_schemas;
 mod pipes;
 mod properties;
+mod review;

@@ -164,7 +164,9 @@ fn network_policy_selectors_see_identity_labels_under_cilium() {
                 from: from.to_string(),
                 to: "shop/orders".to_string(),
                 port: PortRef::Number(8080),
-                protocol: "TCP".to_string(), allowed: None })
+                protocol: "TCP".to_string(),
+                allowed: None,
+            })
             .collect();
         judge(&set, &topology, &flows).expect("judged").into_iter().map(|j| j.allowed).collect()
     };
@@ -255,7 +257,9 @@ fn ports_named_ports_and_l7_notes() {
         from: "shop/web".into(),
         to: "shop/db".into(),
         port: PortRef::Number(5432),
-        protocol: "TCP".into(), allowed: None };
+        protocol: "TCP".into(),
+        allowed: None,
+    };
     let judged = judge(&set, &topology, &[flow]).expect("judged");
     assert!(judged[0].unmodelled.iter().any(|u| u.contains("L7")), "{:?}", judged[0]);
 }
