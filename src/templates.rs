@@ -110,7 +110,23 @@ fn located(error: &minijinja::Error, name: &str, text: &str, sources: &mut Sourc
         column: u32::try_from(column).unwrap_or(0),
         path: String::new(),
     };
-    let detail = error.detail().map(|d| format!(": {d}")).unwrap_or_default();
+    let mut detail = error.detail().map(|d| format!(": {d}")).unwrap_or_default();
+    // An error inside an included template is chained: say what it was and where.
+    let mut cause = std::error::Error::source(error);
+    while let Some(inner) = cause {
+        if let Some(inner) = inner.downcast_ref::<minijinja::Error>() {
+            let at = match (inner.name(), inner.line()) {
+                (Some(name), Some(line)) => format!(" ({name}:{line})"),
+                _ => String::new(),
+            };
+            detail.push_str(&format!(
+                "; {}{}{at}",
+                inner.kind(),
+                inner.detail().map(|d| format!(": {d}")).unwrap_or_default()
+            ));
+        }
+        cause = inner.source();
+    }
     Error::invalid(
         Diagnostic::new(format!("template {name}: {}{detail}", error.kind()))
             .coded(Code::Template)

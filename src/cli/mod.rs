@@ -51,6 +51,8 @@ pub enum Command {
     Test(review::TestArgs),
     /// What traffic a change allows or denies that the base did not, then which objects changed.
     Diff(review::DiffArgs),
+    /// Who may reach whom, per namespace: Markdown tables and a diagram, HTML or Graphviz.
+    Docs(review::DocsArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -217,6 +219,7 @@ pub fn run(cli: Cli) -> i32 {
             let color = std::io::stdout().is_terminal();
             print_verdict(|s| review::diff(&args, color, s), format)
         }
+        Command::Docs(args) => print_result(|s| review::docs(&args, s), format),
         Command::Test(args) => print_verdict(|s| review::test(&args, s), format),
         Command::Profiles => {
             let width = crate::values::profiles::PROFILES.iter().map(|p| p.name.len()).max().unwrap_or(0);

@@ -314,3 +314,54 @@ pub fn diff(args: &DiffArgs, color: bool, sources: &mut Sources) -> Result<(Stri
     };
     Ok((text, !(args.fail_on_widening && report.widening), warnings))
 }
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DocsFormat {
+    /// Tables per namespace and a Mermaid diagram.
+    Markdown,
+    /// One self-contained page.
+    Html,
+    /// Graphviz.
+    Dot,
+    /// The Mermaid flowchart alone.
+    Mermaid,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DocsArgs {
+    #[command(flatten)]
+    pub values: ValuesArgs,
+    /// The engine the page says the values render for (default: the values'); every engine
+    /// is asked what it cannot express.
+    #[arg(long, value_parser = clap::value_parser!(super::EngineArg))]
+    pub engine: Option<super::EngineArg>,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = DocsFormat::Markdown)]
+    pub output: DocsFormat,
+    /// Lay the page out with this minijinja template instead of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub template: Option<PathBuf>,
+}
+
+pub fn docs(args: &DocsArgs, sources: &mut Sources) -> Result<(String, Vec<Diagnostic>)> {
+    refuse_template_for_json(args.template.as_ref(), args.output == DocsFormat::Json)?;
+    if args.values.values.is_empty() {
+        return Err(Error::Usage("give values (`-f FILE`)".into()));
+    }
+    let options = args.values.options(args.engine.map(|e| e.0), None);
+    let lowered = crate::render::lower_values(&args.values.inputs(), &options, sources, &mut read_stdin)?;
+    if let Some(reason) = &lowered.disabled_reason {
+        return Err(Error::Usage(format!("nothing to document: {reason}")));
+    }
+    let report = crate::review::docs::document(&lowered.intent, lowered.engine, &Engine::ALL);
+    let template = args.template.as_deref();
+    let text = match args.output {
+        DocsFormat::Markdown => laid_out(templates::DOCS_MARKDOWN, &report, template, sources)?,
+        DocsFormat::Html => laid_out(templates::DOCS_HTML, &report, template, sources)?,
+        DocsFormat::Dot => laid_out(templates::DOCS_DOT, &report, template, sources)?,
+        DocsFormat::Mermaid => laid_out(templates::DOCS_MERMAID, &report, template, sources)?,
+        DocsFormat::Json => to_json(&report)?,
+    };
+    Ok((text, lowered.warnings))
+}

@@ -111,3 +111,57 @@ pub enum PortSel {
     /// A named container port (IANA service name), resolved on the destination pod.
     Named(String),
 }
+
+/// A peer in prose, for documentation: `pods app=web in namespace shop`, `the API server`.
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Peer::Pods { namespaces, pods } => {
+                let who = if pods.is_empty() { "every pod".to_string() } else { format!("pods {pods}") };
+                match namespaces {
+                    Namespaces::Own => write!(f, "{who} of the namespace"),
+                    Namespaces::Matching(selector) if selector.is_empty() => {
+                        write!(f, "{who} of every namespace")
+                    }
+                    Namespaces::Matching(selector) => match namespace_by_name(selector) {
+                        Some(name) => write!(f, "{who} in namespace {name}"),
+                        None => write!(f, "{who} in namespaces {selector}"),
+                    },
+                }
+            }
+            Peer::Cidr { cidr, except } if except.is_empty() => write!(f, "{cidr}"),
+            Peer::Cidr { cidr, except } => {
+                let except: Vec<String> = except.iter().map(ToString::to_string).collect();
+                write!(f, "{cidr} except {}", except.join(", "))
+            }
+            Peer::Entity(entity) => write!(f, "Cilium entity {}", entity.as_str()),
+            Peer::ApiServer { .. } => f.write_str("the API server"),
+            Peer::Fqdn(Fqdn::Name(name) | Fqdn::Pattern(name)) => write!(f, "DNS name {name}"),
+            Peer::GatewayProxy => f.write_str("the gateway proxy"),
+        }
+    }
+}
+
+/// The namespace a selector picks by name (`kubernetes.io/metadata.name: NAME` alone).
+pub fn namespace_by_name(selector: &LabelSelector) -> Option<&str> {
+    match (
+        selector.match_labels.iter().next(),
+        selector.match_labels.len(),
+        selector.match_expressions.is_empty(),
+    ) {
+        (Some((key, name)), 1, true) if key == crate::vocab::labels::NAMESPACE_NAME_LABEL => Some(name),
+        _ => None,
+    }
+}
+
+/// `8080/TCP`, `8000-8999/TCP`, `http/TCP`, `any TCP port`.
+impl std::fmt::Display for PortMatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.port {
+            PortSel::Any => write!(f, "any {} port", self.protocol),
+            PortSel::Number(n) => write!(f, "{n}/{}", self.protocol),
+            PortSel::Range(a, b) => write!(f, "{a}-{b}/{}", self.protocol),
+            PortSel::Named(name) => write!(f, "{name}/{}", self.protocol),
+        }
+    }
+}
