@@ -53,6 +53,9 @@ pub enum Command {
     Diff(review::DiffArgs),
     /// Who may reach whom, per namespace: Markdown tables and a diagram, HTML or Graphviz.
     Docs(review::DocsArgs),
+    /// A script (or Job) that tries real connections on the live cluster: enforcement first,
+    /// then one allowed and one denied flow per rule of each workload.
+    Probe(review::ProbeArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -220,6 +223,7 @@ pub fn run(cli: Cli) -> i32 {
             print_verdict(|s| review::diff(&args, color, s), format)
         }
         Command::Docs(args) => print_result(|s| review::docs(&args, s), format),
+        Command::Probe(args) => print_result(|s| review::probe(&args, s), format),
         Command::Test(args) => print_verdict(|s| review::test(&args, s), format),
         Command::Profiles => {
             let width = crate::values::profiles::PROFILES.iter().map(|p| p.name.len()).max().unwrap_or(0);

@@ -365,3 +365,78 @@ pub fn docs(args: &DocsArgs, sources: &mut Sources) -> Result<(String, Vec<Diagn
     };
     Ok((text, lowered.warnings))
 }
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProbeFormat {
+    /// A POSIX shell script that runs `kubectl exec` (or `kubectl debug`).
+    Script,
+    /// The same script as a Kubernetes Job, with its ServiceAccount, RBAC and ConfigMap.
+    Job,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ProbeArgs {
+    #[command(flatten)]
+    pub values: ValuesArgs,
+    /// The engine whose rendering the cluster enforces (default: the values').
+    #[arg(long, value_parser = clap::value_parser!(super::EngineArg))]
+    pub engine: Option<super::EngineArg>,
+    /// Output: a script, or a Job that runs it in the cluster.
+    #[arg(short = 'o', long, value_enum, default_value_t = ProbeFormat::Script)]
+    pub output: ProbeFormat,
+    /// Image of the ephemeral container for pods without `nc` (`kubectl debug`).
+    #[arg(long, value_name = "IMAGE", default_value = "busybox:1.36")]
+    pub image: String,
+    /// Seconds each connection may take before it counts as blocked.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=300))]
+    pub timeout: u32,
+    /// An internet address that answers on 443/TCP, for the internet probes.
+    #[arg(long, value_name = "ADDRESS", default_value = "1.1.1.1")]
+    pub internet_address: String,
+    /// With `-o job`: the namespace of the Job.
+    #[arg(long, value_name = "NAMESPACE", default_value = "default")]
+    pub job_namespace: String,
+    /// With `-o job`: an image with `sh` and `kubectl`.
+    #[arg(long, value_name = "IMAGE", default_value = "alpine/k8s:1.35.0")]
+    pub kubectl_image: String,
+    /// Lay the script out with this minijinja template instead of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub template: Option<PathBuf>,
+}
+
+pub fn probe(args: &ProbeArgs, sources: &mut Sources) -> Result<(String, Vec<Diagnostic>)> {
+    use crate::review::probe::{JobOptions, ProbeOptions};
+    if args.values.values.is_empty() {
+        return Err(Error::Usage("give values (`-f FILE`)".into()));
+    }
+    if args.internet_address.parse::<std::net::IpAddr>().is_err() {
+        return Err(Error::Usage(format!(
+            "--internet-address `{}` is not an IP address",
+            args.internet_address
+        )));
+    }
+    let options = args.values.options(args.engine.map(|e| e.0), None);
+    let lowered = crate::render::lower_values(&args.values.inputs(), &options, sources, &mut read_stdin)?;
+    if let Some(reason) = &lowered.disabled_reason {
+        return Err(Error::Usage(format!("nothing to probe: {reason}")));
+    }
+    let mut warnings = lowered.warnings.clone();
+    let (rendered, engine_warnings) = library::render_for(lowered.engine, &lowered.intent, None)?;
+    warnings.extend(engine_warnings);
+    let probe_options = ProbeOptions {
+        image: args.image.clone(),
+        timeout: args.timeout,
+        internet_address: args.internet_address.clone(),
+    };
+    let report =
+        crate::review::probe::plan(&lowered.intent, &rendered.policies, lowered.engine, probe_options);
+    let script = laid_out(templates::PROBE_SCRIPT, &report, args.template.as_deref(), sources)?;
+    let text = match args.output {
+        ProbeFormat::Script => script,
+        ProbeFormat::Job => crate::review::probe::job_manifests(
+            &script,
+            &JobOptions { namespace: args.job_namespace.clone(), kubectl_image: args.kubectl_image.clone() },
+        )?,
+    };
+    Ok((text, warnings))
+}
