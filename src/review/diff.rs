@@ -330,13 +330,20 @@ fn object_changes(base: &[serde_json::Value], new: &[serde_json::Value]) -> Obje
     changes
 }
 
+/// (allowed now, from, to, protocol, port): one flow's change.
+type FlowKey<'a> = (bool, &'a str, &'a str, Protocol, u16);
+/// (allowed now, from, to, the engines it changed on): one line of the report.
+type LineKey<'a> = (bool, &'a str, &'a str, Vec<&'a str>);
+/// Ports in order, as (port, protocol).
+type Ports = BTreeSet<(u16, Protocol)>;
+
 /// Gather every engine's changes into one report: a change that occurs on some engines only
 /// says which.
 pub fn report(engines: Vec<EngineDiff>, color: bool) -> DiffReport {
     let judged: Vec<&str> =
         engines.iter().filter(|e| e.not_rendered.is_none()).map(|e| e.engine.as_str()).collect();
     // (allowed now, from, to, protocol, port) → the engines it changed on, and the first rule.
-    let mut merged: BTreeMap<(bool, &str, &str, Protocol, u16), (Vec<&str>, &str)> = BTreeMap::new();
+    let mut merged: BTreeMap<FlowKey<'_>, (Vec<&str>, &str)> = BTreeMap::new();
     for e in &engines {
         for c in &e.changes {
             let entry = merged
@@ -346,8 +353,7 @@ pub fn report(engines: Vec<EngineDiff>, color: bool) -> DiffReport {
         }
     }
     // One line per (direction, from, to, engines): the ports in order.
-    let mut lines: BTreeMap<(bool, &str, &str, Vec<&str>), (BTreeSet<(u16, Protocol)>, &str)> =
-        BTreeMap::new();
+    let mut lines: BTreeMap<LineKey<'_>, (Ports, &str)> = BTreeMap::new();
     for ((now, from, to, protocol, port), (on, rule)) in merged {
         lines
             .entry((now, from, to, on))

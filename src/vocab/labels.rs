@@ -133,6 +133,24 @@ impl<'de> Deserialize<'de> for LabelSelector {
     }
 }
 
+/// As people write selectors in prose: `app=web, tier in (a, b), canary exists`; an empty
+/// selector is `every pod`.
+impl std::fmt::Display for LabelSelector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.is_empty() {
+            return f.write_str("any labels");
+        }
+        let mut parts: Vec<String> = self.match_labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        parts.extend(self.match_expressions.iter().map(|e| match e.operator {
+            LabelOperator::In => format!("{} in ({})", e.key, e.values.join(", ")),
+            LabelOperator::NotIn => format!("{} not in ({})", e.key, e.values.join(", ")),
+            LabelOperator::Exists => format!("{} exists", e.key),
+            LabelOperator::DoesNotExist => format!("{} does not exist", e.key),
+        }));
+        f.write_str(&parts.join(", "))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,23 +197,5 @@ mod tests {
             serde_json::to_value(LabelSelector::default()).expect("serialises"),
             serde_json::json!({})
         );
-    }
-}
-
-/// As people write selectors in prose: `app=web, tier in (a, b), canary exists`; an empty
-/// selector is `every pod`.
-impl std::fmt::Display for LabelSelector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.is_empty() {
-            return f.write_str("any labels");
-        }
-        let mut parts: Vec<String> = self.match_labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        parts.extend(self.match_expressions.iter().map(|e| match e.operator {
-            LabelOperator::In => format!("{} in ({})", e.key, e.values.join(", ")),
-            LabelOperator::NotIn => format!("{} not in ({})", e.key, e.values.join(", ")),
-            LabelOperator::Exists => format!("{} exists", e.key),
-            LabelOperator::DoesNotExist => format!("{} does not exist", e.key),
-        }));
-        f.write_str(&parts.join(", "))
     }
 }
