@@ -111,7 +111,7 @@ pub fn plan(intent: &Intent, policies: &PolicySet, engine: Engine, options: Prob
                         probes_for_rule(&only_rule, rule, policies, topology, &endpoints, &subject, dir);
                     if found.is_empty() {
                         unprobed.push(format!(
-                            "{}/{} {} rule {} ({}): no peer netpol can find on a live cluster",
+                            "{}/{} {} rule {} ({}): no flow to try live (no labelled peer, or no port known to answer)",
                             policy.namespace,
                             policy.name,
                             dir.field(),
