@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 pub mod analyse;
 pub mod review;
+pub mod shell;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -35,8 +36,12 @@ pub struct Cli {
 pub enum Command {
     /// Render values into manifests (YAML on stdout by default).
     Render(RenderArgs),
-    /// List the built-in namespace profiles (`namespaces.<ns>.profile`).
-    Profiles,
+    /// List the built-in namespace profiles (`namespaces.<ns>.profile`), or show one as values.
+    Profiles(shell::ProfilesArgs),
+    /// Print a shell completion script: `netpol completions bash > /etc/bash_completion.d/netpol`.
+    Completions(shell::CompletionsArgs),
+    /// Write man pages, one per command, into a directory.
+    Man(shell::ManArgs),
     /// Judge flows against policies you already run, in a topology you describe.
     Eval(EvalArgs),
     /// Why is this flow allowed or blocked? Every object and rule that decided, in order.
@@ -225,17 +230,23 @@ pub fn run(cli: Cli) -> i32 {
         Command::Docs(args) => print_result(|s| review::docs(&args, s), format),
         Command::Probe(args) => print_result(|s| review::probe(&args, s), format),
         Command::Test(args) => print_verdict(|s| review::test(&args, s), format),
-        Command::Profiles => {
-            let width = crate::values::profiles::PROFILES.iter().map(|p| p.name.len()).max().unwrap_or(0);
-            let text: String = crate::values::profiles::PROFILES
-                .iter()
-                .map(|p| format!("{:width$}  {}\n", p.name, p.description()))
-                .collect();
-            match write_stdout(&text) {
+        Command::Profiles(args) => match shell::profiles(&args).and_then(|text| write_stdout(&text)) {
+            Ok(()) => 0,
+            Err(e) => report(&e, &Sources::default(), format, false),
+        },
+        Command::Completions(args) => {
+            match write_stdout(&String::from_utf8_lossy(&shell::completions(&args))) {
                 Ok(()) => 0,
                 Err(e) => report(&e, &Sources::default(), format, false),
             }
         }
+        Command::Man(args) => match shell::man(&args) {
+            Ok(pages) => {
+                write_stderr(&format!("netpol: wrote {} man pages into {}", pages.len(), args.dir.display()));
+                0
+            }
+            Err(e) => report(&e, &Sources::default(), format, std::io::stderr().is_terminal()),
+        },
     }
 }
 

@@ -38,6 +38,11 @@ impl Profile {
         PROFILES.iter().find(|p| p.name == name)
     }
 
+    /// The profile file: what it adds to a namespace, as values.
+    pub fn text(&self) -> &'static str {
+        self.text
+    }
+
     /// The one-line `description:` of the profile file.
     pub fn description(&self) -> String {
         let mut sources = Sources::default();

@@ -23,3 +23,4 @@ mod passthrough_schemas;
 mod pipes;
 mod properties;
 mod review;
+mod shell;
