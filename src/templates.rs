@@ -33,6 +33,8 @@ builtin!(DOCS_MERMAID, "mermaid.j2");
 builtin!(TEST_TEXT, "test.txt.j2");
 builtin!(TEST_JUNIT, "junit.xml.j2");
 builtin!(PROBE_SCRIPT, "probe.sh.j2");
+builtin!(EXPLAIN_TEXT, "explain.txt.j2");
+builtin!(CHECK_TEXT, "check.txt.j2");
 
 /// Every built-in template (for tests and the README).
 pub const ALL: &[Builtin] = &[
@@ -45,6 +47,8 @@ pub const ALL: &[Builtin] = &[
     TEST_TEXT,
     TEST_JUNIT,
     PROBE_SCRIPT,
+    EXPLAIN_TEXT,
+    CHECK_TEXT,
 ];
 
 /// Lay `context` out with `builtin`, or with the template in `user` when one is given. A user

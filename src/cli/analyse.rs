@@ -183,25 +183,36 @@ pub fn explain(args: &ExplainArgs, sources: &mut Sources) -> Result<(String, Vec
     };
     let text = match args.output {
         TextFormat::Json => format!("{:#}\n", serde_json::to_value(&explained).unwrap_or_default()),
-        TextFormat::Text => explain_text(&explained),
+        TextFormat::Text => explain_text(&explained, sources)?,
     };
     Ok((text, loaded.warnings))
 }
 
-fn explain_text(e: &Explained) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::new();
-    let engine = e.engine.as_ref().map(|en| format!("{en}, ")).unwrap_or_default();
-    let _ = writeln!(
-        out,
-        "{} -> {} {}/{} ({engine}cni {}): {}",
-        e.from,
-        e.to,
-        e.port,
-        e.protocol,
-        e.cni,
-        if e.allowed { "ALLOWED" } else { "DENIED" }
-    );
+/// The context of `explain.txt.j2`.
+#[derive(Serialize)]
+struct ExplainText<'a> {
+    from: &'a str,
+    to: &'a str,
+    port: u16,
+    protocol: &'a str,
+    /// `cilium, ` or empty.
+    engine: String,
+    cni: String,
+    allowed: bool,
+    /// Each end of the flow with its steps, egress at the source first.
+    ends: Vec<ExplainEnd>,
+    decided_by: &'a str,
+    unmodelled: &'a [String],
+}
+
+#[derive(Serialize)]
+struct ExplainEnd {
+    title: String,
+    steps: Vec<String>,
+}
+
+fn explain_text(e: &Explained, sources: &mut Sources) -> Result<String> {
+    let mut ends: Vec<ExplainEnd> = Vec::new();
     let mut last = None;
     for s in &e.steps {
         if last != Some(s.direction) {
@@ -209,16 +220,26 @@ fn explain_text(e: &Explained) -> String {
                 crate::eval::Direction::Egress => ("egress at the source", &e.from),
                 crate::eval::Direction::Ingress => ("ingress at the destination", &e.to),
             };
-            let _ = writeln!(out, "  {end} {who}:");
+            ends.push(ExplainEnd { title: format!("{end} {who}"), steps: Vec::new() });
             last = Some(s.direction);
         }
-        let _ = writeln!(out, "    {}", s.step);
+        if let Some(current) = ends.last_mut() {
+            current.steps.push(s.step.to_string());
+        }
     }
-    let _ = writeln!(out, "  decided by {}", e.decided_by);
-    for u in &e.unmodelled {
-        let _ = writeln!(out, "  not modelled: {u}");
-    }
-    out
+    let context = ExplainText {
+        from: &e.from,
+        to: &e.to,
+        port: e.port,
+        protocol: &e.protocol,
+        engine: e.engine.as_ref().map(|en| format!("{en}, ")).unwrap_or_default(),
+        cni: e.cni.to_string(),
+        allowed: e.allowed,
+        ends,
+        decided_by: &e.decided_by,
+        unmodelled: &e.unmodelled,
+    };
+    crate::templates::render(crate::templates::EXPLAIN_TEXT, &context, None, sources)
 }
 
 #[derive(Debug, clap::Args)]
@@ -357,57 +378,82 @@ pub fn check(args: &CheckArgs, sources: &mut Sources) -> Result<(String, bool)> 
     let clean = reports.iter().all(|r| r.unexplained() == 0);
     let text = match args.output {
         TextFormat::Json => format!("{:#}\n", serde_json::to_value(&reports).unwrap_or_default()),
-        TextFormat::Text => check_text(&reports, args.verbose),
+        TextFormat::Text => check_text(&reports, args.verbose, sources)?,
     };
     Ok((text, clean))
 }
 
+/// The context of `check.txt.j2`: one summary per engine, with the differing flows that
+/// are shown (unexplained ones, or all with `--verbose`).
+#[derive(Serialize)]
+struct CheckText<'a> {
+    reports: Vec<CheckEngineText<'a>>,
+}
+
+#[derive(Serialize)]
+struct CheckEngineText<'a> {
+    engine: &'a str,
+    not_rendered: Option<&'a str>,
+    flows: usize,
+    differing: usize,
+    explained: usize,
+    /// `N: limitation`, one per kind of documented limitation.
+    kinds: Vec<String>,
+    shown: Vec<CheckDifferenceText<'a>>,
+}
+
+#[derive(Serialize)]
+struct CheckDifferenceText<'a> {
+    from: &'a str,
+    to: &'a str,
+    port: u16,
+    protocol: &'a str,
+    intent: &'static str,
+    engine: &'static str,
+    limitation: Option<&'static str>,
+    intent_rule: &'a str,
+    engine_rule: &'a str,
+}
+
 /// One summary line per engine (flows, differences, limitations by kind); the flows
 /// themselves only when a difference is unexplained, or with `--verbose`.
-fn check_text(reports: &[EngineCheck], verbose: bool) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::new();
-    for r in reports {
-        if let Some(reason) = &r.not_rendered {
-            let _ = writeln!(out, "{}: not rendered: {reason}", r.engine);
-            continue;
-        }
-        let explained = r.differences.len() - r.unexplained();
-        let mut by_kind: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
-        for d in &r.differences {
-            if let Some(l) = d.limitation {
-                *by_kind.entry(l.describe()).or_default() += 1;
+fn check_text(reports: &[EngineCheck], verbose: bool, sources: &mut Sources) -> Result<String> {
+    let reports = reports
+        .iter()
+        .map(|r| {
+            let mut by_kind: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+            for d in &r.differences {
+                if let Some(l) = d.limitation {
+                    *by_kind.entry(l.describe()).or_default() += 1;
+                }
             }
-        }
-        let kinds: Vec<String> = by_kind.iter().map(|(k, n)| format!("{n}: {k}")).collect();
-        let kinds = if kinds.is_empty() { String::new() } else { format!(" — {}", kinds.join("; ")) };
-        let _ = writeln!(
-            out,
-            "{}: {} flows judged, {} differ from the intent ({} by documented limitations{kinds})",
-            r.engine,
-            r.flows,
-            r.differences.len(),
-            explained
-        );
-        for d in r.differences.iter().filter(|d| verbose || d.limitation.is_none()) {
-            let why = d.limitation.map(|l| format!(" [limitation: {}]", l.describe())).unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "  {} -> {} {}/{}: intent {}, {} {}{why}\n    intent: {}\n    {}: {}",
-                d.from,
-                d.to,
-                d.port,
-                d.protocol,
-                word(d.intent),
-                r.engine,
-                word(d.engine),
-                d.intent_rule,
-                r.engine,
-                d.engine_rule
-            );
-        }
-    }
-    out
+            CheckEngineText {
+                engine: &r.engine,
+                not_rendered: r.not_rendered.as_deref(),
+                flows: r.flows,
+                differing: r.differences.len(),
+                explained: r.differences.len() - r.unexplained(),
+                kinds: by_kind.iter().map(|(k, n)| format!("{n}: {k}")).collect(),
+                shown: r
+                    .differences
+                    .iter()
+                    .filter(|d| verbose || d.limitation.is_none())
+                    .map(|d| CheckDifferenceText {
+                        from: &d.from,
+                        to: &d.to,
+                        port: d.port,
+                        protocol: &d.protocol,
+                        intent: word(d.intent),
+                        engine: word(d.engine),
+                        limitation: d.limitation.map(|l| l.describe()),
+                        intent_rule: &d.intent_rule,
+                        engine_rule: &d.engine_rule,
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    crate::templates::render(crate::templates::CHECK_TEXT, &CheckText { reports }, None, sources)
 }
 
 fn word(allowed: bool) -> &'static str {
