@@ -112,11 +112,8 @@ fn independent_of_omissions(d: &Diagnostic, omitted: &[String]) -> bool {
         return false;
     }
     let Some(origin) = &d.origin else { return false };
-    let nested = |inner: &str, outer: &str| {
-        inner == outer
-            || outer.is_empty()
-            || inner.strip_prefix(outer).is_some_and(|rest| rest.starts_with(['.', '[']))
-    };
+    let nested =
+        |inner: &str, outer: &str| outer.is_empty() || crate::vocab::source::path_within(inner, outer);
     !omitted.iter().any(|o| nested(&origin.path, o) || nested(o, &origin.path))
 }
 

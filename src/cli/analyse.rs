@@ -346,9 +346,9 @@ pub fn check(args: &CheckArgs, sources: &mut Sources) -> Result<(String, bool)> 
                 warnings.extend(engine_warnings);
                 rendered.push((engine, manifests));
             }
-            Err(Error::Invalid(problems)) => {
-                let summary = problems.iter().map(|d| d.message.clone()).collect::<Vec<_>>().join("; ");
-                first_error.get_or_insert(Error::Invalid(problems));
+            Err(error @ Error::Invalid(_)) => {
+                let summary = crate::review::not_rendered_reason(&error);
+                first_error.get_or_insert(error);
                 reports.push(EngineCheck {
                     engine: engine.to_string(),
                     not_rendered: Some(summary),

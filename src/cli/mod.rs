@@ -234,12 +234,10 @@ pub fn run(cli: Cli) -> i32 {
             Ok(()) => 0,
             Err(e) => report(&e, &Sources::default(), format, false),
         },
-        Command::Completions(args) => {
-            match write_stdout(&String::from_utf8_lossy(&shell::completions(&args))) {
-                Ok(()) => 0,
-                Err(e) => report(&e, &Sources::default(), format, false),
-            }
-        }
+        Command::Completions(args) => match write_stdout(&shell::completions(&args)) {
+            Ok(()) => 0,
+            Err(e) => report(&e, &Sources::default(), format, false),
+        },
         Command::Man(args) => match shell::man(&args) {
             Ok(pages) => {
                 write_stderr(&format!("netpol: wrote {} man pages into {}", pages.len(), args.dir.display()));

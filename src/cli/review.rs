@@ -9,7 +9,7 @@ use crate::engine::Engine;
 use crate::error::{Diagnostic, Error, Result};
 use crate::review::test::{self, EngineTests, TestReport};
 use crate::review::{self as library, not_rendered_reason};
-use crate::templates::{self, Builtin};
+use crate::templates;
 use crate::vocab::source::Sources;
 
 /// `--engine` of the review commands: one engine, or `all` four.
@@ -46,16 +46,6 @@ impl EngineChoice {
             Some(EngineChoice(None)) => Engine::ALL.to_vec(),
         }
     }
-}
-
-/// A text laid out by a template: the built-in one, or `--template FILE`.
-fn laid_out<C: serde::Serialize>(
-    builtin: Builtin,
-    context: &C,
-    user: Option<&Path>,
-    sources: &mut Sources,
-) -> Result<String> {
-    templates::render(builtin, context, user, sources)
 }
 
 /// JSON formats are serialised, never templated: `--template` with one is a usage error.
@@ -168,8 +158,8 @@ pub fn test(args: &TestArgs, sources: &mut Sources) -> Result<(String, bool, Vec
     let report = TestReport::new(engines);
     let template = args.template.as_deref();
     let text = match args.output {
-        TestFormat::Text => laid_out(templates::TEST_TEXT, &report, template, sources)?,
-        TestFormat::Junit => laid_out(templates::TEST_JUNIT, &report, template, sources)?,
+        TestFormat::Text => templates::render(templates::TEST_TEXT, &report, template, sources)?,
+        TestFormat::Junit => templates::render(templates::TEST_JUNIT, &report, template, sources)?,
         TestFormat::Json => to_json(&report)?,
     };
     Ok((text, report.failed == 0, warnings))
@@ -308,8 +298,8 @@ pub fn diff(args: &DiffArgs, color: bool, sources: &mut Sources) -> Result<(Stri
     let report = compare::report(engines, color && args.output == DiffFormat::Text);
     let template = args.template.as_deref();
     let text = match args.output {
-        DiffFormat::Text => laid_out(templates::DIFF_TEXT, &report, template, sources)?,
-        DiffFormat::Markdown => laid_out(templates::DIFF_MARKDOWN, &report, template, sources)?,
+        DiffFormat::Text => templates::render(templates::DIFF_TEXT, &report, template, sources)?,
+        DiffFormat::Markdown => templates::render(templates::DIFF_MARKDOWN, &report, template, sources)?,
         DiffFormat::Json => to_json(&report)?,
     };
     Ok((text, !(args.fail_on_widening && report.widening), warnings))
@@ -357,10 +347,10 @@ pub fn docs(args: &DocsArgs, sources: &mut Sources) -> Result<(String, Vec<Diagn
     let report = crate::review::docs::document(&lowered.intent, lowered.engine, &Engine::ALL);
     let template = args.template.as_deref();
     let text = match args.output {
-        DocsFormat::Markdown => laid_out(templates::DOCS_MARKDOWN, &report, template, sources)?,
-        DocsFormat::Html => laid_out(templates::DOCS_HTML, &report, template, sources)?,
-        DocsFormat::Dot => laid_out(templates::DOCS_DOT, &report, template, sources)?,
-        DocsFormat::Mermaid => laid_out(templates::DOCS_MERMAID, &report, template, sources)?,
+        DocsFormat::Markdown => templates::render(templates::DOCS_MARKDOWN, &report, template, sources)?,
+        DocsFormat::Html => templates::render(templates::DOCS_HTML, &report, template, sources)?,
+        DocsFormat::Dot => templates::render(templates::DOCS_DOT, &report, template, sources)?,
+        DocsFormat::Mermaid => templates::render(templates::DOCS_MERMAID, &report, template, sources)?,
         DocsFormat::Json => to_json(&report)?,
     };
     Ok((text, lowered.warnings))
@@ -430,7 +420,7 @@ pub fn probe(args: &ProbeArgs, sources: &mut Sources) -> Result<(String, Vec<Dia
     };
     let report =
         crate::review::probe::plan(&lowered.intent, &rendered.policies, lowered.engine, probe_options);
-    let script = laid_out(templates::PROBE_SCRIPT, &report, args.template.as_deref(), sources)?;
+    let script = templates::render(templates::PROBE_SCRIPT, &report, args.template.as_deref(), sources)?;
     let text = match args.output {
         ProbeFormat::Script => script,
         ProbeFormat::Job => crate::review::probe::job_manifests(

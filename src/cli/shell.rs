@@ -18,10 +18,10 @@ pub struct CompletionsArgs {
 }
 
 /// The completion script for `shell`, for stdout.
-pub fn completions(args: &CompletionsArgs) -> Vec<u8> {
+pub fn completions(args: &CompletionsArgs) -> String {
     let mut out = Vec::new();
     clap_complete::generate(args.shell, &mut Cli::command(), "netpol", &mut out);
-    out
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[derive(Debug, clap::Args)]

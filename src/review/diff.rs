@@ -147,12 +147,12 @@ pub fn diff_engine_with(
     derived: &Derived,
     prune: bool,
 ) -> Result<EngineDiff> {
-    let objects = object_changes(base.objects, new.objects);
+    let (objects, only_base, only_new) = compare_objects(base.objects, new.objects);
     let topology = &derived.topology;
     let endpoints: Vec<Option<Endpoint<'_>>> =
         derived.endpoints.iter().map(|e| Endpoint::parse(e, topology).ok()).collect();
     let affected = if prune {
-        Affected::of(base, new, topology, &endpoints)?
+        Affected::of(base, new, (only_base, only_new), topology, &endpoints)?
     } else {
         Affected { everything: true, sources: Vec::new(), destinations: Vec::new() }
     };
@@ -217,13 +217,15 @@ struct Affected {
 }
 
 impl Affected {
+    /// `changed`: the objects only on one side or changed, as (base's, new's).
     fn of(
         base: &Side<'_>,
         new: &Side<'_>,
+        changed: (Vec<&serde_json::Value>, Vec<&serde_json::Value>),
         topology: &Topology,
         endpoints: &[Option<Endpoint<'_>>],
     ) -> Result<Affected> {
-        let (only_base, only_new) = changed_objects(base.objects, new.objects);
+        let (only_base, only_new) = changed;
         let selects_nothing = |o: &&serde_json::Value| {
             let kind = o.get("kind").and_then(|k| k.as_str()).unwrap_or_default();
             matches!(kind, "Tier" | "NetworkSet" | "GlobalNetworkSet")
@@ -301,33 +303,36 @@ fn by_key(objects: &[serde_json::Value]) -> BTreeMap<(String, String), &serde_js
     objects.iter().map(|o| (object_key(o), o)).collect()
 }
 
-/// The objects only on one side, or on both with different specs: (base's, new's).
-fn changed_objects<'a>(
+/// The objects as `kubectl apply` sees the change: the summary, and the objects only on one
+/// side or on both with different specs, as (base's, new's).
+fn compare_objects<'a>(
     base: &'a [serde_json::Value],
     new: &'a [serde_json::Value],
-) -> (Vec<&'a serde_json::Value>, Vec<&'a serde_json::Value>) {
-    let (before, after) = (by_key(base), by_key(new));
-    let differs = |a: Option<&&serde_json::Value>, b: Option<&&serde_json::Value>| match (a, b) {
-        (Some(a), Some(b)) => meaning(a) != meaning(b),
-        _ => true,
-    };
-    let only_base = before.iter().filter(|(k, o)| differs(Some(o), after.get(k))).map(|(_, o)| *o).collect();
-    let only_new = after.iter().filter(|(k, o)| differs(before.get(k), Some(o))).map(|(_, o)| *o).collect();
-    (only_base, only_new)
-}
-
-fn object_changes(base: &[serde_json::Value], new: &[serde_json::Value]) -> ObjectChanges {
+) -> (ObjectChanges, Vec<&'a serde_json::Value>, Vec<&'a serde_json::Value>) {
     let (before, after) = (by_key(base), by_key(new));
     let mut changes = ObjectChanges::default();
+    let (mut only_base, mut only_new) = (Vec::new(), Vec::new());
     for (key, o) in &after {
         match before.get(key) {
-            None => changes.added.push(key.0.clone()),
-            Some(b) if meaning(b) != meaning(o) => changes.changed.push(key.0.clone()),
+            None => {
+                changes.added.push(key.0.clone());
+                only_new.push(*o);
+            }
+            Some(b) if meaning(b) != meaning(o) => {
+                changes.changed.push(key.0.clone());
+                only_base.push(*b);
+                only_new.push(*o);
+            }
             Some(_) => changes.unchanged += 1,
         }
     }
-    changes.removed = before.keys().filter(|k| !after.contains_key(*k)).map(|k| k.0.clone()).collect();
-    changes
+    for (key, o) in &before {
+        if !after.contains_key(key) {
+            changes.removed.push(key.0.clone());
+            only_base.push(*o);
+        }
+    }
+    (changes, only_base, only_new)
 }
 
 /// (allowed now, from, to, protocol, port): one flow's change.

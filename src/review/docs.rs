@@ -328,10 +328,7 @@ fn limitations(intent: &Intent, engines: &[Engine]) -> Vec<(Origin, Limitation)>
 fn within(inner: &Origin, outer: &Origin) -> bool {
     inner.file == outer.file
         && !outer.path.is_empty()
-        && inner
-            .path
-            .strip_prefix(outer.path.as_str())
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+        && crate::vocab::source::path_within(&inner.path, &outer.path)
 }
 
 #[derive(Default)]

@@ -204,7 +204,7 @@ fn probes_for_rule(
                 let port = ports.first().copied().unwrap_or(443);
                 vec![(Protocol::Tcp, port)]
             }
-            (_, Target::Host { open_expected: true, host }) if *host != METADATA.to_string() => {
+            (_, Target::Host { open_expected: true, .. }) => {
                 if matches!(destination, Endpoint::External(ip) if *ip == IpAddr::V4(INTERNET)) {
                     vec![(Protocol::Tcp, 443)]
                 } else {

@@ -135,6 +135,12 @@ impl Sources {
     }
 }
 
+/// Whether the key path `inner` is `outer` or a key or index under it (`a.b[0]` is within
+/// `a.b`; `a.bc` is not). The empty path is within everything and contains only itself.
+pub fn path_within(inner: &str, outer: &str) -> bool {
+    inner.strip_prefix(outer).is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+}
+
 /// Where a piece of intent came from, so that engine errors can point at the values.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Origin {
