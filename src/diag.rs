@@ -10,6 +10,7 @@ pub fn human(d: &Diagnostic, sources: Option<&Sources>, color: bool) -> String {
     let level = match d.severity {
         Severity::Error => Level::ERROR,
         Severity::Warning => Level::WARNING,
+        Severity::Note => Level::NOTE,
     };
     let mut title = Group::with_title(level.primary_title(d.message.as_str()).id(d.code.as_str()));
     let mut location_note = None;

@@ -145,6 +145,54 @@ pub enum Code {
     /// half connection, a namespace allow that widens a workload's own list).
     #[serde(rename = "NP103")]
     Suspicious,
+    /// lint: a managed namespace without a default-deny.
+    #[serde(rename = "NP201")]
+    NoDefaultDeny,
+    /// lint: egress to every internet address on every port.
+    #[serde(rename = "NP202")]
+    InternetEgressAllPorts,
+    /// lint: ingress open to everyone on a port not declared internet-facing.
+    #[serde(rename = "NP203")]
+    IngressOpenToEveryone,
+    /// lint: the cloud metadata address is reachable.
+    #[serde(rename = "NP204")]
+    MetadataReachable,
+    /// lint: egress is isolated and cluster DNS is not reachable.
+    #[serde(rename = "NP205")]
+    EgressWithoutDns,
+    /// lint: a cross-namespace flow allowed at one end and refused at the other.
+    #[serde(rename = "NP206")]
+    HalfConnection,
+    /// lint: a namespace-wide allow widens a workload's own narrower `from` list.
+    #[serde(rename = "NP207")]
+    NamespaceAllowWidens,
+    /// lint: a peer names a namespace or labels nothing declares (with a topology: selects no pod).
+    #[serde(rename = "NP208")]
+    PeerSelectsNothing,
+    /// lint: a rule duplicates or is covered by another rule of the same pods.
+    #[serde(rename = "NP209")]
+    ShadowedRule,
+    /// lint: a named port no workload declares.
+    #[serde(rename = "NP210")]
+    UndeclaredNamedPort,
+    /// lint: a rule depends on a namespace netpol does not manage.
+    #[serde(rename = "NP211")]
+    UnmanagedDependency,
+    /// lint: a guardrail blocks cluster DNS.
+    #[serde(rename = "NP212")]
+    GuardrailBlocksDns,
+    /// lint: a namespace selector and a pod selector written as two peers (OR).
+    #[serde(rename = "NP213")]
+    OrInsteadOfAnd,
+    /// lint: an admission-webhook port the API server cannot reach.
+    #[serde(rename = "NP214")]
+    WebhookUnreachable,
+    /// lint: egress to a named port, resolved on each destination pod.
+    #[serde(rename = "NP215")]
+    EgressToNamedPort,
+    /// lint: a port number no selected workload declares.
+    #[serde(rename = "NP216")]
+    PortNotDeclared,
 }
 
 impl Code {
@@ -165,6 +213,22 @@ impl Code {
             Code::Approximated => "NP101",
             Code::Ignored => "NP102",
             Code::Suspicious => "NP103",
+            Code::NoDefaultDeny => "NP201",
+            Code::InternetEgressAllPorts => "NP202",
+            Code::IngressOpenToEveryone => "NP203",
+            Code::MetadataReachable => "NP204",
+            Code::EgressWithoutDns => "NP205",
+            Code::HalfConnection => "NP206",
+            Code::NamespaceAllowWidens => "NP207",
+            Code::PeerSelectsNothing => "NP208",
+            Code::ShadowedRule => "NP209",
+            Code::UndeclaredNamedPort => "NP210",
+            Code::UnmanagedDependency => "NP211",
+            Code::GuardrailBlocksDns => "NP212",
+            Code::OrInsteadOfAnd => "NP213",
+            Code::WebhookUnreachable => "NP214",
+            Code::EgressToNamedPort => "NP215",
+            Code::PortNotDeclared => "NP216",
         }
     }
 }
@@ -174,6 +238,8 @@ impl Code {
 pub enum Severity {
     Error,
     Warning,
+    /// Lint only: worth knowing, never fails a run.
+    Note,
 }
 
 impl Diagnostic {

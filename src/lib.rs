@@ -13,6 +13,7 @@ pub mod error;
 pub mod eval;
 pub(crate) mod input;
 pub mod intent;
+pub mod lint;
 pub(crate) mod parallel;
 pub mod render;
 pub mod review;

@@ -71,7 +71,7 @@ pub fn lower_values(
 /// lowered (and rendered) too, so that problems the later stages find (a clash, something the
 /// engine cannot express) are reported in the same run; those an omitted entry may have caused
 /// are not.
-fn load_and_lower(
+pub fn load_and_lower(
     inputs: &[Input],
     options: &LowerOptions,
     sources: &mut Sources,

@@ -35,6 +35,7 @@ builtin!(TEST_JUNIT, "junit.xml.j2");
 builtin!(PROBE_SCRIPT, "probe.sh.j2");
 builtin!(EXPLAIN_TEXT, "explain.txt.j2");
 builtin!(CHECK_TEXT, "check.txt.j2");
+builtin!(LINT_TEXT, "lint.txt.j2");
 
 /// Every built-in template (for tests and the README).
 pub const ALL: &[Builtin] = &[
@@ -49,6 +50,7 @@ pub const ALL: &[Builtin] = &[
     PROBE_SCRIPT,
     EXPLAIN_TEXT,
     CHECK_TEXT,
+    LINT_TEXT,
 ];
 
 /// Lay `context` out with `builtin`, or with the template in `user` when one is given. A user

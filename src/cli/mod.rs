@@ -4,6 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 pub mod analyse;
+pub mod lint;
 pub mod review;
 pub mod shell;
 
@@ -50,6 +51,9 @@ pub enum Command {
     Matrix(analyse::MatrixArgs),
     /// Render every engine and list every flow where one disagrees with the intent.
     Check(analyse::CheckArgs),
+    /// Mistakes that render without error: missing default-deny, open internet, metadata
+    /// reachable, half connections, … in values or in policies netpol did not write.
+    Lint(lint::LintArgs),
     /// Print the topology (or the flows) netpol derives from values.
     Topology(analyse::TopologyArgs),
     /// Judge flows that say what they expect (`allowed: true|false`); exit 3 when one fails.
@@ -228,6 +232,20 @@ pub fn run(cli: Cli) -> i32 {
             print_verdict(|s| review::diff(&args, color, s), format)
         }
         Command::Docs(args) => print_result(|s| review::docs(&args, s), format),
+        Command::Lint(args) => {
+            let color = std::io::stdout().is_terminal();
+            let mut sources = Sources::default();
+            match lint::lint(&args, color, &mut sources) {
+                Ok((text, failed, warnings)) => {
+                    print_diagnostics(&warnings, &sources, format, std::io::stderr().is_terminal());
+                    match write_stdout(&text) {
+                        Ok(()) => i32::from(failed),
+                        Err(e) => report(&e, &sources, format, color),
+                    }
+                }
+                Err(e) => report(&e, &sources, format, std::io::stderr().is_terminal()),
+            }
+        }
         Command::Probe(args) => print_result(|s| review::probe(&args, s), format),
         Command::Test(args) => print_verdict(|s| review::test(&args, s), format),
         Command::Profiles(args) => match shell::profiles(&args).and_then(|text| write_stdout(&text)) {

@@ -56,7 +56,7 @@ fn refuse_template_for_json(template: Option<&PathBuf>, json: bool) -> Result<()
     Ok(())
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
+pub(super) fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
     serde_json::to_string_pretty(value)
         .map(|mut text| {
             text.push('\n');

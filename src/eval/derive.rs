@@ -19,6 +19,8 @@ use crate::intent::{
 pub(crate) const UNRELATED_NAMESPACE: &str = "netpol-unrelated";
 /// A pod with no labels, placed in every namespace.
 pub(crate) const PLAIN_POD: &str = "netpol-plain";
+/// The start of the name of a pod made for a rule's peer that no declared workload is.
+pub(crate) const PEER_POD_PREFIX: &str = "peer-";
 /// An address on the internet (TEST-NET-2), outside every cluster range.
 pub(crate) const INTERNET: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
 /// The cloud metadata service.
@@ -314,7 +316,8 @@ impl Builder<'_> {
                     })
                     .collect::<Vec<_>>()
                     .join("-");
-                let base = if slug.is_empty() { PLAIN_POD.to_string() } else { format!("peer-{slug}") };
+                let base =
+                    if slug.is_empty() { PLAIN_POD.to_string() } else { format!("{PEER_POD_PREFIX}{slug}") };
                 let base: String = base.chars().take(50).collect();
                 let mut name = base.clone();
                 let mut n = 1;

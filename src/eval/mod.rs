@@ -518,52 +518,67 @@ impl PolicySet {
 
     /// Judge one flow: egress at the source, then ingress at the destination.
     pub fn evaluate(&self, topology: &Topology, flow: &Flow<'_>) -> Verdict {
-        let ctx = Context { topology, cni: self.cni };
         let mut verdict = Verdict { allowed: true, steps: Vec::new(), unmodelled: Vec::new() };
         for dir in [Direction::Egress, Direction::Ingress] {
-            let Some(subject) = flow.subject(dir) else {
-                let end = if dir == Direction::Egress { "source" } else { "destination" };
-                verdict.steps.push((
-                    dir,
-                    Step::builtin(Decision::Allow, format!("the {end} is not a pod; no policy applies")),
-                ));
-                continue;
-            };
-            if dir == Direction::Ingress
-                && let Endpoint::Node(node) = flow.source
-                && subject.node_name.as_deref() == Some(node.name.as_str())
-            {
-                verdict.steps.push((
-                    dir,
-                    Step::builtin(Decision::Allow, "from the pod's own node (kubelet probes)".into()),
-                ));
-                continue;
-            }
-            let mut decided = false;
-            for layer in &self.layers {
-                let outcome = layer.decide(&ctx, dir, flow);
-                verdict.unmodelled.extend(outcome.unmodelled);
-                verdict.steps.extend(outcome.steps.into_iter().map(|s| (dir, s)));
-                match outcome.decision {
-                    Decision::Allow => {
-                        decided = true;
-                        break;
-                    }
-                    Decision::Deny => {
-                        verdict.allowed = false;
-                        return verdict;
-                    }
-                    Decision::Pass => {}
-                }
-            }
-            if !decided {
-                verdict.steps.push((
-                    dir,
-                    Step::builtin(Decision::Allow, format!("no policy decides {}; allowed", dir.field())),
-                ));
+            let side = self.evaluate_direction(topology, flow, dir);
+            let through = side.lets_through();
+            verdict.unmodelled.extend(side.unmodelled);
+            verdict.steps.extend(side.steps.into_iter().map(|s| (dir, s)));
+            if !through {
+                verdict.allowed = false;
+                return verdict;
             }
         }
         verdict
+    }
+
+    /// Judge one direction of a flow on its own, whatever the other direction says: lint
+    /// asks whether a connection is allowed at one end and refused at the other.
+    pub fn evaluate_direction(&self, topology: &Topology, flow: &Flow<'_>, dir: Direction) -> Outcome {
+        let ctx = Context { topology, cni: self.cni };
+        let Some(subject) = flow.subject(dir) else {
+            let end = if dir == Direction::Egress { "source" } else { "destination" };
+            return Outcome::new(
+                Decision::Allow,
+                Step::builtin(Decision::Allow, format!("the {end} is not a pod; no policy applies")),
+            );
+        };
+        if dir == Direction::Ingress
+            && let Endpoint::Node(node) = flow.source
+            && subject.node_name.as_deref() == Some(node.name.as_str())
+        {
+            return Outcome::new(
+                Decision::Allow,
+                Step::builtin(Decision::Allow, "from the pod's own node (kubelet probes)".into()),
+            );
+        }
+        let mut side = Outcome { decision: Decision::Allow, steps: Vec::new(), unmodelled: Vec::new() };
+        for layer in &self.layers {
+            let outcome = layer.decide(&ctx, dir, flow);
+            side.unmodelled.extend(outcome.unmodelled);
+            side.steps.extend(outcome.steps);
+            match outcome.decision {
+                Decision::Allow => return side,
+                Decision::Deny => {
+                    side.decision = Decision::Deny;
+                    return side;
+                }
+                Decision::Pass => {}
+            }
+        }
+        // Nothing decided: the direction is open. `Pass` tells the caller no object spoke.
+        side.decision = Decision::Pass;
+        side.steps
+            .push(Step::builtin(Decision::Allow, format!("no policy decides {}; allowed", dir.field())));
+        side
+    }
+}
+
+/// What one direction of a flow came to.
+impl Outcome {
+    /// The direction lets the flow through (allowed by a rule, or by no policy at all).
+    pub fn lets_through(&self) -> bool {
+        self.decision != Decision::Deny
     }
 }
 

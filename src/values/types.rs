@@ -51,6 +51,9 @@ pub struct Values {
     /// Namespaces netpol must never touch (002: kube-system), listed in the output header.
     #[serde(default)]
     pub unmanaged_namespaces: Vec<DnsLabel>,
+    /// Settings of `netpol lint` (findings a team accepts); render ignores them.
+    #[serde(default)]
+    pub lint: LintValues,
 
     // The controller chart of the 004 document.
     pub network_policy: Option<ChartNetworkPolicy>,
@@ -68,6 +71,28 @@ pub struct Values {
     pub fullname_override: Option<DnsLabel>,
     /// The controller pods' labels; default `app.kubernetes.io/name` + `app.kubernetes.io/instance`.
     pub selector_labels: Option<Labels>,
+}
+
+/// `lint:`: what `netpol lint` should not report.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LintValues {
+    /// Findings a team accepts, each by rule code and optionally by key path.
+    #[serde(default)]
+    pub ignore: Vec<LintIgnore>,
+}
+
+/// One accepted finding: every finding of rule `code`, or only those at or under `path`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LintIgnore {
+    /// The rule code, e.g. `NP204`.
+    pub code: String,
+    /// A key path of the values (`namespaces.build`, `workloads.api.ports.http`): the finding's
+    /// own path or one it lies under. Absent: everywhere.
+    pub path: Option<String>,
+    /// Why the team accepts it, for the reader (not checked).
+    pub reason: Option<String>,
 }
 
 /// Facts about the target cluster; never discovered, so renders are reproducible.
@@ -385,6 +410,10 @@ pub struct WorkloadPort {
     pub from: Vec<PeerSpec>,
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// The port is meant to be reached from the internet: `netpol lint` does not report an
+    /// open `from` list on it.
+    #[serde(default)]
+    pub internet_facing: bool,
 }
 
 fn yes() -> bool {

@@ -14,7 +14,7 @@ const LAYERS: &[&[&str]] = &[
     &["engine"],
     &["emit", "eval"],
     &["render"],
-    &["review"],
+    &["review", "lint"],
     &["cli"],
 ];
 
