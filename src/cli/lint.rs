@@ -40,7 +40,7 @@ pub struct LintArgs {
     #[arg(long, value_name = "FILE")]
     pub topology: Option<PathBuf>,
     /// The CNI that enforces the manifests (default: inferred from their kinds).
-    #[arg(long, value_parser = clap::value_parser!(CniArg), requires = "manifests")]
+    #[arg(long, value_parser = clap::value_parser!(CniArg))]
     pub cni: Option<CniArg>,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t = LintFormat::Text)]
@@ -103,6 +103,11 @@ struct Summary {
 pub fn lint(args: &LintArgs, color: bool, sources: &mut Sources) -> Result<(String, bool, Vec<Diagnostic>)> {
     if args.template.is_some() && args.output != LintFormat::Text {
         return Err(Error::Usage("--template lays out `-o text`; JSON and SARIF are not templated".into()));
+    }
+    if args.cni.is_some() && args.manifests.is_none() {
+        return Err(Error::Usage(
+            "--cni applies to --manifests; values are judged by their own meaning".into(),
+        ));
     }
     let read = |path: &Path| crate::input::read_path(path);
     let topology = match &args.topology {
@@ -168,6 +173,11 @@ fn summary(report: &Report) -> Summary {
     }
 }
 
+/// `file:line:column`, without the key path.
+fn position(origin: &crate::vocab::Origin) -> String {
+    format!("{}:{}:{}", origin.file, origin.line, origin.column)
+}
+
 fn text_context(report: &Report, sources: &Sources, color: bool) -> TextContext {
     let findings = report
         .findings
@@ -185,10 +195,10 @@ fn text_context(report: &Report, sources: &Sources, color: bool) -> TextContext 
         .map(|s| TextSilenced {
             code: s.finding.code.as_str(),
             message: s.finding.message.clone(),
-            at: s.finding.origin.as_ref().map(ToString::to_string).unwrap_or_default(),
+            at: s.finding.origin.as_ref().map(position).unwrap_or_default(),
             by: match &s.by {
-                SilencedBy::Values { origin, .. } => format!("lint.ignore at {origin}"),
-                SilencedBy::Comment { origin } => format!("comment at {origin}"),
+                SilencedBy::Values { origin, .. } => format!("lint.ignore at {}", position(origin)),
+                SilencedBy::Comment { origin } => format!("comment at {}", position(origin)),
             },
             reason: match &s.by {
                 SilencedBy::Values { reason, .. } => reason.clone(),

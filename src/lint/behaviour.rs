@@ -471,7 +471,21 @@ struct ValuesPlaces<'a> {
 
 impl Places for ValuesPlaces<'_> {
     fn step(&self, dir: Direction, step: &Step) -> Place {
-        let first = step.object.split(", ").next().unwrap_or_default();
+        // Of several policies that isolate a pod and allow nothing matching, the default-deny
+        // is where a reader fixes it.
+        let objects: Vec<&str> = step.object.split(", ").collect();
+        let policy_named = |object: &str| {
+            let (namespace, name) = object.strip_prefix("policy ")?.split_once('/')?;
+            self.intent.policies.iter().find(|p| p.namespace == namespace && p.name == name)
+        };
+        let denying = objects
+            .iter()
+            .filter_map(|o| policy_named(o))
+            .find(|p| matches!(p.role, PolicyRole::DefaultDeny(_)));
+        let first = match denying {
+            Some(p) if step.rule.is_empty() => return Place::Values(p.origin.clone()),
+            _ => objects.first().copied().unwrap_or_default(),
+        };
         if let Some((namespace, name)) = first.strip_prefix("policy ").and_then(|r| r.split_once('/')) {
             let Some(policy) =
                 self.intent.policies.iter().find(|p| p.namespace == namespace && p.name == name)

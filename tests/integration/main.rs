@@ -15,6 +15,7 @@ mod fast_path;
 mod guardrail_exceptions;
 mod hostile_input;
 mod layering;
+mod lint;
 mod manifest_reading;
 mod named_ports;
 mod namespaces;
