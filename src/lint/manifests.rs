@@ -44,8 +44,17 @@ fn kubernetes_either_selector(spec: &Value, label: &str) -> Vec<Diagnostic> {
     for (direction, peers_key) in [("ingress", "from"), ("egress", "to")] {
         for (i, rule) in items(spec.get(direction)).iter().enumerate() {
             let peers = items(rule.get(peers_key));
-            let namespaces_only =
-                peers.iter().any(|p| p.get("namespaceSelector").is_some() && p.get("podSelector").is_none());
+            // A namespace picked by name alone is plainly meant whole.
+            let by_name_only = |p: &Value| {
+                selector(p.get("namespaceSelector")).is_some_and(|s| {
+                    s.match_expressions.is_empty()
+                        && s.match_labels.len() == 1
+                        && s.match_labels.get(crate::intent::NAMESPACE_NAME_LABEL).is_some()
+                })
+            };
+            let namespaces_only = peers.iter().any(|p| {
+                p.get("namespaceSelector").is_some() && p.get("podSelector").is_none() && !by_name_only(p)
+            });
             let pods_only = peers.iter().any(|p| {
                 p.get("podSelector").is_some()
                     && p.get("namespaceSelector").is_none()

@@ -201,7 +201,13 @@ fn unmanaged_peers(rule: &Rule, intent: &Intent) -> Vec<Diagnostic> {
 /// NP213: `[{namespaceSelector: …}, {podSelector: …}]` in one rule.
 fn either_selector(rule: &Rule) -> Option<Diagnostic> {
     let namespaces_only = rule.peers.iter().find_map(|p| match p {
-        Peer::Pods { namespaces: Namespaces::Matching(selector), pods } if pods.is_empty() => Some(selector),
+        // Every pod of namespaces picked by labels; one namespace by name (`namespace: x`)
+        // is plainly meant whole.
+        Peer::Pods { namespaces: Namespaces::Matching(selector), pods }
+            if pods.is_empty() && named_namespace(selector).is_none() =>
+        {
+            Some(selector)
+        }
         _ => None,
     })?;
     let pods_only = rule.peers.iter().find_map(|p| match p {
