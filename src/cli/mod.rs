@@ -43,6 +43,8 @@ pub enum Command {
     Completions(shell::CompletionsArgs),
     /// Write man pages, one per command, into a directory.
     Man(shell::ManArgs),
+    /// Print the JSON Schema (draft 2020-12) of the values file, for editors and CI.
+    Schema,
     /// Judge flows against policies you already run, in a topology you describe.
     Eval(EvalArgs),
     /// Why is this flow allowed or blocked? Every object and rule that decided, in order.
@@ -249,6 +251,10 @@ pub fn run(cli: Cli) -> i32 {
         Command::Probe(args) => print_result(|s| review::probe(&args, s), format),
         Command::Test(args) => print_verdict(|s| review::test(&args, s), format),
         Command::Profiles(args) => match shell::profiles(&args).and_then(|text| write_stdout(&text)) {
+            Ok(()) => 0,
+            Err(e) => report(&e, &Sources::default(), format, false),
+        },
+        Command::Schema => match write_stdout(&crate::values::schema::values_schema()) {
             Ok(()) => 0,
             Err(e) => report(&e, &Sources::default(), format, false),
         },

@@ -4,6 +4,7 @@ pub mod checked;
 pub mod de;
 pub mod merge;
 pub mod profiles;
+pub mod schema;
 pub mod set;
 pub mod tree;
 pub mod types;

@@ -26,23 +26,29 @@ impl<'de> Deserialize<'de> for Engine {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Values {
     /// The engine to render (general shape); `networkPolicy.engine` in the chart shape.
     pub engine: Option<Engine>,
     /// Release name (`helm template NAME`); the command line wins.
     pub release: Option<DnsLabel>,
+    /// Labels added to every rendered object (Helm's commonLabels).
     #[serde(default)]
     pub common_labels: Labels,
+    /// Annotations added to every rendered object.
     #[serde(default)]
     pub common_annotations: BTreeMap<String, String>,
+    /// Facts about the target cluster: address ranges, API server, DNS, where shared services run.
     #[serde(default)]
     pub cluster: Cluster,
+    /// Cluster-wide denies that namespace and workload policies cannot override (003).
     #[serde(default)]
     pub guardrails: Guardrails,
+    /// Per-namespace policy: default-deny, namespace-wide allows, profiles and workloads, by namespace name.
     #[serde(default)]
     pub namespaces: BTreeMap<String, NamespaceValues>,
+    /// Workloads of the general shape, by name: their pods, ports and egress.
     #[serde(default)]
     pub workloads: BTreeMap<String, Workload>,
     /// Cross-namespace connections, each rendered on both sides.
@@ -56,7 +62,9 @@ pub struct Values {
     pub lint: LintValues,
 
     // The controller chart of the 004 document.
+    /// The 004 controller chart's `networkPolicy` block.
     pub network_policy: Option<ChartNetworkPolicy>,
+    /// The 004 controller chart's container ports (webhook 9443, metrics 8080, gate 8082).
     #[serde(default)]
     pub ports: ChartPorts,
     /// `webhook.enabled` (default true): the webhook ingress rule renders only when enabled.
@@ -74,7 +82,7 @@ pub struct Values {
 }
 
 /// `lint:`: what `netpol lint` should not report.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct LintValues {
     /// Findings a team accepts, each by rule code and optionally by key path.
@@ -83,7 +91,7 @@ pub struct LintValues {
 }
 
 /// One accepted finding: every finding of rule `code`, or only those at or under `path`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct LintIgnore {
     /// The rule code, e.g. `NP204`.
@@ -96,7 +104,7 @@ pub struct LintIgnore {
 }
 
 /// Facts about the target cluster; never discovered, so renders are reproducible.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Cluster {
     /// The pod range, or one range per address family on a dual-stack cluster.
@@ -108,8 +116,10 @@ pub struct Cluster {
     /// Node addresses, excluded from internet egress like the pod and service ranges.
     #[serde(default, rename = "nodeCIDRs")]
     pub node_cidrs: CidrList,
+    /// The API server's endpoint addresses and ports.
     #[serde(default)]
     pub api_server: ApiServerFacts,
+    /// Where cluster DNS runs (default: `k8s-app: kube-dns` pods in `kube-system`).
     #[serde(default)]
     pub dns: DnsFacts,
     /// Label that marks tenant namespaces; its value names the tenant (guardrails).
@@ -126,10 +136,12 @@ pub struct Cluster {
 }
 
 /// Pods by namespace and labels, as cluster facts.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PodsRef {
+    /// The namespace of the pods.
     pub namespace: DnsLabel,
+    /// The pods' labels; empty: every pod of the namespace.
     #[serde(default)]
     pub pod_labels: Labels,
 }
@@ -149,7 +161,7 @@ impl PodsRef {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ApiServerFacts {
     /// Endpoint addresses of `default/kubernetes` (not the ClusterIP).
@@ -170,11 +182,13 @@ fn default_api_ports() -> Vec<PortValue> {
     vec![PortValue::Number(443), PortValue::Number(6443)]
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct DnsFacts {
+    /// The namespace of the cluster DNS pods (default `kube-system`).
     #[serde(default = "default_dns_namespace")]
     pub namespace: DnsLabel,
+    /// The labels of the cluster DNS pods (default `k8s-app: kube-dns`).
     #[serde(default = "default_dns_labels")]
     pub pod_labels: Labels,
     /// Node-local DNS cache address (169.254.20.10) where one runs.
@@ -201,7 +215,7 @@ fn default_dns_labels() -> Labels {
 }
 
 /// Platform guardrails (003 document): cluster-wide denies nothing below may override.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Guardrails {
     /// Deny egress to 169.254.169.254/32 and fd00:ec2::254/128 from every pod.
@@ -221,7 +235,7 @@ pub struct Guardrails {
 
 /// One exception to the tenant guardrails: traffic to these pods on these ports is not denied
 /// by them (namespace and workload policies still decide).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct GuardrailAllow {
     /// The pods: `namespace` / `podLabels` or `namespaceSelector` / `podSelector`.
@@ -232,7 +246,7 @@ pub struct GuardrailAllow {
 }
 
 /// Namespace-level policy: a default-deny, namespace-wide allows, and the namespace's workloads.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NamespaceValues {
     /// A preset from profiles/, merged under what this namespace sets (applied while loading).
@@ -240,7 +254,9 @@ pub struct NamespaceValues {
     /// Labels the namespace carries (e.g. the tenant label); used by guardrails.
     #[serde(default)]
     pub labels: Labels,
+    /// Deny ingress and/or egress of every pod of the namespace unless an allow says otherwise.
     pub default_deny: Option<NamespaceDefaultDeny>,
+    /// Namespace-wide allows: DNS, the same namespace, shared services, other namespaces, the internet, the API server.
     #[serde(default)]
     pub allow: NamespaceAllow,
     /// Further ingress rules for every pod of the namespace.
@@ -259,17 +275,20 @@ pub struct NamespaceValues {
     pub description: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NamespaceDefaultDeny {
+    /// Deny all ingress by default.
     #[serde(default)]
     pub ingress: bool,
+    /// Deny all egress by default.
     #[serde(default)]
     pub egress: bool,
+    /// Precedence of the default-deny in ordered engines (Calico order; default 2000, after every allowlist).
     pub order: Option<u32>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NamespaceAllow {
     /// Egress to cluster DNS (UDP and TCP 53).
@@ -329,30 +348,35 @@ impl<'de, T: Deserialize<'de> + Default> Deserialize<'de> for Switch<T> {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PortsOnly {
+    /// The ports (numbers, names or `{protocol, port, endPort}`); empty: every port.
     #[serde(default)]
     pub ports: Vec<PortSpec>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct InternetValues {
     /// Default `[0.0.0.0/0]`; the external-API pattern names the narrowest CIDRs here.
     #[serde(default)]
     pub cidrs: Vec<Cidr>,
+    /// The ports; empty: every port.
     #[serde(default)]
     pub ports: Vec<PortSpec>,
 }
 
 /// A connection declared once and rendered on both sides (003: cross-namespace traffic needs
 /// an egress policy at the source and an ingress policy at the destination).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Connection {
+    /// The side that connects (gets the egress rule).
     pub from: Endpoint,
+    /// The side that accepts (gets the ingress rule).
     pub to: Endpoint,
+    /// The destination ports; empty: every port.
     #[serde(default)]
     pub ports: Vec<PortSpec>,
     /// Optional name, used in the policy names (default: the connection's index).
@@ -360,17 +384,19 @@ pub struct Connection {
 }
 
 /// One side of a connection: a namespace, optionally narrowed to a workload or to pod labels.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Endpoint {
+    /// The namespace of this side.
     pub namespace: DnsLabel,
     /// A workload declared in the values; its pod selector is used.
     pub workload: Option<String>,
+    /// Pods by labels instead of a declared workload; neither: every pod of the namespace.
     pub pod_labels: Option<Labels>,
 }
 
 /// One workload of the general shape: pods, their ports and who may use them, their egress.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Workload {
     /// Default: `-n/--namespace`, else `default`.
@@ -392,22 +418,30 @@ pub struct Workload {
     /// Opt-in egress lockdown.
     #[serde(default)]
     pub egress: EgressValues,
+    /// Rules in Cilium's own schema, merged verbatim when rendering cilium.
     #[serde(default)]
     pub cilium: RawRulesValues,
+    /// Rules in Calico's own schema, merged verbatim when rendering calico.
     #[serde(default)]
     pub calico: RawRulesValues,
+    /// Rules in ClusterNetworkPolicy's own schema, merged verbatim when rendering clusterNetworkPolicy.
     #[serde(default)]
     pub cluster_network_policy: RawRulesValues,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct WorkloadPort {
+    /// The container port: a number (1-65535) or a port name.
     pub port: PortValue,
+    /// TCP (default), UDP or SCTP.
     pub protocol: Option<crate::vocab::Protocol>,
+    /// The last port of a range starting at `port`.
     pub end_port: Option<i64>,
+    /// Who may connect; absent or empty: anyone.
     #[serde(default)]
     pub from: Vec<PeerSpec>,
+    /// Render this port's rule (default true).
     #[serde(default = "yes")]
     pub enabled: bool,
     /// The port is meant to be reached from the internet: `netpol lint` does not report an
@@ -420,27 +454,32 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct IngressRuleSpec {
+    /// Peers allowed in; empty: anyone.
     #[serde(default)]
     pub from: Vec<PeerSpec>,
+    /// Ports; empty: every port.
     #[serde(default)]
     pub ports: Vec<PortSpec>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct EgressRuleSpec {
+    /// Peers allowed out to; empty: anywhere.
     #[serde(default)]
     pub to: Vec<PeerSpec>,
+    /// Ports; empty: every port.
     #[serde(default)]
     pub ports: Vec<PortSpec>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct EgressValues {
+    /// Restrict egress to what this block allows.
     #[serde(default)]
     pub enabled: bool,
     /// DNS to the cluster DNS pods on UDP and TCP 53.
@@ -451,6 +490,7 @@ pub struct EgressValues {
     /// Egress to the API server (by `cluster.apiServer`; Cilium: the kube-apiserver entity).
     #[serde(default)]
     pub api_server: bool,
+    /// Further egress rules (`to`, `ports`).
     #[serde(default)]
     pub to: Vec<EgressRuleSpec>,
 }
@@ -462,64 +502,83 @@ impl Default for EgressValues {
 }
 
 /// `<engine>.ingress` / `<engine>.egress`: rules in that engine's own schema, merged verbatim.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawRulesValues {
+    /// Ingress rules in the engine's own schema.
     #[serde(default)]
     pub ingress: Vec<RawJson>,
+    /// Egress rules in the engine's own schema.
     #[serde(default)]
     pub egress: Vec<RawJson>,
 }
 
 /// `networkPolicy:` of the 004 controller chart.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ChartNetworkPolicy {
+    /// Render the chart's network policies at all.
     #[serde(default)]
     pub enabled: bool,
+    /// The engine to render: kubernetes, cilium, calico or clusterNetworkPolicy.
     pub engine: Option<Engine>,
+    /// A namespace default-deny besides the pod-scoped allowlist.
     #[serde(default)]
     pub default_deny: ChartDefaultDeny,
+    /// Who may call the admission webhook port; empty: anyone.
     #[serde(default)]
     pub webhook: ChartPortFrom,
+    /// Who may scrape the metrics port; empty: anyone.
     #[serde(default)]
     pub metrics: ChartPortFrom,
+    /// Who may use the gate port (when `gate.enabled`); empty: anyone.
     #[serde(default)]
     pub gate: ChartPortFrom,
+    /// Further ingress rules, Kubernetes-shaped (`from`, `ports`).
     #[serde(default)]
     pub additional_ingress: Vec<IngressRuleSpec>,
+    /// Opt-in egress lockdown of the controller pods.
     #[serde(default)]
     pub egress: EgressValues,
+    /// Rules in Cilium's own schema, merged verbatim when rendering cilium.
     #[serde(default)]
     pub cilium: RawRulesValues,
+    /// Rules in Calico's own schema, merged verbatim when rendering calico.
     #[serde(default)]
     pub calico: RawRulesValues,
+    /// Rules in ClusterNetworkPolicy's own schema, merged verbatim.
     #[serde(default)]
     pub cluster_network_policy: RawRulesValues,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ChartDefaultDeny {
+    /// Render the namespace default-deny.
     #[serde(default)]
     pub enabled: bool,
+    /// Precedence in ordered engines (Calico order; default 2000).
     pub order: Option<u32>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ChartPortFrom {
+    /// Peers allowed in; empty: anyone.
     #[serde(default)]
     pub from: Vec<PeerSpec>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ChartPorts {
+    /// The webhook container port (default 9443).
     #[serde(default = "webhook_port")]
     pub webhook: PortValue,
+    /// The metrics container port (default 8080).
     #[serde(default = "metrics_port")]
     pub metrics: PortValue,
+    /// The gate container port (default 8082).
     #[serde(default = "gate_port")]
     pub gate: PortValue,
 }
@@ -541,8 +600,9 @@ fn gate_port() -> PortValue {
 }
 
 /// `webhook:` / `gate:` of the chart; only `enabled` matters to network policy.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ChartToggle {
+    /// Whether the feature (and its ingress rule) is on.
     pub enabled: Option<bool>,
 }

@@ -24,4 +24,5 @@ mod passthrough_schemas;
 mod pipes;
 mod properties;
 mod review;
+mod schema;
 mod shell;
