@@ -127,11 +127,16 @@ pub struct ValuesArgs {
     /// Render guardrails an engine can only approximate (kubernetes) with a warning instead of failing.
     #[arg(long)]
     pub accept_weaker_guardrails: bool,
+    /// A directory of your own namespace profiles (`NAME.yaml`); repeatable. `netpol profiles
+    /// --profiles-dir DIR` lists them. A name a built-in profile has is an error.
+    #[arg(long = "profiles-dir", value_name = "DIR")]
+    pub profiles_dir: Vec<String>,
 }
 
 impl ValuesArgs {
     pub fn inputs(&self) -> Vec<Input> {
-        let mut inputs: Vec<Input> = self.values.iter().cloned().map(Input::File).collect();
+        let mut inputs: Vec<Input> = self.profiles_dir.iter().cloned().map(Input::ProfilesDir).collect();
+        inputs.extend(self.values.iter().cloned().map(Input::File));
         inputs.extend(self.set.iter().cloned().map(Input::Set));
         inputs.extend(self.set_string.iter().cloned().map(Input::SetString));
         inputs
@@ -250,10 +255,13 @@ pub fn run(cli: Cli) -> i32 {
         }
         Command::Probe(args) => print_result(|s| review::probe(&args, s), format),
         Command::Test(args) => print_verdict(|s| review::test(&args, s), format),
-        Command::Profiles(args) => match shell::profiles(&args).and_then(|text| write_stdout(&text)) {
-            Ok(()) => 0,
-            Err(e) => report(&e, &Sources::default(), format, false),
-        },
+        Command::Profiles(args) => {
+            let mut sources = Sources::default();
+            match shell::profiles(&args, &mut sources).and_then(|text| write_stdout(&text)) {
+                Ok(()) => 0,
+                Err(e) => report(&e, &sources, format, std::io::stderr().is_terminal()),
+            }
+        }
         Command::Schema => match write_stdout(&crate::values::schema::values_schema()) {
             Ok(()) => 0,
             Err(e) => report(&e, &Sources::default(), format, false),

@@ -210,7 +210,9 @@ impl DiffArgs {
     fn base_inputs(&self) -> Vec<crate::values::Input> {
         use crate::values::Input;
         let files = if self.base.is_empty() { &self.values.values } else { &self.base };
-        let mut inputs: Vec<Input> = files.iter().cloned().map(Input::File).collect();
+        let mut inputs: Vec<Input> =
+            self.values.profiles_dir.iter().cloned().map(Input::ProfilesDir).collect();
+        inputs.extend(files.iter().cloned().map(Input::File));
         inputs.extend(self.base_set.iter().cloned().map(Input::Set));
         inputs.extend(self.base_set_string.iter().cloned().map(Input::SetString));
         inputs

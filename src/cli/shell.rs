@@ -8,7 +8,8 @@ use clap::CommandFactory;
 
 use super::Cli;
 use crate::error::{Code, Diagnostic, Error, Result};
-use crate::values::profiles::{PROFILES, Profile};
+use crate::values::profiles::Catalogue;
+use crate::vocab::source::Sources;
 
 #[derive(Debug, clap::Args)]
 pub struct CompletionsArgs {
@@ -80,11 +81,15 @@ pub fn man(args: &ManArgs) -> Result<Vec<PathBuf>> {
 pub struct ProfilesArgs {
     #[command(subcommand)]
     pub action: Option<ProfilesAction>,
+    /// A directory of your own profiles (`NAME.yaml`, each with `description:` and
+    /// `namespace:`); repeatable. A name a built-in profile has is an error.
+    #[arg(long = "profiles-dir", value_name = "DIR", global = true)]
+    pub profiles_dir: Vec<String>,
 }
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ProfilesAction {
-    /// List the built-in profiles with their descriptions (the default).
+    /// List the profiles with their descriptions (the default).
     List,
     /// Print what a profile adds to a namespace, as values.
     Show {
@@ -93,17 +98,24 @@ pub enum ProfilesAction {
     },
 }
 
-pub fn profiles(args: &ProfilesArgs) -> Result<String> {
+pub fn profiles(args: &ProfilesArgs, sources: &mut Sources) -> Result<String> {
+    let catalogue = Catalogue::with_dirs(&args.profiles_dir, sources)?;
     match &args.action {
         None | Some(ProfilesAction::List) => {
-            let width = PROFILES.iter().map(|p| p.name.len()).max().unwrap_or(0);
-            Ok(PROFILES.iter().map(|p| format!("{:width$}  {}\n", p.name, p.description())).collect())
+            let width = catalogue.profiles().iter().map(|p| p.name.len()).max().unwrap_or(0);
+            Ok(catalogue
+                .profiles()
+                .iter()
+                .map(|p| {
+                    let from = if p.builtin { String::new() } else { format!(" ({})", p.source) };
+                    format!("{:width$}  {}{from}\n", p.name, p.description())
+                })
+                .collect())
         }
-        Some(ProfilesAction::Show { name }) => match Profile::find(name) {
+        Some(ProfilesAction::Show { name }) => match catalogue.find(name) {
             Some(profile) => Ok(profile.text().to_string()),
             None => {
-                let names: Vec<&str> = PROFILES.iter().map(|p| p.name).collect();
-                let hint = crate::values::de::suggest(name, &names);
+                let hint = crate::values::de::suggest(name, &catalogue.names());
                 Err(Error::Usage(format!("no profile `{name}`: {hint}")))
             }
         },

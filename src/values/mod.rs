@@ -24,6 +24,8 @@ pub enum Input {
     Set(String),
     /// `--set-string a.b=c`.
     SetString(String),
+    /// `--profiles-dir DIR`: more profiles values may name (wherever it is given).
+    ProfilesDir(String),
 }
 
 /// The merged values tree, its typed form, and the texts it came from.
@@ -42,6 +44,11 @@ impl Loaded {
     }
 }
 
+/// Where a source's text starts (line 1, column 1), for problems of a whole file.
+pub(crate) fn source_start(source: crate::vocab::source::SourceId) -> Loc {
+    Loc { source, line: 1, column: 1 }
+}
+
 /// The inputs parsed and merged (later wins, Helm rules), profiles applied: the untyped tree.
 fn merged(
     inputs: &[Input],
@@ -50,8 +57,13 @@ fn merged(
 ) -> Result<Node> {
     let mut root: Option<Node> = None;
     let mut stdin_used = false;
+    let mut profile_dirs = Vec::new();
     for input in inputs {
         let overlay = match input {
+            Input::ProfilesDir(dir) => {
+                profile_dirs.push(dir.clone());
+                continue;
+            }
             Input::File(path) => {
                 let (name, text) = if path == "-" {
                     if stdin_used {
@@ -91,7 +103,8 @@ fn merged(
         ));
     }
     let mut root = root;
-    crate::values::profiles::apply(&mut root, sources).map_err(Error::invalid)?;
+    let catalogue = profiles::Catalogue::with_dirs(&profile_dirs, sources)?;
+    profiles::apply(&mut root, sources, &catalogue).map_err(Error::invalid)?;
     Ok(root)
 }
 

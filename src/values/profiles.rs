@@ -8,20 +8,24 @@ use super::tree::{Node, Value, parse};
 use crate::error::Diagnostic;
 use crate::vocab::source::{KeyPath, Sources};
 
-/// One embedded profile: its name and its file.
-pub(crate) struct Profile {
-    pub name: &'static str,
-    text: &'static str,
+/// One profile: its name and its file, built in or read from a `--profiles-dir`.
+#[derive(Clone, Debug)]
+pub struct Profile {
+    pub name: String,
+    text: std::sync::Arc<str>,
+    /// Where it comes from: `profile:NAME` for a built-in one, else its file's path.
+    pub source: String,
+    pub builtin: bool,
 }
 
 macro_rules! profiles {
     ($($name:literal),* $(,)?) => {
-        &[$(Profile { name: $name, text: include_str!(concat!("../../profiles/", $name, ".yaml")) }),*]
+        &[$(($name, include_str!(concat!("../../profiles/", $name, ".yaml")))),*]
     };
 }
 
-/// Every profile, sorted by name.
-pub(crate) const PROFILES: &[Profile] = profiles![
+/// Every built-in profile (name, file), sorted by name.
+const BUILTIN: &[(&str, &str)] = profiles![
     "build-sandbox",
     "controller",
     "database",
@@ -34,20 +38,16 @@ pub(crate) const PROFILES: &[Profile] = profiles![
 ];
 
 impl Profile {
-    pub fn find(name: &str) -> Option<&'static Profile> {
-        PROFILES.iter().find(|p| p.name == name)
-    }
-
     /// The profile file: what it adds to a namespace, as values.
-    pub fn text(&self) -> &'static str {
-        self.text
+    pub fn text(&self) -> &str {
+        &self.text
     }
 
     /// The one-line `description:` of the profile file.
     pub fn description(&self) -> String {
         let mut sources = Sources::default();
-        let id = sources.add(format!("profile:{}", self.name), self.text);
-        parse(self.text, id, &sources)
+        let id = sources.add(self.source.clone(), self.text.clone());
+        parse(&self.text, id, &sources)
             .ok()
             .and_then(|n| match n.get("description").map(|d| &d.value) {
                 Some(Value::Str(s)) => Some(s.clone()),
@@ -56,18 +56,112 @@ impl Profile {
             .unwrap_or_default()
     }
 
-    /// The profile's `namespace:` values, located in `profile:NAME`.
+    /// The profile's `namespace:` values, located in its file.
     fn namespace_values(&self, sources: &mut Sources) -> Result<Node, Diagnostic> {
-        let id = sources.add(format!("profile:{}", self.name), self.text);
-        let root = parse(self.text, id, sources)?;
-        root.get("namespace")
-            .cloned()
-            .ok_or_else(|| Diagnostic::new(format!("profile {} has no `namespace:` block", self.name)))
+        let id = sources.id_for(&self.source, &self.text);
+        let root = parse(&self.text, id, sources)?;
+        root.get("namespace").cloned().ok_or_else(|| {
+            let origin = sources.origin(root.loc, &KeyPath::default());
+            Diagnostic::new(format!("profile {} has no `namespace:` block", self.name))
+                .coded(crate::error::Code::MissingKey)
+                .at(&origin)
+                .with_help("a profile file holds `description:` and the values it adds under `namespace:`")
+        })
+    }
+}
+
+/// The profiles values may name: the built-in ones and those of `--profiles-dir`, by name.
+#[derive(Clone, Debug)]
+pub struct Catalogue {
+    profiles: Vec<Profile>,
+}
+
+impl Catalogue {
+    /// The built-in profiles only.
+    pub fn builtin() -> Self {
+        let profiles = BUILTIN
+            .iter()
+            .map(|(name, text)| Profile {
+                name: name.to_string(),
+                text: (*text).into(),
+                source: format!("profile:{name}"),
+                builtin: true,
+            })
+            .collect();
+        Catalogue { profiles }
+    }
+
+    /// The built-in profiles and every `NAME.yaml` (or `.yml`) of `dirs`, named by its file.
+    /// A file that is not a profile, a name that is not a DNS label, and a name a built-in
+    /// or another file already has are errors located in the file.
+    pub fn with_dirs(dirs: &[String], sources: &mut Sources) -> crate::error::Result<Self> {
+        use crate::error::Error;
+        let mut catalogue = Catalogue::builtin();
+        let mut problems = Vec::new();
+        for dir in dirs {
+            let path = std::path::Path::new(dir);
+            let entries =
+                std::fs::read_dir(path).map_err(|source| Error::Io { path: path.into(), source })?;
+            let mut files: Vec<std::path::PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+                .collect();
+            files.sort();
+            for file in files {
+                let text = crate::input::read_path(&file)?;
+                let source = file.display().to_string();
+                let id = sources.add(source.clone(), text.as_str());
+                let origin = sources.origin(super::source_start(id), &KeyPath::default());
+                let name = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+                if let Err(e) = super::checked::check_dns_label(&name) {
+                    problems.push(
+                        Diagnostic::new(format!("profile file name `{name}`: {e}"))
+                            .at(&origin)
+                            .with_help("a profile is named by its file name, which must be a DNS label"),
+                    );
+                    continue;
+                }
+                if let Some(other) = catalogue.find(&name) {
+                    let what = if other.builtin {
+                        "a built-in profile".to_string()
+                    } else {
+                        format!("the profile in {}", other.source)
+                    };
+                    problems.push(
+                        Diagnostic::conflict(format!("profile `{name}` ({source}) has the name of {what}"))
+                            .at(&origin)
+                            .with_help("rename the file: a profile's name is its file name"),
+                    );
+                    continue;
+                }
+                let profile = Profile { name, text: text.into(), source, builtin: false };
+                if let Err(d) = profile.namespace_values(sources) {
+                    problems.push(d);
+                    continue;
+                }
+                catalogue.profiles.push(profile);
+            }
+        }
+        catalogue.profiles.sort_by(|a, b| a.name.cmp(&b.name));
+        if problems.is_empty() { Ok(catalogue) } else { Err(Error::Invalid(problems)) }
+    }
+
+    pub fn find(&self, name: &str) -> Option<&Profile> {
+        self.profiles.iter().find(|p| p.name == name)
+    }
+
+    /// Every profile, sorted by name.
+    pub fn profiles(&self) -> &[Profile] {
+        &self.profiles
+    }
+
+    pub fn names(&self) -> Vec<&str> {
+        self.profiles.iter().map(|p| p.name.as_str()).collect()
     }
 }
 
 /// Replace every `namespaces.<ns>` that names a profile by the profile merged under it.
-pub fn apply(root: &mut Node, sources: &mut Sources) -> Result<(), Diagnostic> {
+pub fn apply(root: &mut Node, sources: &mut Sources, catalogue: &Catalogue) -> Result<(), Diagnostic> {
     let Some(namespaces) = map_entry_mut(root, "namespaces") else { return Ok(()) };
     let Value::Map(entries) = &mut namespaces.value else { return Ok(()) };
     for (key, ns) in entries.iter_mut() {
@@ -84,12 +178,15 @@ pub fn apply(root: &mut Node, sources: &mut Sources) -> Result<(), Diagnostic> {
                 .at(&sources.origin(profile.loc, &path)));
             }
         };
-        let Some(found) = Profile::find(&name) else {
-            let names: Vec<&str> = PROFILES.iter().map(|p| p.name).collect();
+        let Some(found) = catalogue.find(&name) else {
+            let names = catalogue.names();
             return Err(Diagnostic::new(format!("unknown profile `{name}`"))
                 .coded(crate::error::Code::UnknownName)
                 .at(&sources.origin(profile.loc, &path))
-                .with_help(format!("{}; `netpol profiles` lists them", suggest(&name, &names))));
+                .with_help(format!(
+                    "{}; `netpol profiles` lists them (add your own with --profiles-dir)",
+                    suggest(&name, &names)
+                )));
         };
         let mut merged = found.namespace_values(sources)?;
         let user = std::mem::replace(ns, Node::new(Value::Null, ns.loc));
@@ -112,14 +209,15 @@ mod tests {
 
     #[test]
     fn every_profile_parses_and_has_a_description() {
-        for p in PROFILES {
+        let catalogue = Catalogue::builtin();
+        for p in catalogue.profiles() {
             assert!(!p.description().is_empty(), "{} has no description", p.name);
             let mut sources = Sources::default();
             p.namespace_values(&mut sources).unwrap_or_else(|e| panic!("{}: {}", p.name, e.message));
         }
-        let mut names: Vec<&str> = PROFILES.iter().map(|p| p.name).collect();
+        let mut names = catalogue.names();
         names.sort();
-        assert_eq!(names, PROFILES.iter().map(|p| p.name).collect::<Vec<_>>(), "keep PROFILES sorted");
+        assert_eq!(names, catalogue.names(), "keep BUILTIN sorted");
     }
 
     #[test]
@@ -128,7 +226,7 @@ mod tests {
         let text = "namespaces:\n  shop:\n    profile: zero-trust\n    defaultDeny: {egress: false}\n";
         let id = sources.add("v.yaml", text);
         let mut root = parse(text, id, &sources).expect("parses");
-        apply(&mut root, &mut sources).expect("applies");
+        apply(&mut root, &mut sources, &Catalogue::builtin()).expect("applies");
         let shop = root.get("namespaces").and_then(|n| n.get("shop")).expect("shop").to_json();
         assert_eq!(shop["defaultDeny"], serde_json::json!({"ingress": true, "egress": false}));
         assert_eq!(shop["allow"], serde_json::json!({"dns": true, "sameNamespace": true}));
@@ -140,8 +238,13 @@ mod tests {
         let text = "namespaces:\n  shop:\n    profile: zero-trusted\n";
         let id = sources.add("v.yaml", text);
         let mut root = parse(text, id, &sources).expect("parses");
-        let err = apply(&mut root, &mut sources).expect_err("unknown");
-        assert_eq!(err.help.as_deref(), Some("did you mean `zero-trust`?; `netpol profiles` lists them"));
+        let err = apply(&mut root, &mut sources, &Catalogue::builtin()).expect_err("unknown");
+        assert_eq!(
+            err.help.as_deref(),
+            Some(
+                "did you mean `zero-trust`?; `netpol profiles` lists them (add your own with --profiles-dir)"
+            )
+        );
         assert_eq!(err.origin.map(|o| (o.line, o.path)), Some((3, "namespaces.shop.profile".to_string())));
     }
 }

@@ -67,3 +67,67 @@ fn profiles_show_prints_a_profile_as_values() {
     assert_eq!(code, 2);
     assert!(err.contains("no profile `tenat`: did you mean `tenant`?"), "{err}");
 }
+
+#[test]
+fn profiles_dir_adds_user_profiles_to_list_show_and_render() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let profiles = dir.path().join("profiles");
+    std::fs::create_dir(&profiles).expect("mkdir");
+    crate::common::write(
+        &profiles,
+        "team-web.yaml",
+        "description: \"Our web namespaces\"\nnamespace:\n  defaultDeny: {ingress: true}\n  allow: {dns: true}\n",
+    );
+    let profiles = profiles.to_string_lossy().into_owned();
+    let listed = crate::common::stdout_of(&["profiles", "--profiles-dir", &profiles]);
+    assert!(
+        listed.lines().any(|l| l.starts_with("team-web")
+            && l.contains("Our web namespaces")
+            && l.contains("team-web.yaml")),
+        "{listed}"
+    );
+    assert!(listed.lines().any(|l| l.starts_with("tenant")), "built-in ones stay: {listed}");
+    let shown = crate::common::stdout_of(&["profiles", "show", "team-web", "--profiles-dir", &profiles]);
+    assert!(shown.contains("defaultDeny: {ingress: true}"), "{shown}");
+    let values = "namespaces:\n  shop:\n    profile: team-web\n";
+    let (status, out, err) =
+        crate::common::run_on(&["render", "-f", "VALUES", "--profiles-dir", &profiles], values);
+    assert_eq!(status, 0, "{err}");
+    assert!(out.contains("name: default-deny") && out.contains("port: 53"), "{out}");
+    // Without the directory the name is unknown, and the help says where profiles come from.
+    let (status, _, err) = crate::common::run_on(&["render", "-f", "VALUES"], values);
+    assert_eq!(status, 1);
+    assert!(err.contains("unknown profile `team-web`") && err.contains("--profiles-dir"), "{err}");
+}
+
+#[test]
+fn a_user_profile_may_not_take_a_built_in_name_or_lack_its_namespace_block() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    crate::common::write(
+        dir.path(),
+        "tenant.yaml",
+        "description: mine\nnamespace: {defaultDeny: {ingress: true}}\n",
+    );
+    crate::common::write(dir.path(), "empty.yaml", "description: nothing\n");
+    let profiles = dir.path().to_string_lossy().into_owned();
+    let (status, _, err) = crate::common::run_on(
+        &["render", "-f", "VALUES", "--profiles-dir", &profiles],
+        "namespaces: {shop: {}}\n",
+    );
+    assert_eq!(status, 1, "{err}");
+    assert!(
+        err.contains("error[NP005]: profile `tenant`") && err.contains("has the name of a built-in profile"),
+        "{err}"
+    );
+    assert!(err.contains("tenant.yaml:1:1"), "{err}");
+    assert!(
+        err.contains("profile empty has no `namespace:` block") && err.contains("empty.yaml:1:1"),
+        "{err}"
+    );
+    let (status, _, err) = crate::common::run(&["profiles", "--profiles-dir", &profiles]);
+    assert_eq!(status, 1, "{err}");
+    let (status, _, err) =
+        crate::common::run(&["profiles", "--profiles-dir", "/nonexistent/netpol-profiles"]);
+    assert_eq!(status, 1, "{err}");
+    assert!(err.contains("NP008"), "{err}");
+}
