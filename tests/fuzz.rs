@@ -167,9 +167,10 @@ fn print(error: &netpol::error::Error, sources: &Sources) {
 }
 
 fn values_input(input: Input, text: String) {
+    let text_again = text.clone();
     let mut sources = Sources::default();
     let mut stdin = move || Ok(text.clone());
-    match lower_values(&[input], &LowerOptions::default(), &mut sources, &mut stdin) {
+    match lower_values(&[input.clone()], &LowerOptions::default(), &mut sources, &mut stdin) {
         Ok(lowered) => {
             for d in &lowered.warnings {
                 let _ = netpol::diag::human(d, Some(&sources), false);
@@ -182,6 +183,21 @@ fn values_input(input: Input, text: String) {
             let _ = derive(&lowered.intent);
         }
         Err(e) => print(&e, &sources),
+    }
+    // Lint reads the same values: it must not panic on them either.
+    let mut sources = Sources::default();
+    if let Input::File(_) = &input {
+        let mut stdin = move || Ok(text_again.clone());
+        if let Ok((loaded, lowered)) =
+            netpol::render::load_and_lower(&[input], &LowerOptions::default(), &mut sources, &mut stdin)
+        {
+            match netpol::lint::lint_values(&loaded, &lowered, None, &sources) {
+                Ok(report) => report.findings.iter().for_each(|d| {
+                    let _ = netpol::diag::human(d, Some(&sources), false);
+                }),
+                Err(e) => print(&e, &sources),
+            }
+        }
     }
 }
 
@@ -242,6 +258,22 @@ fn evaluate(manifests: &str, topology: &str, flows: &str) {
         topology.pods.iter().take(30).map(|p| format!("{}/{}", p.namespace, p.name)).collect();
     let m = netpol::eval::matrix::compute(&policies, &topology, &endpoints, &Default::default(), false);
     let _ = m.write_table(&mut std::io::sink());
+    if let Ok(objects) = netpol::eval::read_objects(manifests, "manifests") {
+        let mut sources = Sources::default();
+        match netpol::lint::lint_manifests(
+            &objects,
+            manifests,
+            "manifests",
+            None,
+            Some(&topology),
+            &mut sources,
+        ) {
+            Ok(report) => report.findings.iter().for_each(|d| {
+                let _ = netpol::diag::human(d, Some(&sources), false);
+            }),
+            Err(e) => print(&e, &sources),
+        }
+    }
 }
 
 fn run(target: &str) {
