@@ -170,7 +170,7 @@ fn values_input(input: Input, text: String) {
     let text_again = text.clone();
     let mut sources = Sources::default();
     let mut stdin = move || Ok(text.clone());
-    match lower_values(&[input.clone()], &LowerOptions::default(), &mut sources, &mut stdin) {
+    match lower_values(std::slice::from_ref(&input), &LowerOptions::default(), &mut sources, &mut stdin) {
         Ok(lowered) => {
             for d in &lowered.warnings {
                 let _ = netpol::diag::human(d, Some(&sources), false);

@@ -574,6 +574,28 @@ impl PolicySet {
     }
 }
 
+impl PolicySet {
+    /// [`PolicySet::evaluate_direction`]'s decision alone, explaining nothing: for scans of
+    /// many flows that explain only the few they report.
+    pub fn decide_direction(&self, topology: &Topology, flow: &Flow<'_>, dir: Direction) -> Decision {
+        let ctx = Context { topology, cni: self.cni };
+        let Some(subject) = flow.subject(dir) else { return Decision::Allow };
+        if dir == Direction::Ingress
+            && let Endpoint::Node(node) = flow.source
+            && subject.node_name.as_deref() == Some(node.name.as_str())
+        {
+            return Decision::Allow;
+        }
+        for layer in &self.layers {
+            match layer.decision(&ctx, dir, flow) {
+                Decision::Pass => {}
+                decided => return decided,
+            }
+        }
+        Decision::Pass
+    }
+}
+
 /// What one direction of a flow came to.
 impl Outcome {
     /// The direction lets the flow through (allowed by a rule, or by no policy at all).

@@ -130,8 +130,10 @@ fn help_uri(code: &str) -> String {
 }
 
 fn location(origin: &Origin) -> Location {
-    // A `--set` flag is a source without lines: only its key path can be given.
-    let physical = (origin.line > 0).then(|| PhysicalLocation {
+    // A `--set` flag has no lines, and a built-in profile (`profile:NAME`) is no file of the
+    // repository: only the key path can be given for them.
+    let in_a_file = origin.line > 0 && !origin.file.starts_with("profile:");
+    let physical = in_a_file.then(|| PhysicalLocation {
         artifact_location: ArtifactLocation { uri: origin.file.replace('\\', "/") },
         region: Some(Region { start_line: origin.line, start_column: origin.column.max(1) }),
     });
