@@ -876,6 +876,20 @@ fn made_from(objects: &[serde_json::Value], namespaces: &BTreeSet<String>) -> To
         }
         pods.push(Pod { namespace: namespace.to_string(), name: name.to_string(), labels, ..Pod::default() });
     }
+    let mut namespaces = namespaces.clone();
+    let mut peer_count = 0usize;
+    for o in objects {
+        let Some(own) = o.pointer("/metadata/namespace").and_then(|n| n.as_str()) else { continue };
+        for (namespace, labels) in peer_pods(o, own) {
+            if labels.is_empty() || pods.iter().any(|p| p.namespace == namespace && p.labels == labels) {
+                continue;
+            }
+            peer_count += 1;
+            namespaces.insert(namespace.clone());
+            let name = format!("{PEER_POD_PREFIX}{peer_count}");
+            pods.push(Pod { namespace, name, labels, ..Pod::default() });
+        }
+    }
     for (i, pod) in pods.iter_mut().enumerate() {
         let host = u32::try_from(i + 10).unwrap_or(u32::MAX).min(0xfffe);
         pod.ip = Some(IpAddr::V4(Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 244, 0, 0)) + host)));
@@ -909,6 +923,49 @@ fn made_from(objects: &[serde_json::Value], namespaces: &BTreeSet<String>) -> To
             .collect(),
         ..Topology::default()
     }
+}
+
+/// The pods a policy's peers select by labels, with the namespace they live in: Kubernetes
+/// `podSelector` peers (in the namespace a `namespaceSelector` names, else the policy's own)
+/// and Cilium `fromEndpoints`/`toEndpoints` (in their namespace label, else the policy's own).
+fn peer_pods(object: &serde_json::Value, own: &str) -> Vec<(String, BTreeMap<String, String>)> {
+    const CILIUM_NAMESPACE: [&str; 2] = ["k8s:io.kubernetes.pod.namespace", "io.kubernetes.pod.namespace"];
+    let list = |v: Option<&serde_json::Value>| v.and_then(|v| v.as_array()).cloned().unwrap_or_default();
+    let labels_of = |v: Option<&serde_json::Value>| {
+        v.and_then(|v| serde_json::from_value::<LabelSelector>(v.clone()).ok())
+            .filter(|s| s.match_expressions.is_empty())
+            .map(|s| s.match_labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<BTreeMap<_, _>>())
+    };
+    let mut out = Vec::new();
+    let Some(spec) = object.get("spec") else { return out };
+    for (direction, peers) in [("ingress", "from"), ("egress", "to")] {
+        for rule in list(spec.get(direction)) {
+            for peer in list(rule.get(peers)) {
+                let Some(labels) = labels_of(peer.get("podSelector")) else { continue };
+                let namespace = match peer.get("namespaceSelector") {
+                    None => Some(own.to_string()),
+                    Some(selector) => labels_of(Some(selector))
+                        .filter(|l| l.len() == 1)
+                        .and_then(|l| l.get(crate::intent::NAMESPACE_NAME_LABEL).cloned()),
+                };
+                out.extend(namespace.map(|ns| (ns, labels)));
+            }
+            let endpoints = if direction == "ingress" { "fromEndpoints" } else { "toEndpoints" };
+            for peer in list(rule.get(endpoints)) {
+                let Some(mut labels) = labels_of(Some(&peer)) else { continue };
+                let namespace = CILIUM_NAMESPACE
+                    .iter()
+                    .find_map(|k| labels.remove(*k))
+                    .unwrap_or_else(|| own.to_string());
+                let labels = labels
+                    .into_iter()
+                    .map(|(k, v)| (k.strip_prefix("k8s:").unwrap_or(&k).to_string(), v))
+                    .collect();
+                out.push((namespace, labels));
+            }
+        }
+    }
+    out
 }
 
 /// Every port number the objects mention (`port`, `endPort` fields), for the pairs to judge.

@@ -251,3 +251,42 @@ fn lint_text_of_lucity() {
         insta::assert_snapshot!("lint@lucity", out);
     });
 }
+
+/// The 001 page's pair, as manifests: Grafana may send to Keycloak, Keycloak's namespace
+/// refuses it. The topology made from the objects has a pod for each peer the rules name.
+#[test]
+fn the_001_grafana_keycloak_pair_is_a_half_connection_in_manifests() {
+    let manifests = "\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: default-deny-ingress, namespace: identity}
+spec:
+  podSelector: {}
+  policyTypes: [Ingress]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: grafana-to-keycloak, namespace: monitoring}
+spec:
+  podSelector: {matchLabels: {app.kubernetes.io/name: grafana}}
+  policyTypes: [Egress]
+  egress:
+    - to:
+        - namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: identity}}
+          podSelector: {matchLabels: {app.kubernetes.io/name: keycloak}}
+      ports: [{port: 8080}]
+    - to: [{namespaceSelector: {}, podSelector: {matchLabels: {k8s-app: kube-dns}}}]
+      ports: [{port: 53, protocol: UDP}]
+";
+    let (_, out, err) = lint_text(manifests, true, &["-o", "json"]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {err}"));
+    let half =
+        report["findings"].as_array().into_iter().flatten().find(|f| f["code"] == "NP206").expect("NP206");
+    assert_eq!(half["manifest"]["object"], "NetworkPolicy monitoring/grafana-to-keycloak", "{half}");
+    assert_eq!(half["manifest"]["field"], "spec.egress[0]", "{half}");
+    assert!(
+        half["message"].as_str().is_some_and(|m| m.contains("8080/TCP") && m.contains("identity")),
+        "{half}"
+    );
+    assert!(!codes(&out).contains(&"NP205".to_string()), "DNS is allowed: {out}");
+}
