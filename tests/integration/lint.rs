@@ -290,3 +290,29 @@ spec:
     );
     assert!(!codes(&out).contains(&"NP205".to_string()), "DNS is allowed: {out}");
 }
+
+#[test]
+fn a_user_template_lays_out_the_text_report_and_cni_picks_the_evaluator() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let template = write(
+        dir.path(),
+        "lint.j2",
+        "{% for f in findings %}{{ f.code }} {{ f.severity }}\n{% endfor %}{{ errors }}/{{ warnings }}/{{ notes }}\n",
+    );
+    let values = "namespaces:\n  shop:\n    defaultDeny: {ingress: true}\n";
+    let (status, out, err) = run_on(&["lint", "-f", "VALUES", "--template", &template], values);
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(out, "NP204 warning\n0/1/0\n");
+    let manifests = "\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny, namespace: shop}
+spec:
+  podSelector: {}
+  policyTypes: [Ingress]
+";
+    let (status, out, err) = lint_text(manifests, true, &["--cni", "calico", "-o", "json"]);
+    assert_eq!(status, 0, "{err}");
+    assert!(codes(&out).contains(&"NP204".to_string()), "{out}");
+    assert!(!codes(&out).contains(&"NP201".to_string()), "the namespace denies ingress by default: {out}");
+}
