@@ -262,9 +262,9 @@ fn evaluate(manifests: &str, topology: &str, flows: &str) {
         let mut sources = Sources::default();
         match netpol::lint::lint_manifests(
             &objects,
+            &policies,
             manifests,
             "manifests",
-            None,
             Some(&topology),
             &mut sources,
         ) {

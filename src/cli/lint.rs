@@ -122,15 +122,11 @@ pub fn lint(args: &LintArgs, color: bool, sources: &mut Sources) -> Result<(Stri
     let mut report = if let Some(path) = &args.manifests {
         let name = path.display().to_string();
         let text = read(path)?;
-        let objects = crate::eval::manifests::read_objects_with_sources(&text, &name, sources)?;
-        crate::lint::lint_manifests(
-            &objects,
-            &text,
-            &name,
-            args.cni.map(|c| c.0),
-            topology.as_ref(),
-            sources,
-        )?
+        let (objects, set) =
+            crate::eval::manifests::read_objects_and_policies(&text, &name, args.cni.map(|c| c.0), sources)?;
+        // What reading the objects noticed (an unknown field) is said, as `eval` says it.
+        input_warnings.extend(set.warnings.iter().cloned());
+        crate::lint::lint_manifests(&objects, &set, &text, &name, topology.as_ref(), sources)?
     } else {
         if args.values.values.is_empty() {
             return Err(Error::Usage("give values (`-f FILE`) or `--manifests FILE`".into()));

@@ -62,11 +62,21 @@ fn document_origin(text: &str, name: &str, sources: &mut Sources, index: usize) 
 /// Errors and warnings about an object are located at the object and field they concern,
 /// and the text is added to `sources` so that they are shown in place.
 pub fn read_policies(text: &str, name: &str, cni: Option<Cni>, sources: &mut Sources) -> Result<PolicySet> {
+    read_objects_and_policies(text, name, cni, sources).map(|(_, set)| set)
+}
+
+/// [`read_policies`], keeping the objects too (lint reads both).
+pub(crate) fn read_objects_and_policies(
+    text: &str,
+    name: &str,
+    cni: Option<Cni>,
+    sources: &mut Sources,
+) -> Result<(Vec<serde_json::Value>, PolicySet)> {
     let objects = read_objects_with_sources(text, name, sources)?;
     match PolicySet::new(&objects, cni) {
         Ok(mut set) => {
             locate_in_manifests(&mut set.warnings, text, name, sources);
-            Ok(set)
+            Ok((objects, set))
         }
         Err(Error::Invalid(mut problems)) => {
             locate_in_manifests(&mut problems, text, name, sources);

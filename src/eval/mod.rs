@@ -496,24 +496,9 @@ impl PolicySet {
 
     /// The verdict alone (what `evaluate` decides, without the explanation).
     pub fn allowed(&self, topology: &Topology, flow: &Flow<'_>) -> bool {
-        let ctx = Context { topology, cni: self.cni };
-        [Direction::Egress, Direction::Ingress].into_iter().all(|dir| {
-            let Some(subject) = flow.subject(dir) else { return true };
-            if dir == Direction::Ingress
-                && let Endpoint::Node(node) = flow.source
-                && subject.node_name.as_deref() == Some(node.name.as_str())
-            {
-                return true;
-            }
-            for layer in &self.layers {
-                match layer.decision(&ctx, dir, flow) {
-                    Decision::Allow => return true,
-                    Decision::Deny => return false,
-                    Decision::Pass => {}
-                }
-            }
-            true
-        })
+        [Direction::Egress, Direction::Ingress]
+            .into_iter()
+            .all(|dir| self.decide_direction(topology, flow, dir) != Decision::Deny)
     }
 
     /// Judge one flow: egress at the source, then ingress at the destination.
@@ -536,21 +521,8 @@ impl PolicySet {
     /// asks whether a connection is allowed at one end and refused at the other.
     pub fn evaluate_direction(&self, topology: &Topology, flow: &Flow<'_>, dir: Direction) -> Outcome {
         let ctx = Context { topology, cni: self.cni };
-        let Some(subject) = flow.subject(dir) else {
-            let end = if dir == Direction::Egress { "source" } else { "destination" };
-            return Outcome::new(
-                Decision::Allow,
-                Step::builtin(Decision::Allow, format!("the {end} is not a pod; no policy applies")),
-            );
-        };
-        if dir == Direction::Ingress
-            && let Endpoint::Node(node) = flow.source
-            && subject.node_name.as_deref() == Some(node.name.as_str())
-        {
-            return Outcome::new(
-                Decision::Allow,
-                Step::builtin(Decision::Allow, "from the pod's own node (kubelet probes)".into()),
-            );
+        if let Some(unpoliced) = Unpoliced::of(flow, dir) {
+            return Outcome::new(Decision::Allow, Step::builtin(Decision::Allow, unpoliced.note(dir)));
         }
         let mut side = Outcome { decision: Decision::Allow, steps: Vec::new(), unmodelled: Vec::new() };
         for layer in &self.layers {
@@ -579,11 +551,7 @@ impl PolicySet {
     /// many flows that explain only the few they report.
     pub fn decide_direction(&self, topology: &Topology, flow: &Flow<'_>, dir: Direction) -> Decision {
         let ctx = Context { topology, cni: self.cni };
-        let Some(subject) = flow.subject(dir) else { return Decision::Allow };
-        if dir == Direction::Ingress
-            && let Endpoint::Node(node) = flow.source
-            && subject.node_name.as_deref() == Some(node.name.as_str())
-        {
+        if Unpoliced::of(flow, dir).is_some() {
             return Decision::Allow;
         }
         for layer in &self.layers {
@@ -593,6 +561,33 @@ impl PolicySet {
             }
         }
         Decision::Pass
+    }
+}
+
+/// Why a direction of a flow is allowed before any policy is asked.
+enum Unpoliced {
+    /// That end is not a policy-enforced pod.
+    NotAPod,
+    /// Ingress from the pod's own node (kubelet probes).
+    OwnNode,
+}
+
+impl Unpoliced {
+    fn of(flow: &Flow<'_>, dir: Direction) -> Option<Unpoliced> {
+        let Some(subject) = flow.subject(dir) else { return Some(Unpoliced::NotAPod) };
+        let own_node = dir == Direction::Ingress
+            && matches!(flow.source, Endpoint::Node(node) if subject.node_name.as_deref() == Some(node.name.as_str()));
+        own_node.then_some(Unpoliced::OwnNode)
+    }
+
+    fn note(&self, dir: Direction) -> String {
+        match self {
+            Unpoliced::NotAPod => {
+                let end = if dir == Direction::Egress { "source" } else { "destination" };
+                format!("the {end} is not a pod; no policy applies")
+            }
+            Unpoliced::OwnNode => "from the pod's own node (kubelet probes)".into(),
+        }
     }
 }
 

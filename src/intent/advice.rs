@@ -13,21 +13,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::Diagnostic;
 use crate::intent::{
-    LabelSelector, NAMESPACE_NAME_LABEL, Namespaces, Origin, Peer, Policy, PolicyRole, PortMatch, PortSel,
-    Rule,
+    NAMESPACE_NAME_LABEL, Namespaces, Origin, Peer, Policy, PolicyRole, PortMatch, PortSel, Rule,
 };
+use crate::vocab::peer::namespace_by_name;
 
 /// Namespaces every cluster has.
 pub(crate) const WELL_KNOWN_NAMESPACES: [&str; 4] =
     ["default", "kube-node-lease", "kube-public", "kube-system"];
-
-/// The namespace a selector names, when it names exactly one by its name label.
-fn named_namespace(selector: &LabelSelector) -> Option<&str> {
-    if !selector.match_expressions.is_empty() || selector.match_labels.len() != 1 {
-        return None;
-    }
-    selector.match_labels.get(NAMESPACE_NAME_LABEL).map(String::as_str)
-}
 
 /// Whether `got` is a transposition, a dropped or an extra character away from `known`: the
 /// slips of a typist. Names that differ in one substituted character (`team-a`, `team-b`) are
@@ -65,7 +57,7 @@ pub(crate) fn misspelt_namespaces(
         for rule in rules.filter(|r| !r.origin.path.starts_with("connections")) {
             for peer in &rule.peers {
                 if let Peer::Pods { namespaces: Namespaces::Matching(selector), .. } = peer
-                    && let Some(name) = named_namespace(selector)
+                    && let Some(name) = namespace_by_name(selector)
                 {
                     uses.push((name, &rule.origin));
                 }
@@ -135,7 +127,7 @@ pub(crate) fn half_connections(
             let mut reported: BTreeSet<&str> = BTreeSet::new();
             for peer in &rule.peers {
                 let Peer::Pods { namespaces: Namespaces::Matching(selector), .. } = peer else { continue };
-                let Some(source) = named_namespace(selector) else { continue };
+                let Some(source) = namespace_by_name(selector) else { continue };
                 if source == workload.namespace
                     || !egress_denied.contains(source)
                     || lets_out(source, &workload.namespace)

@@ -678,13 +678,12 @@ fn rule_pairs(intent: &Intent, topology: &Topology) -> Vec<Pair> {
                             .collect();
                         if declared.is_empty() { matching } else { declared }
                     };
-                    for (index, peer_pod) in chosen.into_iter().take(PEERS_PER_RULE) {
+                    for (index, _) in chosen.into_iter().take(PEERS_PER_RULE) {
                         let (source, destination) = match dir {
                             Direction::Egress => (subject, index),
                             Direction::Ingress => (index, subject),
                         };
                         let Some(destination_pod) = topology.pods.get(destination) else { continue };
-                        let _ = peer_pod;
                         if rule.ports.is_empty() {
                             // Every port: the two ends agree if they agree on any.
                             let mut ports: BTreeSet<(Protocol, u16)> =
@@ -858,10 +857,7 @@ fn made_from(objects: &[serde_json::Value], namespaces: &BTreeSet<String>) -> To
         let Some(namespace) = o.pointer("/metadata/namespace").and_then(|n| n.as_str()) else { continue };
         let name = o.pointer("/metadata/name").and_then(|n| n.as_str()).unwrap_or("policy");
         let selector = ["/spec/podSelector", "/spec/endpointSelector"].iter().find_map(|p| o.pointer(p));
-        let Some(selector) = selector.and_then(|s| serde_json::from_value::<LabelSelector>(s.clone()).ok())
-        else {
-            continue;
-        };
+        let Some(selector) = super::manifests::selector(selector) else { continue };
         if !selector.match_expressions.is_empty() || selector.match_labels.is_empty() {
             continue;
         }
@@ -930,9 +926,9 @@ fn made_from(objects: &[serde_json::Value], namespaces: &BTreeSet<String>) -> To
 /// and Cilium `fromEndpoints`/`toEndpoints` (in their namespace label, else the policy's own).
 fn peer_pods(object: &serde_json::Value, own: &str) -> Vec<(String, BTreeMap<String, String>)> {
     const CILIUM_NAMESPACE: [&str; 2] = ["k8s:io.kubernetes.pod.namespace", "io.kubernetes.pod.namespace"];
-    let list = |v: Option<&serde_json::Value>| v.and_then(|v| v.as_array()).cloned().unwrap_or_default();
+    let list = super::manifests::items;
     let labels_of = |v: Option<&serde_json::Value>| {
-        v.and_then(|v| serde_json::from_value::<LabelSelector>(v.clone()).ok())
+        super::manifests::selector(v)
             .filter(|s| s.match_expressions.is_empty())
             .map(|s| s.match_labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<BTreeMap<_, _>>())
     };
@@ -944,15 +940,14 @@ fn peer_pods(object: &serde_json::Value, own: &str) -> Vec<(String, BTreeMap<Str
                 let Some(labels) = labels_of(peer.get("podSelector")) else { continue };
                 let namespace = match peer.get("namespaceSelector") {
                     None => Some(own.to_string()),
-                    Some(selector) => labels_of(Some(selector))
-                        .filter(|l| l.len() == 1)
-                        .and_then(|l| l.get(crate::intent::NAMESPACE_NAME_LABEL).cloned()),
+                    Some(selector) => super::manifests::selector(Some(selector))
+                        .and_then(|s| crate::vocab::peer::namespace_by_name(&s).map(str::to_string)),
                 };
                 out.extend(namespace.map(|ns| (ns, labels)));
             }
             let endpoints = if direction == "ingress" { "fromEndpoints" } else { "toEndpoints" };
             for peer in list(rule.get(endpoints)) {
-                let Some(mut labels) = labels_of(Some(&peer)) else { continue };
+                let Some(mut labels) = labels_of(Some(peer)) else { continue };
                 let namespace = CILIUM_NAMESPACE
                     .iter()
                     .find_map(|k| labels.remove(*k))

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::finding;
-use crate::error::{Code, Diagnostic, Severity};
+use crate::error::{Code, Diagnostic};
 use crate::eval::Topology;
 use crate::intent::LabelSelector;
 
@@ -35,7 +35,8 @@ pub(super) fn lint(objects: &[Value], topology: Option<&Topology>) -> Vec<Diagno
     out
 }
 
-fn items(value: Option<&Value>) -> &[Value] {
+/// The items of a list field; none when it is absent or not a list.
+pub(super) fn items(value: Option<&Value>) -> &[Value] {
     value.and_then(Value::as_array).map_or(&[], Vec::as_slice)
 }
 
@@ -46,11 +47,8 @@ fn kubernetes_either_selector(spec: &Value, label: &str) -> Vec<Diagnostic> {
             let peers = items(rule.get(peers_key));
             // A namespace picked by name alone is plainly meant whole.
             let by_name_only = |p: &Value| {
-                selector(p.get("namespaceSelector")).is_some_and(|s| {
-                    s.match_expressions.is_empty()
-                        && s.match_labels.len() == 1
-                        && s.match_labels.get(crate::intent::NAMESPACE_NAME_LABEL).is_some()
-                })
+                selector(p.get("namespaceSelector"))
+                    .is_some_and(|s| crate::vocab::peer::namespace_by_name(&s).is_some())
             };
             let namespaces_only = peers.iter().any(|p| {
                 p.get("namespaceSelector").is_some() && p.get("podSelector").is_none() && !by_name_only(p)
@@ -134,7 +132,9 @@ fn calico_named_egress(spec: &Value, label: &str) -> Vec<Diagnostic> {
     out
 }
 
-fn selector(value: Option<&Value>) -> Option<LabelSelector> {
+/// A label selector as a manifest holds it; `None` when absent or malformed (the evaluator
+/// reports malformed ones).
+pub(super) fn selector(value: Option<&Value>) -> Option<LabelSelector> {
     value.and_then(|v| serde_json::from_value(v.clone()).ok())
 }
 
@@ -146,10 +146,7 @@ fn kubernetes_selecting_nothing(
     topology: &Topology,
 ) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    let warning = |message: String, field: String| Diagnostic {
-        severity: Severity::Warning,
-        ..finding(Code::PeerSelectsNothing, message).in_manifest(label, field)
-    };
+    let warning = |message: String, field: String| super::selects_no_pod(message).in_manifest(label, field);
     if let Some(subject) = selector(spec.get("podSelector"))
         && !topology.pods.iter().any(|p| p.namespace == namespace && subject.matches(&p.labels))
     {

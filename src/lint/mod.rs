@@ -22,8 +22,8 @@ use serde::Serialize;
 
 pub use silence::{Silenced, SilencedBy};
 
-use crate::error::{Code, Diagnostic, Error, Result, Severity};
-use crate::eval::{Cni, PolicySet, Topology};
+use crate::error::{Code, Diagnostic, Result, Severity};
+use crate::eval::{PolicySet, Topology};
 use crate::intent::lower::Lowered;
 use crate::values::Loaded;
 use crate::vocab::source::Sources;
@@ -206,10 +206,20 @@ impl Report {
 
 /// A finding of `code` with the rule's severity.
 pub(crate) fn finding(code: Code, message: impl Into<String>) -> Diagnostic {
-    let severity = rule_for(code).map_or(Severity::Warning, |r| r.severity);
-    let mut d = Diagnostic::new(message).coded(code);
-    d.severity = severity;
+    as_finding(Diagnostic::new(message), code)
+}
+
+/// A diagnostic made elsewhere (render's advice), as a finding of `code` with its severity.
+pub(crate) fn as_finding(d: Diagnostic, code: Code) -> Diagnostic {
+    let mut d = d.coded(code);
+    d.severity = rule_for(code).map_or(Severity::Warning, |r| r.severity);
     d
+}
+
+/// NP208 against a topology: a selector that selects none of its pods is a warning, not the
+/// rule's note (the topology is the cluster as it is).
+pub(crate) fn selects_no_pod(message: String) -> Diagnostic {
+    Diagnostic { severity: Severity::Warning, ..finding(Code::PeerSelectsNothing, message) }
 }
 
 /// Lint loaded and lowered values. `topology`, when given, is the cluster as it is: selectors
@@ -226,26 +236,19 @@ pub fn lint_values(
     Ok(finish(findings, &ignores, sources))
 }
 
-/// Lint policy objects netpol did not write (of any kind the evaluator reads). `text` and
-/// `name` are the manifests file, for locating findings in it.
+/// Lint policy objects netpol did not write (of any kind the evaluator reads), as
+/// [`crate::eval::manifests::read_objects_and_policies`] reads them. `text` and `name` are the
+/// manifests file, for locating findings in it.
 pub fn lint_manifests(
     objects: &[serde_json::Value],
+    set: &PolicySet,
     text: &str,
     name: &str,
-    cni: Option<Cni>,
     topology: Option<&Topology>,
     sources: &mut Sources,
 ) -> Result<Report> {
-    let set = match PolicySet::new(objects, cni) {
-        Ok(set) => set,
-        Err(Error::Invalid(mut problems)) => {
-            crate::eval::manifests::locate_in_manifests(&mut problems, text, name, sources);
-            return Err(Error::Invalid(problems));
-        }
-        Err(other) => return Err(other),
-    };
     let mut findings = manifests::lint(objects, topology);
-    findings.extend(behaviour::lint_manifests(&set, objects, topology));
+    findings.extend(behaviour::lint_manifests(set, objects, topology));
     crate::eval::manifests::locate_in_manifests(&mut findings, text, name, sources);
     Ok(finish(findings, &[], sources))
 }

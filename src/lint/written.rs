@@ -5,21 +5,21 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::finding;
-use crate::error::{Code, Diagnostic, Severity};
+use crate::error::{Code, Diagnostic};
 use crate::eval::Topology;
 use crate::intent::lower::Lowered;
 use crate::intent::{
-    Intent, LabelSelector, NAMESPACE_NAME_LABEL, Namespaces, Peer, Policy, PolicyRole, PortMatch, PortSel,
-    Rule, RulePurpose,
+    Intent, LabelSelector, Namespaces, Peer, Policy, PolicyRole, PortMatch, PortSel, Rule, RulePurpose,
 };
 use crate::values::Loaded;
+use crate::vocab::peer::namespace_by_name;
 
 /// Every written-rule finding of the values.
 pub(super) fn lint(loaded: &Loaded, lowered: &Lowered, topology: Option<&Topology>) -> Vec<Diagnostic> {
     let intent = &lowered.intent;
     let mut out: Vec<Diagnostic> = crate::intent::advice::namespace_allows_widening(&intent.policies)
         .into_iter()
-        .map(|d| recoded(d, Code::NamespaceAllowWidens))
+        .map(|d| super::as_finding(d, Code::NamespaceAllowWidens))
         .collect();
     let known = known_namespaces(loaded, intent);
     for policy in &intent.policies {
@@ -38,12 +38,6 @@ pub(super) fn lint(loaded: &Loaded, lowered: &Lowered, topology: Option<&Topolog
         out.extend(selecting_nothing(intent, topology));
     }
     out
-}
-
-fn recoded(d: Diagnostic, code: Code) -> Diagnostic {
-    let mut d = d.coded(code);
-    d.severity = super::rule_for(code).map_or(Severity::Warning, |r| r.severity);
-    d
 }
 
 /// Namespaces the values know of: declared, holding a workload or a policy, left unmanaged,
@@ -70,19 +64,11 @@ fn known_namespaces(loaded: &Loaded, intent: &Intent) -> BTreeSet<String> {
     known
 }
 
-/// The one namespace a selector names by its name label.
-fn named_namespace(selector: &LabelSelector) -> Option<&str> {
-    if !selector.match_expressions.is_empty() || selector.match_labels.len() != 1 {
-        return None;
-    }
-    selector.match_labels.get(NAMESPACE_NAME_LABEL).map(String::as_str)
-}
-
 /// The namespace a pod peer of `policy` lives in, when it names exactly one.
 fn peer_namespace<'a>(policy: &'a Policy, namespaces: &'a Namespaces) -> Option<&'a str> {
     match namespaces {
         Namespaces::Own => Some(policy.namespace.as_str()),
-        Namespaces::Matching(selector) => named_namespace(selector),
+        Namespaces::Matching(selector) => namespace_by_name(selector),
     }
 }
 
@@ -113,11 +99,7 @@ fn unknown_peers(policy: &Policy, rule: &Rule, known: &BTreeSet<String>, intent:
         if pods.is_empty() || !described || intent.unmanaged_namespaces.iter().any(|n| n == namespace) {
             continue;
         }
-        let carried = declared.iter().any(|w| {
-            let labels: BTreeMap<String, String> =
-                w.subject.match_labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-            pods.matches(&labels)
-        });
+        let carried = declared.iter().any(|w| carries(w, pods));
         if !carried {
             let names: Vec<String> = declared.iter().map(|w| w.name.clone()).collect();
             out.push(
@@ -134,6 +116,11 @@ fn unknown_peers(policy: &Policy, rule: &Rule, known: &BTreeSet<String>, intent:
         }
     }
     out
+}
+
+/// Whether the labels a workload's pods carry (its `matchLabels`) satisfy `pods`.
+fn carries(workload: &crate::intent::DeclaredWorkload, pods: &LabelSelector) -> bool {
+    pods.matches_with(|key| workload.subject.match_labels.get(key).map(String::as_str))
 }
 
 /// NP210 (a name no workload declares) and NP215 (egress to a named port).
@@ -180,7 +167,7 @@ fn unmanaged_peers(rule: &Rule, intent: &Intent) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for peer in &rule.peers {
         let Peer::Pods { namespaces: Namespaces::Matching(selector), .. } = peer else { continue };
-        let Some(namespace) = named_namespace(selector) else { continue };
+        let Some(namespace) = namespace_by_name(selector) else { continue };
         if intent.unmanaged_namespaces.iter().any(|n| n == namespace) {
             out.push(
                 finding(
@@ -204,7 +191,7 @@ fn either_selector(rule: &Rule) -> Option<Diagnostic> {
         // Every pod of namespaces picked by labels; one namespace by name (`namespace: x`)
         // is plainly meant whole.
         Peer::Pods { namespaces: Namespaces::Matching(selector), pods }
-            if pods.is_empty() && named_namespace(selector).is_none() =>
+            if pods.is_empty() && namespace_by_name(selector).is_none() =>
         {
             Some(selector)
         }
@@ -248,9 +235,7 @@ fn undeclared_numbers(policy: &Policy, rule: &Rule, egress: bool, intent: &Inten
                         peer_namespace(policy, namespaces) == Some(w.namespace.as_str())
                             && !pods.is_empty()
                             && w.subject.match_expressions.is_empty()
-                            && pods.matches(
-                                &w.subject.match_labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-                            )
+                            && carries(w, pods)
                     }
                     _ => false,
                 })
@@ -401,34 +386,27 @@ fn selecting_nothing(intent: &Intent, topology: &Topology) -> Vec<Diagnostic> {
             namespace_matches && pods.matches(&pod.labels)
         })
     };
-    let warning = |d: Diagnostic| Diagnostic { severity: Severity::Warning, ..d };
     for policy in &intent.policies {
         if !in_namespaces(&policy.namespace, &Namespaces::Own, &policy.subject) {
-            out.push(warning(
-                finding(
-                    Code::PeerSelectsNothing,
-                    format!(
-                        "policy `{}/{}` selects no pod of the topology ({})",
-                        policy.namespace, policy.name, policy.subject
-                    ),
-                )
+            out.push(
+                super::selects_no_pod(format!(
+                    "policy `{}/{}` selects no pod of the topology ({})",
+                    policy.namespace, policy.name, policy.subject
+                ))
                 .at(&policy.origin),
-            ));
+            );
         }
         for rule in policy.ingress.iter().chain(policy.egress.iter()).flatten() {
             for peer in &rule.peers {
                 let Peer::Pods { namespaces, pods } = peer else { continue };
                 if !in_namespaces(&policy.namespace, namespaces, pods) {
-                    out.push(warning(
-                        finding(
-                            Code::PeerSelectsNothing,
-                            format!(
-                                "rule `{}` of `{}/{}`: {peer} selects no pod of the topology",
-                                rule.name, policy.namespace, policy.name
-                            ),
-                        )
+                    out.push(
+                        super::selects_no_pod(format!(
+                            "rule `{}` of `{}/{}`: {peer} selects no pod of the topology",
+                            rule.name, policy.namespace, policy.name
+                        ))
                         .at(&rule.origin),
-                    ));
+                    );
                 }
             }
         }
